@@ -1,0 +1,33 @@
+"""Shared fixtures. Docker tests need a real engine: in CI (CI=true) a missing engine fails them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def _docker_client():
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except Exception as exc:  # the engine is missing or not running
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Docker engine not reachable in CI: {exc}")
+        pytest.skip(f"no Docker engine: {exc}")
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    return _docker_client()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client) -> str:
+    """A busybox image built locally (never pulled), reused by tag."""
+    from emulator.runner.images import ensure_busybox_image
+
+    return ensure_busybox_image(docker_client)
