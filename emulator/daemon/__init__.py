@@ -1,0 +1,1 @@
+"""The daemon: start-up and recovery, serving, shutdown."""

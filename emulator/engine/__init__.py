@@ -1,0 +1,27 @@
+"""The engine: CodePipeline's run-time semantics as a pure state machine.
+
+Events in, commands out. No Docker, no SQLite, no threads, no wall clock: the caller hands in
+`now` (epoch seconds) and a factory of fresh ids, so replaying the same events with the same ids
+rebuilds the same state (that is how the store restores a crashed daemon).
+"""
+
+from .commands import AwaitApproval, CancelAction, Command, ExecutionEnded, RunAction
+from .errors import EngineError
+from .events import (
+    ActionFailed,
+    ActionSucceeded,
+    ApprovalResultSubmitted,
+    ApprovalTimedOut,
+    Event,
+    ExecutionStarted,
+    PipelineDeclared,
+)
+from .machine import Engine
+from .plan import ActionPlan, PipelinePlan, StagePlan, plan_from_declaration
+
+__all__ = [
+    "ActionFailed", "ActionPlan", "ActionSucceeded", "ApprovalResultSubmitted", "ApprovalTimedOut",
+    "AwaitApproval", "CancelAction", "Command", "Engine", "EngineError", "Event", "ExecutionEnded",
+    "ExecutionStarted", "PipelineDeclared", "PipelinePlan", "RunAction", "StagePlan",
+    "plan_from_declaration",
+]

@@ -1,0 +1,6 @@
+"""The service: one method per API operation over the engine, the store and the runner."""
+
+from .errors import ServiceError
+from .operations import CodePipeline
+
+__all__ = ["CodePipeline", "ServiceError"]

@@ -1,0 +1,25 @@
+"""The daemon's HTTP application: the CodePipeline endpoint at `POST /` and `GET /health`."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from emulator.service import CodePipeline
+
+from .wire import handle
+
+
+def create_app(service: CodePipeline) -> Starlette:
+    async def api(request: Request) -> Response:
+        return await handle(request, service)
+
+    async def health(request: Request) -> Response:
+        with service.lock:
+            pipelines = len(service.engine.pipelines)
+            errors = [str(e) for e in service.definition_errors]
+        return JSONResponse({"status": "ok", "pipelines": pipelines, "definitionErrors": errors})
+
+    return Starlette(routes=[Route("/", api, methods=["POST"]), Route("/health", health, methods=["GET"])])

@@ -1,0 +1,89 @@
+"""AWS's JSON 1.1 protocol: `POST /` with `X-Amz-Target: CodePipeline_20150709.<Operation>`.
+
+Reads the request, checks it against the service model's input shape, calls the service method
+of the operation, and writes the answer; every error is an HTTP 400 (or the status the error
+carries) with `{"__type": "<AWS exception>", "message": "..."}`, never a 5xx for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator.service import CodePipeline, ServiceError
+
+from . import shapes
+
+log = logging.getLogger(__name__)
+
+TARGET_PREFIX = "CodePipeline_20150709."
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+# The operations we answer. Every other operation of the service model gets a clear error.
+SUPPORTED = (
+    "ListPipelines",
+    "GetPipeline",
+    "GetPipelineState",
+    "StartPipelineExecution",
+    "GetPipelineExecution",
+    "ListPipelineExecutions",
+    "PutApprovalResult",
+)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _json(body: dict, status: int = 200) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type=CONTENT_TYPE)
+
+
+def error_response(code: str, message: str, status: int = 400) -> Response:
+    return _json({"__type": code, "message": message}, status)
+
+
+def caller_of(request: Request) -> str:
+    """Who called, for `lastUpdatedBy`: the access key of the SigV4 Authorization header."""
+    match = re.search(r"Credential=([^/,\s]+)/", request.headers.get("authorization", ""))
+    user = match.group(1) if match else "anonymous"
+    return f"arn:aws:iam::123456789012:user/{user}"
+
+
+async def handle(request: Request, service: CodePipeline) -> Response:
+    target = request.headers.get("x-amz-target", "")
+    if not target.startswith(TARGET_PREFIX):
+        return error_response("UnknownOperationException", f"Unknown target '{target}'")
+    operation = target[len(TARGET_PREFIX) :]
+    if operation not in SUPPORTED:
+        known = operation in shapes.operation_names()
+        message = (
+            f"Operation {operation} is not supported by pipeline-emulator"
+            if known
+            else f"Unknown operation {operation}"
+        )
+        return error_response("UnknownOperationException", message)
+    raw = await request.body()
+    try:
+        params = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        return error_response("SerializationException", f"Request body is not valid JSON: {exc}")
+    violations = shapes.validate_input(operation, params)
+    if violations:
+        return error_response("ValidationException", shapes.first_violation_message(violations))
+    method = getattr(service, _snake(operation))
+    try:
+        if operation == "PutApprovalResult":
+            params = {**params, "_caller": caller_of(request)}
+        body = await run_in_threadpool(method, params)
+    except ServiceError as error:
+        return error_response(error.code, error.message, error.status)
+    except Exception:  # a bug of ours: say so in AWS's words, keep serving
+        log.exception("%s failed", operation)
+        return error_response("InternalFailure", f"{operation} failed inside pipeline-emulator", 500)
+    return _json(body)

@@ -1,0 +1,49 @@
+"""`pipemu`: the daemon (`serve`) and the commands that talk to it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """pipeline-emulator: an offline twin of AWS CodePipeline."""
+
+
+@main.command()
+@click.option("--pipelines", "pipelines_dir", default="./pipelines", show_default=True, type=click.Path(path_type=Path))
+@click.option("--state-dir", default="./.pipemu", show_default=True, type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7788, show_default=True, type=int)
+def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int) -> None:
+    """Run the daemon in the foreground."""
+    from emulator.daemon.lock import StateFolderLocked
+    from emulator.daemon.main import serve as run
+
+    try:
+        run(pipelines_dir, state_dir, host, port)
+    except StateFolderLocked as error:
+        click.echo(f"pipemu: {error}", err=True)
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check definition files or folders; print FILE:LINE:COL: field: message for each error."""
+    from emulator.definitions import validate_paths
+
+    errors = validate_paths(list(paths))
+    for error in errors:
+        click.echo(str(error))
+    if errors:
+        click.echo(f"{len(errors)} error(s)", err=True)
+        sys.exit(1)
+    click.echo("ok")
+
+
+if __name__ == "__main__":
+    main()

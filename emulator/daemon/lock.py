@@ -1,0 +1,32 @@
+"""One daemon per state folder: an exclusive lock on `<state-dir>/daemon.lock`."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+
+class StateFolderLocked(Exception):
+    pass
+
+
+def lock_state_folder(state_dir: Path):
+    """Hold the lock for the life of the returned file object (the OS drops it on exit or kill)."""
+    path = Path(state_dir) / "daemon.lock"
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise StateFolderLocked(
+            f"state folder {state_dir} is in use by a running daemon (pid {owner}); "
+            "stop it or pass another --state-dir"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle

@@ -1,0 +1,62 @@
+"""`pipemu serve`: wire the store, service, runner and API together and serve until stopped.
+
+Start-up order matters: replay the state folder first (executions, approvals, tokens), then
+load the pipelines folder (a changed definition becomes a new pipelineVersion), then carry out
+what was in progress, then answer requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import uvicorn
+
+from emulator.api.app import create_app
+from emulator.definitions import load_folder
+from emulator.runner.actions import ActionRunner
+from emulator.service import CodePipeline
+from emulator.service.timers import Timers
+from emulator.store import Store
+
+from .lock import lock_state_folder
+
+log = logging.getLogger("pipemu")
+
+
+def build_service(pipelines_dir: Path, state_dir: Path) -> tuple[CodePipeline, Timers]:
+    store = Store(state_dir)
+    timers = Timers()
+    service_box: list[CodePipeline] = []
+    runner = ActionRunner(
+        state_dir,
+        resources=lambda: service_box[0].resources,
+        write_log=lambda action_execution_id, line: store.append_log(
+            action_execution_id, line, service_box[0].now()
+        ),
+    )
+    service = CodePipeline(store, runner, region=os.environ.get("AWS_REGION", "us-east-1"), timers=timers)
+    service_box.append(service)
+    folder = load_folder(pipelines_dir)
+    for error in folder.errors:
+        log.error("%s", error)
+    # Resources first, so that actions resumed by restore() find their projects and repositories.
+    service.resources = folder
+    replayed = service.restore()
+    declared = service.load_definitions(folder)
+    log.info("restored %d events; declared %s", replayed, ", ".join(declared) or "nothing new")
+    return service, timers
+
+
+def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = lock_state_folder(state_dir)
+    service, timers = build_service(pipelines_dir, state_dir)
+    try:
+        uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    finally:
+        timers.stop()
+        service.store.close()
+        lock.close()

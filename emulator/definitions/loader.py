@@ -1,0 +1,271 @@
+"""Loading definition files and folders, with every error located as `FILE:LINE:COL: path: message`.
+
+A file is checked on its own (YAML, types, AWS's cross-field rules); a folder adds the rules
+that span files: resource names and pipeline names are unique, and every repository or project
+a pipeline names is declared somewhere in the folder. A file with any error contributes no
+pipeline, so a bad edit never replaces the last good version (the caller keeps it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import yamlpos
+from .models import (
+    RESOURCE_KINDS,
+    DefinitionFile,
+    Loc,
+    PipelineDeclaration,
+    Project,
+    Repository,
+    check_pipeline,
+    referenced_resources,
+)
+
+SUFFIXES = (".yml", ".yaml", ".json")
+
+
+@dataclass(frozen=True)
+class DefinitionError:
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
+
+
+@dataclass
+class LoadedFile:
+    path: Path
+    definition: DefinitionFile | None  # None when the file has errors
+    errors: list[DefinitionError] = field(default_factory=list)
+
+
+@dataclass
+class LoadedFolder:
+    files: dict[Path, LoadedFile]
+    pipelines: dict[str, tuple[Path, PipelineDeclaration]]  # only from files without errors
+    repositories: dict[str, Repository]
+    projects: dict[str, Project]
+    errors: list[DefinitionError]  # all errors, files' and folder-level
+
+
+# --- paths and messages ---
+
+
+def format_path(loc: Loc) -> str:
+    """`("pipeline", "stages", 2, "runOrder")` -> `pipeline.stages[2].runOrder`."""
+    text = ""
+    for element in loc:
+        if isinstance(element, int):
+            text += f"[{element}]"
+        elif re.fullmatch(r"[A-Za-z0-9_@-]+", element):
+            text += f".{element}" if text else element
+        else:  # keys with dots or spaces stay readable and unambiguous
+            text += f"[{json.dumps(element)}]"
+    return text or "<document>"
+
+
+_SIMPLE_MESSAGES = {
+    "missing": "required field is missing",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "path_type": "must be a path",
+}
+
+
+def _fields_at(loc: Loc) -> list[str]:
+    """The field names of the model found at `loc` (for "expected one of" hints)."""
+    annotation: Any = DefinitionFile
+    for element in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            info = annotation.model_fields.get(str(element))
+            if info is None:
+                return []
+            annotation = info.annotation
+        elif typing.get_origin(annotation) in (list, dict):
+            annotation = typing.get_args(annotation)[-1]
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    # Optional[X] and Annotated[X, ...] -> X
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _message(error: Any, loc: Loc) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        if loc and loc[0] == "pipeline":
+            return "unknown field (AWS has no such key)"
+        expected = _fields_at(loc[:-1])
+        return f"unknown field (expected one of: {', '.join(expected)})" if expected else "unknown field"
+    if kind == "literal_error":
+        return f"must be one of {error['ctx']['expected']}"
+    if kind in _SIMPLE_MESSAGES:
+        return _SIMPLE_MESSAGES[kind]
+    message = error["msg"]
+    return message[0].lower() + message[1:] if message else kind
+
+
+# --- one file ---
+
+
+def load_file(path: str | Path) -> LoadedFile:
+    return _load_file(Path(path))[0]
+
+
+def load_text(text: str, path: str | Path = "<string>") -> LoadedFile:
+    """Load a definition from text; relative paths in it resolve against `path`'s folder."""
+    return _load_text(text, Path(path))[0]
+
+
+def _load_file(path: Path) -> tuple[LoadedFile, yamlpos.PositionedDocument | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return LoadedFile(path, None, [DefinitionError(str(path), 1, 1, "<file>", f"cannot read: {reason}")]), None
+    return _load_text(text, path)
+
+
+def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDocument | None]:
+    name = str(path)
+    try:
+        document = yamlpos.parse(text)
+    except yamlpos.YamlSyntaxError as exc:
+        return LoadedFile(path, None, [DefinitionError(name, exc.line, exc.column, "<yaml>", exc.message)]), None
+
+    def error(loc: Loc, message: str) -> DefinitionError:
+        position = document.locate(loc)
+        return DefinitionError(name, position.line, position.column, format_path(loc), message)
+
+    errors = [error(loc, "duplicate key (YAML would keep only the last one)") for loc, _ in document.duplicate_keys]
+    definition: DefinitionFile | None = None
+    if document.data is None:
+        errors.append(error((), "the file is empty; expected pipeline: and/or resource sections"))
+    elif not isinstance(document.data, dict):
+        errors.append(error((), "must be a mapping with pipeline: and/or resource sections"))
+    else:
+        try:
+            definition = DefinitionFile.model_validate(document.data, context={"base_dir": path.parent.resolve()})
+        except ValidationError as exc:
+            for item in exc.errors(include_url=False):
+                loc = tuple(e for e in item["loc"] if e != "[key]")
+                errors.append(error(loc, _message(item, loc)))
+        else:
+            if definition.pipeline is not None:
+                errors.extend(error(("pipeline",) + loc, message) for loc, message in check_pipeline(definition.pipeline))
+    errors.sort(key=lambda e: (e.line, e.column))
+    return LoadedFile(path, None if errors else definition, errors), document
+
+
+# --- a folder ---
+
+
+def _definition_files(folder: Path) -> list[Path]:
+    # Editors leave hidden files (locks, swaps) beside the ones being edited; they are not definitions.
+    return sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and not p.name.startswith(".") and p.is_file())
+
+
+def load_folder(folder: str | Path) -> LoadedFolder:
+    """Load every *.yml, *.yaml and *.json of `folder` (not recursive, in sorted order).
+
+    Where a resource or pipeline name is declared twice, the first file (sorted) keeps it and
+    the later one gets the error. Resources are taken from every file that parsed, so one bad
+    pipeline does not hide the repositories and projects declared beside it."""
+    folder = Path(folder)
+    result = LoadedFolder({}, {}, {}, {}, [])
+    if not folder.is_dir():
+        result.errors.append(DefinitionError(str(folder), 1, 1, "<folder>", "not a folder"))
+        return result
+    documents: dict[Path, yamlpos.PositionedDocument | None] = {}
+    for path in _definition_files(folder):
+        result.files[path], documents[path] = _load_file(path)
+    folder_errors: dict[Path, list[DefinitionError]] = {path: [] for path in result.files}
+
+    def error(path: Path, loc: Loc, message: str) -> None:
+        document = documents[path]
+        position = document.locate(loc) if document else yamlpos.Position(1, 1)
+        folder_errors[path].append(DefinitionError(str(path), position.line, position.column, format_path(loc), message))
+
+    parsed = {path: loaded.definition for path, loaded in result.files.items() if loaded.definition is not None}
+    declared: dict[str, dict[str, tuple[Path, Any]]] = {section: {} for section in RESOURCE_KINDS}
+    for path, definition in parsed.items():
+        for section, kind in RESOURCE_KINDS.items():
+            for name, resource in getattr(definition, section).items():
+                if name in declared[section]:
+                    error(path, (section, name), f"{kind} {name} is also declared in {declared[section][name][0]}")
+                else:
+                    declared[section][name] = (path, resource)
+    pipeline_files: dict[str, Path] = {}
+    for path, definition in parsed.items():
+        if definition.pipeline is None:
+            continue
+        name = definition.pipeline.name
+        if name in pipeline_files:
+            error(path, ("pipeline", "name"), f"pipeline {name} is also declared in {pipeline_files[name]}")
+        else:
+            pipeline_files[name] = path
+        for loc, section, resource in referenced_resources(definition.pipeline):
+            if resource not in declared[section]:
+                error(path, ("pipeline",) + loc, f"{RESOURCE_KINDS[section]} {resource} is not declared in any file of {folder} (add it under {section}:)")
+
+    for path, loaded in result.files.items():
+        result.errors.extend(loaded.errors)
+        result.errors.extend(sorted(folder_errors[path], key=lambda e: (e.line, e.column)))
+        definition = loaded.definition
+        if definition is not None and definition.pipeline is not None and not folder_errors[path]:
+            result.pipelines[definition.pipeline.name] = (path, definition.pipeline)
+    result.repositories = {name: resource for name, (_, resource) in declared["repositories"].items()}
+    result.projects = {name: resource for name, (_, resource) in declared["projects"].items()}
+    return result
+
+
+def validate_paths(paths: list[Path]) -> list[DefinitionError]:
+    """Every error in the given files and folders (for `pipemu validate`). A file of a folder
+    is checked together with its folder, since its projects may be declared beside it."""
+    errors: list[DefinitionError] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = load_folder(path).errors
+        elif path.suffix in SUFFIXES and path.is_file() and not path.name.startswith("."):
+            own = str(path.parent / path.name)
+            found = [e for e in load_folder(path.parent).errors if e.file == own]
+        else:
+            found = load_file(path).errors
+        errors.extend(e for e in found if e not in errors)
+    return errors

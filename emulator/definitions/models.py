@@ -1,0 +1,380 @@
+"""Typed models of a definition file: CodePipeline's pipeline declaration under AWS's own
+field names (as `get-pipeline` prints it), plus our local stand-ins for the resources it names.
+
+Field names are AWS's camelCase on purpose: `model_dump(mode="json", exclude_none=True)` is the
+`get-pipeline` form, and validation errors name the key the user wrote. Rules that span fields
+(stage order, artifacts, supported action types) live in `check_pipeline`, which returns every
+problem with its path instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/pipemu-local"
+# AWS always answers get-pipeline with an artifact store; ours is a local folder, named like one.
+DEFAULT_ARTIFACT_STORE = {"type": "S3", "location": "pipemu-local-artifacts"}
+
+Loc = tuple[str | int, ...]
+Problem = tuple[Loc, str]  # (path relative to the checked object, message)
+
+
+def _text(pattern: str, lo: int, hi: int) -> Any:
+    """A string AWS constrains by length and pattern, with one short message for both."""
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not lo <= len(value) <= hi or not regex.fullmatch(value):
+            raise PydanticCustomError(
+                "aws_text", "must be {lo}..{hi} characters matching {pattern}", {"lo": lo, "hi": hi, "pattern": pattern}
+            )
+        return value
+
+    return Annotated[str, Strict(), AfterValidator(check)]
+
+
+def _int_range(lo: int, hi: int) -> Any:
+    def check(value: int) -> int:
+        if not lo <= value <= hi:
+            raise PydanticCustomError("aws_range", "must be {lo}..{hi}", {"lo": lo, "hi": hi})
+        return value
+
+    return Annotated[int, Strict(), AfterValidator(check)]
+
+
+def _scalar_to_string(value: Any) -> Any:
+    # AWS keeps configuration values as strings; YAML reads `false` and `5` as bool and int.
+    # Booleans are written the way AWS writes them.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, datetime.date)):
+        return str(value) if not isinstance(value, datetime.date) else value.isoformat()
+    return value
+
+
+def _scalars_to_strings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _scalar_to_string(item) for key, item in value.items()}
+    return value
+
+
+def _role_arn(value: str) -> str:
+    if len(value) > 1024 or not re.fullmatch(r"arn:aws(-[\w]+)*:iam::[0-9]{12}:role/.*", value):
+        raise PydanticCustomError("aws_role_arn", "must be an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")
+    return value
+
+
+PipelineName = _text(r"[A-Za-z0-9.@\-_]+", 1, 100)
+StageName = PipelineName
+ActionName = PipelineName
+ArtifactName = _text(r"[a-zA-Z0-9_\-]+", 1, 100)
+RoleArn = Annotated[str, Strict(), AfterValidator(_role_arn)]
+ScalarString = Annotated[str, BeforeValidator(_scalar_to_string)]
+Configuration = Annotated[dict[str, str], BeforeValidator(_scalars_to_strings)]
+
+
+class AwsModel(BaseModel):
+    """Base of every model: keys AWS does not have are errors; definitions never change once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ActionTypeId(AwsModel):
+    category: Literal["Source", "Build", "Deploy", "Test", "Invoke", "Approval", "Compute"]
+    owner: Literal["AWS", "ThirdParty", "Custom"]
+    provider: _text(r"[0-9A-Za-z_-]+", 1, 35)  # type: ignore[valid-type]
+    version: _text(r"[0-9A-Za-z_-]+", 1, 9)  # type: ignore[valid-type]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The key of SUPPORTED_ACTION_TYPES."""
+        return (self.category, self.owner, self.provider)
+
+
+class InputArtifact(AwsModel):
+    name: ArtifactName  # type: ignore[valid-type]
+
+
+class OutputArtifact(AwsModel):
+    name: ArtifactName  # type: ignore[valid-type]
+    files: list[str] | None = None
+
+
+class EnvironmentVariable(AwsModel):
+    """An action's environment variable (CodePipeline's shape)."""
+
+    name: _text(r"[A-Za-z0-9_]+", 1, 128)  # type: ignore[valid-type]
+    value: ScalarString
+    type: Literal["PLAINTEXT", "SECRETS_MANAGER"] | None = None
+
+
+class ActionDeclaration(AwsModel):
+    name: ActionName  # type: ignore[valid-type]
+    actionTypeId: ActionTypeId
+    runOrder: _int_range(1, 999) = 1  # type: ignore[valid-type]
+    configuration: Configuration | None = None
+    commands: list[str] | None = None
+    # get-pipeline always prints both artifact lists, empty ones included.
+    outputArtifacts: list[OutputArtifact] = []
+    inputArtifacts: list[InputArtifact] = []
+    outputVariables: list[str] | None = None
+    roleArn: RoleArn | None = None
+    region: _text(r".*", 4, 30) | None = None  # type: ignore[valid-type]
+    namespace: _text(r"[A-Za-z0-9@\-_]+", 1, 100) | None = None  # type: ignore[valid-type]
+    timeoutInMinutes: _int_range(5, 86400) | None = None  # type: ignore[valid-type]
+    environmentVariables: list[EnvironmentVariable] | None = None
+
+
+class StageDeclaration(AwsModel):
+    name: StageName  # type: ignore[valid-type]
+    actions: list[ActionDeclaration]
+    blockers: Any = None
+    onFailure: Any = None
+    onSuccess: Any = None
+    beforeEntry: Any = None
+
+    def action(self, name: str) -> ActionDeclaration | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+
+class PipelineVariableDeclaration(AwsModel):
+    name: _text(r"[A-Za-z0-9@\-_]+", 1, 128)  # type: ignore[valid-type]
+    defaultValue: ScalarString | None = None
+    description: str | None = None
+
+
+class PipelineDeclaration(AwsModel):
+    name: PipelineName  # type: ignore[valid-type]
+    roleArn: RoleArn = DEFAULT_ROLE_ARN
+    artifactStore: dict[str, Any] | None = None
+    artifactStores: dict[str, Any] | None = None
+    stages: list[StageDeclaration]
+    version: _int_range(1, 2**31 - 1) = 1  # type: ignore[valid-type]
+    executionMode: Literal["QUEUED", "SUPERSEDED", "PARALLEL"] = "SUPERSEDED"
+    pipelineType: Literal["V1", "V2"] = "V1"
+    variables: list[PipelineVariableDeclaration] | None = None
+    triggers: list[Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_artifact_store(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("artifactStore") is None and data.get("artifactStores") is None:
+            return {**data, "artifactStore": dict(DEFAULT_ARTIFACT_STORE)}
+        return data
+
+    def stage(self, name: str) -> StageDeclaration | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+
+# --- local stand-ins for the AWS resources a pipeline names (our keys, not AWS's) ---
+
+
+class Repository(AwsModel):
+    """A CodeCommit repository, stood in for by a local git repository."""
+
+    path: Path  # absolute once loaded: relative paths are resolved against the file's folder
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
+        base = Path((info.context or {}).get("base_dir") or Path.cwd())
+        return (base / value.expanduser()).resolve()
+
+
+class ProjectEnvironmentVariable(AwsModel):
+    """A CodeBuild project's environment variable (CodeBuild's shape)."""
+
+    name: str
+    value: ScalarString
+    type: Literal["PLAINTEXT", "PARAMETER_STORE", "SECRETS_MANAGER"] = "PLAINTEXT"
+
+
+def _buildspec(value: Any) -> Any:
+    if value is None or isinstance(value, (dict, str)):
+        return value
+    raise PydanticCustomError("buildspec", "must be a mapping, a multi-line string or a path")
+
+
+class Project(AwsModel):
+    """A CodeBuild project: the image to run and the buildspec to run in it."""
+
+    image: str
+    # A mapping or a multi-line string is the buildspec itself; a one-line string is a path
+    # inside the primary input artifact; None means `buildspec.yml` there, as in CodeBuild.
+    buildspec: Annotated[Any, AfterValidator(_buildspec)] = None
+    environmentVariables: list[ProjectEnvironmentVariable] = []
+
+    @property
+    def inline_buildspec(self) -> dict | str | None:
+        """The buildspec written in the definition (a mapping or YAML text), if any."""
+        if isinstance(self.buildspec, dict) or (isinstance(self.buildspec, str) and "\n" in self.buildspec.strip()):
+            return self.buildspec
+        return None
+
+    @property
+    def buildspec_path(self) -> str | None:
+        """The buildspec's path inside the primary input artifact, when it is not inline."""
+        if self.inline_buildspec is not None:
+            return None
+        return self.buildspec.strip() if self.buildspec else "buildspec.yml"
+
+
+class DefinitionFile(AwsModel):
+    """One file of the pipelines folder: a pipeline, resource sections, or both."""
+
+    pipeline: PipelineDeclaration | None = None
+    repositories: dict[str, Repository] = {}
+    projects: dict[str, Project] = {}
+    # Defined by later work; accepted as they are for now.
+    functions: dict[str, Any] = {}
+    stacks: dict[str, Any] = {}
+    schedules: list[Any] = []
+    # get-pipeline prints it beside the pipeline; it describes AWS's copy, not the declaration.
+    metadata: Any = Field(default=None, exclude=True)
+
+
+# --- rules that span fields ---
+
+
+@dataclass(frozen=True)
+class ActionTypeSpec:
+    """What an action type of ours requires: configuration keys, artifact counts, and which
+    configuration keys name a resource declared in the folder (key -> section)."""
+
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    inputs: tuple[int, int] = (0, 0)
+    outputs: tuple[int, int] = (0, 0)
+    resources: dict[str, str] = field(default_factory=dict)
+
+
+_CODEBUILD = ActionTypeSpec(
+    required=("ProjectName",),
+    optional=("PrimarySource", "BatchEnabled", "CombineArtifacts", "EnvironmentVariables"),
+    inputs=(1, 5),
+    outputs=(0, 5),
+    resources={"ProjectName": "projects"},
+)
+
+# (category, owner, provider) -> spec. Supporting another action type is one line here.
+SUPPORTED_ACTION_TYPES: dict[tuple[str, str, str], ActionTypeSpec] = {
+    ("Source", "AWS", "CodeCommit"): ActionTypeSpec(
+        required=("RepositoryName", "BranchName"),
+        optional=("PollForSourceChanges", "OutputArtifactFormat"),
+        outputs=(1, 1),
+        resources={"RepositoryName": "repositories"},
+    ),
+    ("Build", "AWS", "CodeBuild"): _CODEBUILD,
+    ("Test", "AWS", "CodeBuild"): _CODEBUILD,
+    ("Approval", "AWS", "Manual"): ActionTypeSpec(optional=("CustomData", "ExternalEntityLink", "NotificationArn")),
+}
+
+RESOURCE_KINDS = {"repositories": "repository", "projects": "project", "functions": "function", "stacks": "stack"}
+
+
+def _loc_text(loc: Loc) -> str:
+    return "".join(f"[{e}]" if isinstance(e, int) else (f".{e}" if i else e) for i, e in enumerate(loc))
+
+
+def _count(low_high: tuple[int, int], noun: str) -> str:
+    low, high = low_high
+    if high == 0:
+        return f"no {noun}s"
+    if low == high:
+        return f"exactly {low} {noun}" + ("s" if low != 1 else "")
+    return f"{low}..{high} {noun}s"
+
+
+def check_pipeline(pipeline: PipelineDeclaration) -> list[Problem]:
+    """Every rule AWS applies across fields, as (path, message); paths are relative to the pipeline."""
+    problems: list[Problem] = []
+    if len(pipeline.stages) < 2:
+        problems.append((("stages",), "a pipeline needs at least 2 stages"))
+    stage_names: dict[str, int] = {}
+    # artifact name -> (stage index, runOrder, path of the output)
+    producers: dict[str, tuple[int, int, Loc]] = {}
+    for s, stage in enumerate(pipeline.stages):
+        at_stage: Loc = ("stages", s)
+        if stage.name in stage_names:
+            problems.append((at_stage + ("name",), f"duplicate stage name {stage.name} (also stages[{stage_names[stage.name]}])"))
+        stage_names.setdefault(stage.name, s)
+        if not 1 <= len(stage.actions) <= 50:
+            problems.append((at_stage + ("actions",), "a stage needs 1..50 actions"))
+        action_names: dict[str, int] = {}
+        for a, action in enumerate(stage.actions):
+            at: Loc = at_stage + ("actions", a)
+            if action.name in action_names:
+                problems.append((at + ("name",), f"duplicate action name {action.name} in stage {stage.name} (also actions[{action_names[action.name]}])"))
+            action_names.setdefault(action.name, a)
+            category = action.actionTypeId.category
+            if s == 0 and category != "Source":
+                problems.append((at + ("actionTypeId", "category"), f"the first stage may hold only Source actions, not {category}"))
+            if s > 0 and category == "Source":
+                problems.append((at + ("actionTypeId", "category"), "Source actions must be in the first stage"))
+            problems.extend(_check_action_type(action, at))
+            for o, output in enumerate(action.outputArtifacts):
+                if output.name in producers:
+                    problems.append((at + ("outputArtifacts", o, "name"), f"artifact {output.name} is already produced by {_loc_text(producers[output.name][2][:-3])}"))
+                else:
+                    producers[output.name] = (s, action.runOrder, at + ("outputArtifacts", o, "name"))
+    for s, stage in enumerate(pipeline.stages):
+        for a, action in enumerate(stage.actions):
+            for i, artifact in enumerate(action.inputArtifacts):
+                at = ("stages", s, "actions", a, "inputArtifacts", i, "name")
+                producer = producers.get(artifact.name)
+                if producer is None:
+                    problems.append((at, f"no action produces artifact {artifact.name}"))
+                elif not (producer[0] < s or (producer[0] == s and producer[1] < action.runOrder)):
+                    problems.append((at, f"artifact {artifact.name} is produced by {_loc_text(producer[2][:-3])}, which does not run before this action"))
+    return problems
+
+
+def _check_action_type(action: ActionDeclaration, at: Loc) -> list[Problem]:
+    type_id = action.actionTypeId
+    spec = SUPPORTED_ACTION_TYPES.get(type_id.key)
+    if spec is None:
+        return [(at + ("actionTypeId",), f"provider {type_id.provider} ({type_id.category}) is not supported")]
+    problems: list[Problem] = []
+    configuration = action.configuration or {}
+    for key in spec.required:
+        if key not in configuration:
+            problems.append((at + ("configuration", key), f"required by {type_id.provider} actions"))
+    allowed = spec.required + spec.optional
+    for key in configuration:
+        if key not in allowed:
+            problems.append((at + ("configuration", key), f"unknown configuration key for {type_id.provider} (allowed: {', '.join(allowed) or 'none'})"))
+    for noun, found, limits in (("input", action.inputArtifacts, spec.inputs), ("output", action.outputArtifacts, spec.outputs)):
+        if not limits[0] <= len(found) <= limits[1]:
+            problems.append((at + (f"{noun}Artifacts",), f"{type_id.provider} ({type_id.category}) takes {_count(limits, noun + ' artifact')}"))
+    return problems
+
+
+def referenced_resources(pipeline: PipelineDeclaration) -> list[tuple[Loc, str, str]]:
+    """(path, section, name) of every resource the pipeline's actions name, e.g.
+    `(("stages", 1, "actions", 0, "configuration", "ProjectName"), "projects", "build")`."""
+    found = []
+    for s, stage in enumerate(pipeline.stages):
+        for a, action in enumerate(stage.actions):
+            spec = SUPPORTED_ACTION_TYPES.get(action.actionTypeId.key)
+            for key, section in (spec.resources if spec else {}).items():
+                name = (action.configuration or {}).get(key)
+                if name is not None:
+                    found.append((("stages", s, "actions", a, "configuration", key), section, name))
+    return found

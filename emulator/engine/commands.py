@@ -1,0 +1,52 @@
+"""What to do: the engine's output, in the imperative. The runner and the service carry them out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .events import ArtifactOutput
+from .plan import ActionPlan
+
+
+@dataclass(frozen=True)
+class RunAction:
+    """Run a non-approval action; report back with ActionSucceeded or ActionFailed."""
+
+    pipeline: str
+    execution_id: str
+    stage: str
+    action: ActionPlan
+    action_execution_id: str
+    configuration: tuple[tuple[str, str], ...]  # variables resolved
+    inputs: tuple[ArtifactOutput, ...]
+    source_revision: str | None = None  # source actions: the commit asked for at start
+
+
+@dataclass(frozen=True)
+class AwaitApproval:
+    """A manual approval opened; report ApprovalTimedOut at `expires_at` unless answered."""
+
+    pipeline: str
+    execution_id: str
+    stage: str
+    action: str
+    action_execution_id: str
+    token: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class CancelAction:
+    pipeline: str
+    execution_id: str
+    action_execution_id: str
+
+
+@dataclass(frozen=True)
+class ExecutionEnded:
+    pipeline: str
+    execution_id: str
+    status: str
+
+
+Command = RunAction | AwaitApproval | CancelAction | ExecutionEnded

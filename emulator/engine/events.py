@@ -1,0 +1,99 @@
+"""What happened: the engine's input. Small frozen dataclasses named in the past tense.
+
+Every event names its pipeline, so one log of events (the store's) feeds the whole engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .plan import PipelinePlan
+
+
+@dataclass(frozen=True)
+class PipelineDeclared:
+    """A pipeline definition was loaded, created or changed; `version` is its pipelineVersion."""
+
+    pipeline: str
+    version: int
+    plan: PipelinePlan
+
+
+@dataclass(frozen=True)
+class ExecutionStarted:
+    pipeline: str
+    execution_id: str
+    trigger_type: str = "StartPipelineExecution"  # ExecutionTrigger.triggerType
+    trigger_detail: str = ""
+    source_revisions: tuple[tuple[str, str], ...] = ()  # (source action name, commit id)
+    variables: tuple[tuple[str, str], ...] = ()  # overrides of pipeline-level variables
+
+
+@dataclass(frozen=True)
+class ArtifactOutput:
+    name: str
+    location: str  # where the runner stored it (opaque to the engine)
+
+
+@dataclass(frozen=True)
+class ActionOutput:
+    summary: str | None = None
+    external_execution_id: str | None = None
+    external_execution_url: str | None = None
+    revision_id: str | None = None  # source actions: the commit
+    revision_summary: str | None = None
+    revision_created: float | None = None
+    output_variables: tuple[tuple[str, str], ...] = ()
+    artifacts: tuple[ArtifactOutput, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActionSucceeded:
+    pipeline: str
+    execution_id: str
+    stage: str
+    action: str
+    action_execution_id: str
+    output: ActionOutput = ActionOutput()
+
+
+@dataclass(frozen=True)
+class ActionFailed:
+    pipeline: str
+    execution_id: str
+    stage: str
+    action: str
+    action_execution_id: str
+    message: str
+    error_code: str = "JobFailed"
+    external_execution_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalResultSubmitted:
+    pipeline: str
+    stage: str
+    action: str
+    token: str
+    status: str  # Approved | Rejected
+    summary: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class ApprovalTimedOut:
+    pipeline: str
+    execution_id: str
+    stage: str
+    action: str
+    action_execution_id: str
+
+
+Event = (
+    PipelineDeclared
+    | ExecutionStarted
+    | ActionSucceeded
+    | ActionFailed
+    | ApprovalResultSubmitted
+    | ApprovalTimedOut
+)

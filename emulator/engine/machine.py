@@ -1,0 +1,391 @@
+"""The state machine. Everything that changes the engine's state lives in this file.
+
+`Engine.handle(event, now, new_id)` checks the event against the state first and raises an
+`EngineError` (state unchanged) if it is illegal; only then does it apply it and return the
+commands that follow. Stage occupancy is decided by the pipeline's gate policy (gates.py);
+status changes go through the transition tables (statuses.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import errors
+from . import statuses as S
+from .commands import AwaitApproval, Command, ExecutionEnded, RunAction
+from .events import (
+    ActionFailed,
+    ActionSucceeded,
+    ApprovalResultSubmitted,
+    ApprovalTimedOut,
+    Event,
+    ExecutionStarted,
+    PipelineDeclared,
+)
+from .gates import GATES
+from .plan import DEFAULT_APPROVAL_TIMEOUT_MINUTES, PipelinePlan
+from .state import ActionRun, Execution, Pipeline, StageRun
+from .variables import UnresolvedVariable, resolve_configuration
+
+
+@dataclass
+class _Step:
+    """What one event's handling needs and produces."""
+
+    now: float
+    new_id: Callable[[], str]
+    commands: list[Command] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self) -> None:
+        self.pipelines: dict[str, Pipeline] = {}
+
+    # -- entry point ------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float, new_id: Callable[[], str]) -> list[Command]:
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            raise TypeError(f"not an engine event: {event!r}")
+        step = _Step(now, new_id)
+        handler(self, event, step)
+        return step.commands
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def pipeline(self, name: str) -> Pipeline:
+        try:
+            return self.pipelines[name]
+        except KeyError:
+            raise errors.PipelineNotFound(f"Pipeline '{name}' not found") from None
+
+    def execution(self, pipeline: str, execution_id: str) -> Execution:
+        found = self.pipeline(pipeline).executions.get(execution_id)
+        if found is None:
+            raise errors.PipelineExecutionNotFound(
+                f"Execution '{execution_id}' of pipeline '{pipeline}' not found"
+            )
+        return found
+
+    def pending_commands(self) -> list[Command]:
+        """What is in progress, as the commands that started it: after a restart, the caller
+        carries them out again (the runner re-attaches to containers that still run)."""
+        pending: list[Command] = []
+        for pipeline in self.pipelines.values():
+            for execution in pipeline.executions.values():
+                stage_run = execution.stage_runs.get(execution.current_stage or "")
+                if execution.status != S.IN_PROGRESS or stage_run is None:
+                    continue
+                plan = pipeline.plans[execution.pipeline_version].stage(stage_run.stage)
+                for run in stage_run.actions.values():
+                    if run.status == S.IN_PROGRESS:
+                        pending.append(self._command_for(pipeline, execution, plan.action(run.name), run))
+        return pending
+
+    @staticmethod
+    def _command_for(pipeline: Pipeline, execution: Execution, action, run: ActionRun) -> Command:
+        if action.is_approval:
+            return AwaitApproval(
+                pipeline.name, execution.execution_id, run.stage, run.name,
+                run.action_execution_id, run.token, run.expires_at,
+            )
+        return RunAction(
+            pipeline=pipeline.name,
+            execution_id=execution.execution_id,
+            stage=run.stage,
+            action=action,
+            action_execution_id=run.action_execution_id,
+            configuration=run.configuration,
+            inputs=run.input_artifacts,
+            source_revision=execution.source_revisions.get(action.name),
+        )
+
+    # -- handlers: check everything first, then change state ----------------------------------
+
+    def _declared(self, event: PipelineDeclared, step: _Step) -> None:
+        existing = self.pipelines.get(event.pipeline)
+        if existing is None:
+            existing = Pipeline(event.pipeline, event.version, {}, step.now, step.now)
+            self.pipelines[event.pipeline] = existing
+        existing.plans[event.version] = event.plan
+        existing.version = event.version
+        existing.updated = step.now
+        for stage in event.plan.stages:
+            existing.slot(stage.name)
+
+    def _started(self, event: ExecutionStarted, step: _Step) -> None:
+        pipeline = self.pipeline(event.pipeline)
+        if event.execution_id in pipeline.executions:
+            raise errors.EngineError(f"execution {event.execution_id} already exists")
+        plan = pipeline.plan
+        declared = dict(plan.variables)
+        unknown = sorted(set(dict(event.variables)) - set(declared))
+        if unknown:
+            raise errors.EngineError(
+                f"Variable(s) {', '.join(unknown)} not declared in pipeline '{pipeline.name}'"
+            )
+        sources = {a.name for a in plan.stages[0].actions}
+        unknown = sorted(set(dict(event.source_revisions)) - sources)
+        if unknown:
+            raise errors.EngineError(
+                f"Source action(s) {', '.join(unknown)} not found in pipeline '{pipeline.name}'"
+            )
+        execution = Execution(
+            execution_id=event.execution_id,
+            pipeline=pipeline.name,
+            pipeline_version=pipeline.version,
+            status=S.IN_PROGRESS,
+            start_time=step.now,
+            last_update_time=step.now,
+            trigger_type=event.trigger_type,
+            trigger_detail=event.trigger_detail,
+            source_revisions=dict(event.source_revisions),
+            variables={**declared, **dict(event.variables)},
+        )
+        pipeline.executions[execution.execution_id] = execution
+        self._arrive(pipeline, execution, plan.stages[0].name, step)
+
+    def _action_result(self, event: ActionSucceeded | ActionFailed, step: _Step) -> None:
+        pipeline = self.pipeline(event.pipeline)
+        execution = self.execution(event.pipeline, event.execution_id)
+        run = self._running_action(execution, event.stage, event.action, event.action_execution_id)
+        if isinstance(event, ActionSucceeded):
+            plan = pipeline.plans[execution.pipeline_version].stage(event.stage).action(event.action)
+            run.output = event.output
+            for artifact in event.output.artifacts:
+                execution.artifacts[artifact.name] = artifact
+            if plan.namespace:
+                execution.namespaces[plan.namespace] = dict(event.output.output_variables)
+            if plan.category == "Source":
+                execution.source_outputs[plan.name] = event.output
+            self._finish_action(run, S.SUCCEEDED, step)
+        else:
+            run.error_code, run.error_message = event.error_code, event.message
+            if event.external_execution_id:
+                run.output = _with_external_id(run.output, event.external_execution_id)
+            self._finish_action(run, S.FAILED, step)
+        self._progress(pipeline, execution, event.stage, step)
+
+    def _approval(self, event: ApprovalResultSubmitted, step: _Step) -> None:
+        pipeline = self.pipeline(event.pipeline)
+        stage = pipeline.plan.stage(event.stage)
+        if stage is None:
+            raise errors.StageNotFound(
+                f"Stage '{event.stage}' not found in pipeline '{event.pipeline}'"
+            )
+        action = stage.action(event.action)
+        if action is None or not action.is_approval:
+            raise errors.ActionNotFound(
+                f"Approval action '{event.action}' not found in stage '{event.stage}' "
+                f"of pipeline '{event.pipeline}'"
+            )
+        where = pipeline.tokens.get(event.token)
+        if where is None or where[1:] != (event.stage, event.action):
+            raise errors.InvalidApprovalToken(
+                f"Approval token '{event.token}' is not valid for action '{event.action}' "
+                f"in stage '{event.stage}' of pipeline '{event.pipeline}'"
+            )
+        execution = pipeline.executions[where[0]]
+        run = execution.stage_runs[event.stage].actions[event.action]
+        if run.token != event.token or run.status != S.IN_PROGRESS:
+            raise errors.ApprovalAlreadyCompleted(
+                f"Approval for action '{event.action}' in stage '{event.stage}' of pipeline "
+                f"'{event.pipeline}' was already completed"
+            )
+        run.approval_summary, run.approved_by, run.approved_at = event.summary, event.by, step.now
+        if event.status == "Approved":
+            self._finish_action(run, S.SUCCEEDED, step)
+        else:
+            run.error_code = "Rejected"
+            run.error_message = f"Rejected: {event.summary}" if event.summary else "Rejected"
+            self._finish_action(run, S.FAILED, step)
+        self._progress(pipeline, execution, event.stage, step)
+
+    def _approval_timed_out(self, event: ApprovalTimedOut, step: _Step) -> None:
+        execution = self.execution(event.pipeline, event.execution_id)
+        stage_run = execution.stage_runs.get(event.stage)
+        run = stage_run.actions.get(event.action) if stage_run else None
+        if run is None or run.action_execution_id != event.action_execution_id:
+            return  # a late timer for an approval that was retried: nothing to do
+        if run.status != S.IN_PROGRESS:
+            return  # answered before the timer fired
+        run.error_code, run.error_message = "TimedOut", "Approval timed out"
+        self._finish_action(run, S.FAILED, step)
+        self._progress(self.pipeline(event.pipeline), execution, event.stage, step)
+
+    # -- the stage gate ---------------------------------------------------------------------
+
+    def _arrive(self, pipeline: Pipeline, execution: Execution, stage: str, step: _Step) -> None:
+        """`execution` reaches the entrance of `stage`: it enters, or waits (superseding)."""
+        slot = pipeline.slot(stage)
+        enters, superseded = GATES[pipeline.plan.execution_mode].arrive(slot, execution.execution_id)
+        for other_id in superseded:
+            other = pipeline.executions[other_id]
+            slot.waiting.remove(other_id)
+            other.waiting_at = None
+            self._end(pipeline, other, S.SUPERSEDED, f"Superseded by {execution.execution_id}", step)
+        if enters:
+            self._enter(pipeline, execution, stage, step)
+        else:
+            slot.waiting.append(execution.execution_id)
+            execution.waiting_at = stage
+            execution.last_update_time = step.now
+
+    def _admit(self, pipeline: Pipeline, stage: str, step: _Step) -> None:
+        # One at a time: entering may end an execution at once (an unresolvable variable),
+        # which frees the stage again and re-enters this method.
+        slot = pipeline.slot(stage)
+        while admitted := GATES[pipeline.plan.execution_mode].admit(slot):
+            slot.waiting.remove(admitted[0])
+            self._enter(pipeline, pipeline.executions[admitted[0]], stage, step)
+
+    def _enter(self, pipeline: Pipeline, execution: Execution, stage: str, step: _Step) -> None:
+        slot = pipeline.slot(stage)
+        slot.inside.append(execution.execution_id)
+        slot.latest_execution = execution.execution_id
+        execution.current_stage, execution.waiting_at = stage, None
+        execution.last_update_time = step.now
+        plan = pipeline.plans[execution.pipeline_version].stage(stage)
+        stage_run = StageRun(stage, execution.execution_id, S.IN_PROGRESS, step.now, step.now)
+        execution.stage_runs[stage] = stage_run
+        self._start_group(pipeline, execution, stage_run, plan.run_orders()[0], step)
+
+    def _leave(self, pipeline: Pipeline, execution: Execution, step: _Step) -> str | None:
+        """Take `execution` out of its stage (or entrance); returns the stage it freed."""
+        freed = execution.current_stage
+        if freed is not None:
+            pipeline.slot(freed).inside.remove(execution.execution_id)
+            execution.current_stage = None
+        if execution.waiting_at is not None:
+            pipeline.slot(execution.waiting_at).waiting.remove(execution.execution_id)
+            execution.waiting_at = None
+        return freed
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _start_group(
+        self, pipeline: Pipeline, execution: Execution, stage_run: StageRun, run_order: int, step: _Step
+    ) -> None:
+        stage_run.run_order = run_order
+        plan = pipeline.plans[execution.pipeline_version]
+        slot = pipeline.slot(stage_run.stage)
+        failed_at_start = False
+        for action in plan.stage(stage_run.stage).group(run_order):
+            run = ActionRun(
+                action_execution_id=step.new_id(),
+                name=action.name,
+                stage=stage_run.stage,
+                execution_id=execution.execution_id,
+                status=S.IN_PROGRESS,
+                start_time=step.now,
+                last_update_time=step.now,
+            )
+            stage_run.actions[action.name] = run
+            slot.latest_action_runs[action.name] = execution.execution_id
+            try:
+                run.configuration = resolve_configuration(action.configuration, execution)
+            except UnresolvedVariable as exc:
+                run.error_code, run.error_message = "JobFailed", str(exc)
+                self._finish_action(run, S.FAILED, step)
+                failed_at_start = True
+                continue
+            if action.is_approval:
+                run.token = step.new_id()
+                minutes = action.timeout_in_minutes or DEFAULT_APPROVAL_TIMEOUT_MINUTES
+                run.expires_at = step.now + minutes * 60
+                pipeline.tokens[run.token] = (execution.execution_id, stage_run.stage, action.name)
+                step.commands.append(self._command_for(pipeline, execution, action, run))
+                continue
+            missing = [name for name in action.input_artifacts if name not in execution.artifacts]
+            if missing:
+                run.error_code = "JobFailed"
+                run.error_message = f"input artifact(s) not available: {', '.join(missing)}"
+                self._finish_action(run, S.FAILED, step)
+                failed_at_start = True
+                continue
+            run.input_artifacts = tuple(execution.artifacts[name] for name in action.input_artifacts)
+            step.commands.append(self._command_for(pipeline, execution, action, run))
+        if failed_at_start:
+            self._progress(pipeline, execution, stage_run.stage, step)
+
+    @staticmethod
+    def _running_action(execution: Execution, stage: str, action: str, action_execution_id: str) -> ActionRun:
+        stage_run = execution.stage_runs.get(stage)
+        run = stage_run.actions.get(action) if stage_run else None
+        if run is None or run.action_execution_id != action_execution_id:
+            raise errors.InvalidJobState(
+                f"Action execution '{action_execution_id}' ({stage}.{action}) is not the current "
+                f"one of execution '{execution.execution_id}'"
+            )
+        if run.status != S.IN_PROGRESS:
+            raise errors.InvalidJobState(
+                f"Action execution '{action_execution_id}' ({stage}.{action}) is already {run.status}"
+            )
+        return run
+
+    @staticmethod
+    def _finish_action(run: ActionRun, status: str, step: _Step) -> None:
+        S.move(S.ACTION_TRANSITIONS, run, status, "action")
+        run.last_update_time = step.now
+
+    def _progress(self, pipeline: Pipeline, execution: Execution, stage: str, step: _Step) -> None:
+        """After an action ended: start the next runOrder group, or end the stage."""
+        stage_run = execution.stage_runs[stage]
+        if stage_run.status != S.IN_PROGRESS:
+            return
+        group = [r for r in stage_run.actions.values() if _run_order(pipeline, execution, r) == stage_run.run_order]
+        if any(r.status == S.IN_PROGRESS for r in group):
+            return
+        stage_run.last_update_time = step.now
+        failed = [r for r in group if r.status != S.SUCCEEDED]
+        if failed:
+            S.move(S.STAGE_TRANSITIONS, stage_run, S.FAILED, "stage")
+            first = failed[0]
+            self._end(pipeline, execution, S.FAILED, f"{stage}.{first.name}: {first.error_message}", step)
+            return
+        orders = pipeline.plans[execution.pipeline_version].stage(stage).run_orders()
+        later = [o for o in orders if o > stage_run.run_order]
+        if later:
+            self._start_group(pipeline, execution, stage_run, later[0], step)
+            return
+        S.move(S.STAGE_TRANSITIONS, stage_run, S.SUCCEEDED, "stage")
+        self._leave(pipeline, execution, step)
+        plan = pipeline.plans[execution.pipeline_version]
+        index = plan.stage_index(stage)
+        if index + 1 < len(plan.stages):
+            self._arrive(pipeline, execution, plan.stages[index + 1].name, step)
+        else:
+            self._end(pipeline, execution, S.SUCCEEDED, None, step)
+        self._admit(pipeline, stage, step)
+
+    def _end(self, pipeline: Pipeline, execution: Execution, status: str, summary: str | None, step: _Step) -> None:
+        freed = self._leave(pipeline, execution, step)
+        S.move(S.EXECUTION_TRANSITIONS, execution, status, "execution")
+        execution.status_summary = summary
+        execution.last_update_time = step.now
+        step.commands.append(ExecutionEnded(pipeline.name, execution.execution_id, status))
+        if freed is not None:
+            self._admit(pipeline, freed, step)
+
+
+def _run_order(pipeline: Pipeline, execution: Execution, run: ActionRun) -> int:
+    plan: PipelinePlan = pipeline.plans[execution.pipeline_version]
+    return plan.stage(run.stage).action(run.name).run_order
+
+
+def _with_external_id(output, external_id: str):
+    from .events import ActionOutput
+
+    base = output or ActionOutput()
+    return ActionOutput(**{**base.__dict__, "external_execution_id": external_id})
+
+
+_HANDLERS = {
+    PipelineDeclared: Engine._declared,
+    ExecutionStarted: Engine._started,
+    ActionSucceeded: Engine._action_result,
+    ActionFailed: Engine._action_result,
+    ApprovalResultSubmitted: Engine._approval,
+    ApprovalTimedOut: Engine._approval_timed_out,
+}

@@ -1,0 +1,97 @@
+"""The engine's view of a pipeline: stages, actions grouped by runOrder, execution mode.
+
+Built from an already validated AWS pipeline declaration (a plain dict in AWS's camelCase form),
+so the engine needs nothing from the definitions package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60  # AWS: a manual approval waits 7 days
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    name: str
+    category: str
+    owner: str
+    provider: str
+    version: str
+    run_order: int = 1
+    configuration: tuple[tuple[str, str], ...] = ()
+    input_artifacts: tuple[str, ...] = ()
+    output_artifacts: tuple[str, ...] = ()
+    namespace: str | None = None
+    timeout_in_minutes: int | None = None
+
+    @property
+    def is_approval(self) -> bool:
+        return self.category == "Approval" and self.provider == "Manual"
+
+    @property
+    def config(self) -> dict[str, str]:
+        return dict(self.configuration)
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    name: str
+    actions: tuple[ActionPlan, ...]
+
+    def run_orders(self) -> list[int]:
+        return sorted({a.run_order for a in self.actions})
+
+    def group(self, run_order: int) -> list[ActionPlan]:
+        return [a for a in self.actions if a.run_order == run_order]
+
+    def action(self, name: str) -> ActionPlan | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    name: str
+    execution_mode: str = "SUPERSEDED"
+    stages: tuple[StagePlan, ...] = ()
+    variables: tuple[tuple[str, str], ...] = ()  # pipeline-level variables and their defaults
+    declaration: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def stage(self, name: str) -> StagePlan | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    def stage_index(self, name: str) -> int:
+        return next(i for i, s in enumerate(self.stages) if s.name == name)
+
+
+def plan_from_declaration(declaration: dict) -> PipelinePlan:
+    """The plan of a validated pipeline declaration (AWS's get-pipeline `pipeline` object)."""
+    stages = []
+    for stage in declaration["stages"]:
+        actions = []
+        for action in stage["actions"]:
+            type_id = action["actionTypeId"]
+            actions.append(
+                ActionPlan(
+                    name=action["name"],
+                    category=type_id["category"],
+                    owner=type_id["owner"],
+                    provider=type_id["provider"],
+                    version=str(type_id["version"]),
+                    run_order=int(action.get("runOrder", 1)),
+                    configuration=tuple(sorted((action.get("configuration") or {}).items())),
+                    input_artifacts=tuple(a["name"] for a in action.get("inputArtifacts") or ()),
+                    output_artifacts=tuple(a["name"] for a in action.get("outputArtifacts") or ()),
+                    namespace=action.get("namespace"),
+                    timeout_in_minutes=action.get("timeoutInMinutes"),
+                )
+            )
+        stages.append(StagePlan(name=stage["name"], actions=tuple(actions)))
+    variables = tuple((v["name"], v.get("defaultValue", "")) for v in declaration.get("variables") or ())
+    return PipelinePlan(
+        name=declaration["name"],
+        execution_mode=declaration.get("executionMode", "SUPERSEDED"),
+        stages=tuple(stages),
+        variables=variables,
+        declaration=declaration,
+    )

@@ -1,0 +1,99 @@
+"""The engine's state: pipelines, their stage slots, executions, stage runs and action runs.
+
+Mutable on purpose (the machine changes it in place), but only `machine.py` writes to it; every
+other layer reads it to answer queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .events import ActionOutput, ArtifactOutput
+from .plan import PipelinePlan
+
+
+@dataclass
+class ActionRun:
+    action_execution_id: str
+    name: str
+    stage: str
+    execution_id: str
+    status: str
+    start_time: float
+    last_update_time: float
+    configuration: tuple[tuple[str, str], ...] = ()  # resolved
+    input_artifacts: tuple[ArtifactOutput, ...] = ()
+    output: ActionOutput | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    token: str | None = None  # manual approvals only
+    expires_at: float | None = None
+    approval_summary: str | None = None
+    approved_by: str | None = None
+    approved_at: float | None = None
+
+
+@dataclass
+class StageRun:
+    stage: str
+    execution_id: str
+    status: str
+    start_time: float
+    last_update_time: float
+    run_order: int = 0  # the group currently running
+    actions: dict[str, ActionRun] = field(default_factory=dict)
+
+
+@dataclass
+class Execution:
+    execution_id: str
+    pipeline: str
+    pipeline_version: int
+    status: str
+    start_time: float
+    last_update_time: float
+    trigger_type: str
+    trigger_detail: str
+    source_revisions: dict[str, str]  # source action -> commit asked for
+    variables: dict[str, str]  # resolved pipeline-level variables
+    status_summary: str | None = None
+    stage_runs: dict[str, StageRun] = field(default_factory=dict)
+    current_stage: str | None = None  # the stage it is inside
+    waiting_at: str | None = None  # the stage at whose entrance it waits
+    artifacts: dict[str, ArtifactOutput] = field(default_factory=dict)
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    source_outputs: dict[str, ActionOutput] = field(default_factory=dict)  # source action -> output
+
+
+@dataclass
+class StageSlot:
+    """One stage's entrance and inside, across executions: what the stage lock guards."""
+
+    name: str
+    inside: list[str] = field(default_factory=list)  # executions in the stage
+    waiting: list[str] = field(default_factory=list)  # executions at the entrance, oldest first
+    latest_execution: str | None = None  # the last execution that entered (latestExecution)
+    latest_action_runs: dict[str, str] = field(default_factory=dict)  # action -> execution id
+    transition_enabled: bool = True
+    disabled_reason: str | None = None
+    disabled_by: str | None = None
+    disabled_at: float | None = None
+
+
+@dataclass
+class Pipeline:
+    name: str
+    version: int
+    plans: dict[int, PipelinePlan]
+    created: float
+    updated: float
+    slots: dict[str, StageSlot] = field(default_factory=dict)
+    executions: dict[str, Execution] = field(default_factory=dict)  # in start order
+    tokens: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # token -> exec, stage, action
+
+    @property
+    def plan(self) -> PipelinePlan:
+        return self.plans[self.version]
+
+    def slot(self, stage: str) -> StageSlot:
+        return self.slots.setdefault(stage, StageSlot(stage))

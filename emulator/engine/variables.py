@@ -1,0 +1,44 @@
+"""Resolving `#{namespace.key}` references in an action's configuration, as CodePipeline does.
+
+Namespaces: `codepipeline` (PipelineExecutionId), `variables` (pipeline-level variables) and
+each action namespace that a finished action published (`SourceVariables.CommitId`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .state import Execution
+
+REFERENCE = re.compile(r"#\{([A-Za-z0-9@\-_]+)\.([A-Za-z0-9@\-_.]+)\}")
+
+
+class UnresolvedVariable(Exception):
+    pass
+
+
+def namespaces_of(execution: Execution) -> dict[str, dict[str, str]]:
+    spaces = {
+        "codepipeline": {"PipelineExecutionId": execution.execution_id},
+        "variables": dict(execution.variables),
+    }
+    spaces.update(execution.namespaces)
+    return spaces
+
+
+def resolve(text: str, spaces: dict[str, dict[str, str]]) -> str:
+    def substitute(match: re.Match) -> str:
+        namespace, key = match.group(1), match.group(2)
+        try:
+            return spaces[namespace][key]
+        except KeyError:
+            raise UnresolvedVariable(f"unable to resolve variable #{{{namespace}.{key}}}") from None
+
+    return REFERENCE.sub(substitute, text)
+
+
+def resolve_configuration(
+    configuration: tuple[tuple[str, str], ...], execution: Execution
+) -> tuple[tuple[str, str], ...]:
+    spaces = namespaces_of(execution)
+    return tuple((key, resolve(value, spaces)) for key, value in configuration)

@@ -1,0 +1,222 @@
+"""Carries out RunAction commands: one thread per action, the provider's runner, one report back.
+
+Providers are looked up by (category, provider); each returns an ActionOutput or raises
+ActionFailure. Whatever happens, exactly one ActionSucceeded or ActionFailed is reported.
+Artifacts live under `<state-dir>/artifacts/<execution>/<artifact>/` (kept for the history).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from emulator.engine import ActionFailed, ActionSucceeded, Event, RunAction
+from emulator.engine.events import ActionOutput, ArtifactOutput
+
+from .codebuild import BuildJob, run_build
+from .source import SourceError, export_commit, resolve_commit
+
+log = logging.getLogger(__name__)
+
+LABEL_PREFIX = "pipemu."
+
+
+class ActionFailure(Exception):
+    def __init__(self, message: str, external_id: str | None = None):
+        super().__init__(message)
+        self.external_id = external_id
+
+
+class ActionRunner:
+    """Runs actions in the background. `resources()` gives the current definitions folder."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        resources: Callable[[], object],
+        write_log: Callable[[str, str], None],
+        docker_client_factory: Callable[[], object] | None = None,
+        daemon_id: str = "pipemu",
+    ):
+        self.state_dir = Path(state_dir)
+        self._resources = resources
+        self._write_log = write_log
+        self._client_factory = docker_client_factory or _docker_from_env
+        self._client = None
+        self._client_lock = threading.Lock()
+        self._cancels: dict[str, threading.Event] = {}
+        self.daemon_id = daemon_id
+
+    # -- the Runner protocol ------------------------------------------------------------------
+
+    def submit(self, command: RunAction, report: Callable[[Event], None]) -> None:
+        cancel = self._cancels.setdefault(command.action_execution_id, threading.Event())
+        thread = threading.Thread(
+            target=self._run,
+            args=(command, report, cancel),
+            name=f"action-{command.stage}.{command.action.name}",
+            daemon=True,
+        )
+        thread.start()
+
+    def cancel(self, action_execution_id: str) -> None:
+        event = self._cancels.get(action_execution_id)
+        if event is not None:
+            event.set()
+
+    # -- running ------------------------------------------------------------------------------
+
+    def _run(self, command: RunAction, report: Callable[[Event], None], cancel: threading.Event) -> None:
+        action = command.action
+        provider = PROVIDERS.get((action.category, action.provider))
+        where = (command.pipeline, command.execution_id, command.stage, action.name, command.action_execution_id)
+        try:
+            if provider is None:
+                raise ActionFailure(f"{action.category}/{action.provider} actions are not supported yet")
+            output = provider(self, command, cancel)
+        except ActionFailure as failure:
+            self.log(command, f"[pipemu] action failed: {failure}")
+            report(ActionFailed(*where, message=str(failure), external_execution_id=failure.external_id))
+        except Exception as exc:  # a bug of ours must still end the action
+            log.exception("action %s.%s crashed", command.stage, action.name)
+            report(ActionFailed(*where, message=f"pipeline-emulator internal error: {exc}"))
+        else:
+            report(ActionSucceeded(*where, output=output))
+        finally:
+            self._cancels.pop(command.action_execution_id, None)
+
+    def log(self, command: RunAction, line: str) -> None:
+        self._write_log(command.action_execution_id, line)
+
+    def client(self):
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._client_factory()
+            return self._client
+
+    def artifact_dir(self, execution_id: str, name: str) -> Path:
+        return self.state_dir / "artifacts" / execution_id / name
+
+    def artifact_location(self, execution_id: str, name: str) -> str:
+        return f"artifacts/{execution_id}/{name}"
+
+    def labels(self, command: RunAction) -> dict[str, str]:
+        return {
+            f"{LABEL_PREFIX}daemon": self.daemon_id,
+            f"{LABEL_PREFIX}pipeline": command.pipeline,
+            f"{LABEL_PREFIX}execution": command.execution_id,
+            f"{LABEL_PREFIX}stage": command.stage,
+            f"{LABEL_PREFIX}action": command.action.name,
+            f"{LABEL_PREFIX}action-execution": command.action_execution_id,
+        }
+
+
+def _docker_from_env():
+    import docker
+
+    return docker.from_env(timeout=300)
+
+
+# -- providers ------------------------------------------------------------------------------
+
+
+def _codecommit(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    config = dict(command.configuration)
+    name = config["RepositoryName"]
+    repository = runner._resources().repositories.get(name)
+    if repository is None:
+        raise ActionFailure(f"repository {name!r} is not declared in the pipelines folder")
+    try:
+        revision = resolve_commit(Path(repository.path), config["BranchName"], command.source_revision)
+        artifacts = []
+        for artifact in command.action.output_artifacts:
+            dest = runner.artifact_dir(command.execution_id, artifact)
+            if dest.exists():  # a re-run after a restart starts clean
+                shutil.rmtree(dest)
+            export_commit(Path(repository.path), revision.commit_id, dest)
+            artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact)))
+    except SourceError as error:
+        raise ActionFailure(f"{name}: {error}") from None
+    runner.log(command, f"[pipemu] {name}@{revision.branch}: {revision.commit_id} {revision.message.splitlines()[0] if revision.message else ''}")
+    variables = {
+        "CommitId": revision.commit_id,
+        "CommitMessage": revision.message,
+        "AuthorDate": revision.author_date,
+        "CommitterDate": revision.author_date,
+        "BranchName": revision.branch,
+        "RepositoryName": name,
+    }
+    return ActionOutput(
+        summary=revision.message.splitlines()[0] if revision.message else None,
+        external_execution_id=revision.commit_id,
+        revision_id=revision.commit_id,
+        revision_summary=revision.message,
+        revision_created=_epoch(revision.author_date),
+        output_variables=tuple(variables.items()),
+        artifacts=tuple(artifacts),
+    )
+
+
+def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    config = dict(command.configuration)
+    name = config["ProjectName"]
+    project = runner._resources().projects.get(name)
+    if project is None:
+        raise ActionFailure(f"CodeBuild project {name!r} is not declared in the pipelines folder")
+    inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
+    primary = config.get("PrimarySource") or (command.action.input_artifacts[0] if command.inputs else None)
+    env = {v["name"]: v["value"] for v in (project.model_dump().get("environmentVariables") or [])}
+    if "EnvironmentVariables" in config:
+        try:
+            env.update({v["name"]: v["value"] for v in json.loads(config["EnvironmentVariables"])})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ActionFailure(f"EnvironmentVariables is not a JSON list of name/value: {exc}") from None
+    outputs = []
+    for artifact in command.action.output_artifacts:
+        dest = runner.artifact_dir(command.execution_id, artifact)
+        if dest.exists():
+            shutil.rmtree(dest)
+        outputs.append((artifact, dest))
+    build_id = f"{name}:{command.action_execution_id}"
+    job = BuildJob(
+        name=f"pipemu-{command.action_execution_id}",
+        image=project.image,
+        buildspec=project.buildspec,
+        primary_input=inputs.get(primary) if primary else None,
+        secondary_inputs={k: v for k, v in inputs.items() if k != primary},
+        outputs=outputs,
+        env=env,
+        labels=runner.labels(command),
+        timeout_seconds=float(command.action.timeout_in_minutes or 60) * 60,
+    )
+    result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel)
+    if not result.succeeded:
+        raise ActionFailure(result.message, external_id=build_id)
+    return ActionOutput(
+        summary=f"Build {build_id} succeeded",
+        external_execution_id=build_id,
+        output_variables=tuple(result.exported_variables.items()),
+        artifacts=tuple(
+            ArtifactOutput(n, runner.artifact_location(command.execution_id, n)) for n, _ in outputs
+        ),
+    )
+
+
+def _epoch(iso: str) -> float | None:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+PROVIDERS: dict[tuple[str, str], Callable[[ActionRunner, RunAction, threading.Event], ActionOutput]] = {
+    ("Source", "CodeCommit"): _codecommit,
+    ("Build", "CodeBuild"): _codebuild,
+    ("Test", "CodeBuild"): _codebuild,
+}
+

@@ -1,0 +1,384 @@
+"""Run a CodeBuild build in a Docker container: inputs copied in, logs streamed, artifacts copied out.
+
+Host folders are never bind-mounted: inputs go in with put_archive and outputs come back with
+get_archive, so a remote DOCKER_HOST, or a daemon that itself runs in a container, works the same.
+A container is named after the action execution, so a restarted daemon re-attaches to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import queue
+import re
+import tarfile
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+import docker.errors
+from docker.utils import parse_repository_tag
+
+from .buildspec import (
+    EXPORTED_FILE,
+    FAILURE_FILE,
+    ArtifactSpec,
+    Buildspec,
+    BuildspecError,
+    artifact_path,
+    parse_buildspec,
+    render_script,
+)
+
+SRC_DIR = "/codebuild/output/src"
+STATE_DIR = "/codebuild/pipemu"
+SCRIPT_PATH = f"{STATE_DIR}/build.sh"
+_POLL = 0.1  # seconds between checks of cancel and timeout while the build runs
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    name: str                      # container name, unique per action execution (re-attach key)
+    image: str
+    buildspec: str | dict | None   # inline text/mapping, a path in the primary input, None = buildspec.yml
+    primary_input: Path | None     # host folder holding the primary input artifact (not modified)
+    secondary_inputs: dict[str, Path] = field(default_factory=dict)
+    outputs: list[tuple[str, Path]] = field(default_factory=list)  # first is the primary output
+    env: dict[str, str] = field(default_factory=dict)  # project+action variables: beat buildspec ones
+    labels: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 3600
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    succeeded: bool
+    message: str
+    exported_variables: dict[str, str] = field(default_factory=dict)
+
+
+class _Failure(Exception):
+    """A build failure known before or after the container runs; its text is the message."""
+
+
+# ---------------------------------------------------------------- preparing
+
+def _load_buildspec(job: BuildJob) -> Buildspec:
+    spec = job.buildspec if job.buildspec is not None else "buildspec.yml"
+    if isinstance(spec, str) and "\n" not in spec.strip():
+        rel = spec.strip()
+        parts = PurePosixPath(rel).parts
+        if job.primary_input is None or PurePosixPath(rel).is_absolute() or ".." in parts:
+            raise _Failure(f"{rel} not found in the primary input artifact")
+        path = Path(job.primary_input, *parts)
+        if not path.is_file():
+            raise _Failure(f"{rel} not found in the primary input artifact")
+        spec = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        return parse_buildspec(spec)
+    except BuildspecError as exc:
+        raise _Failure(f"YAML_FILE_ERROR: {exc}") from None
+
+
+def _environment(job: BuildJob) -> dict[str, str]:
+    # Buildspec env.variables are applied by the script only where these leave a name unset.
+    env = {"HOME": "/root", **job.env}
+    env.update(CODEBUILD_SRC_DIR=SRC_DIR, CODEBUILD_BUILD_ID=job.name,
+               CODEBUILD_BUILD_IMAGE=job.image)
+    pipeline = job.labels.get("pipemu.pipeline") or job.labels.get("pipeline")
+    if pipeline:
+        env["CODEBUILD_INITIATOR"] = f"codepipeline/{pipeline}"
+    for name in job.secondary_inputs:
+        env[f"CODEBUILD_SRC_DIR_{name}"] = f"{SRC_DIR}_{name}"
+    return env
+
+
+def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def _input_tar(job: BuildJob, script: str):
+    """A tar (on disk: inputs can be large) extracting at / into the container's layout."""
+    fh = tempfile.TemporaryFile()
+    with tarfile.open(fileobj=fh, mode="w") as tar:
+        for d in ("codebuild", "codebuild/output", "codebuild/pipemu"):
+            info = _root_owned(tarfile.TarInfo(d))
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+            tar.addfile(info)
+        folders = [(SRC_DIR, job.primary_input)] + [
+            (f"{SRC_DIR}_{name}", path) for name, path in job.secondary_inputs.items()]
+        for target, folder in folders:
+            if folder is None:
+                info = _root_owned(tarfile.TarInfo(target.lstrip("/")))
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+                tar.addfile(info)
+            else:
+                tar.add(str(folder), arcname=target.lstrip("/"), filter=_root_owned)
+        data = script.encode()
+        info = _root_owned(tarfile.TarInfo(SCRIPT_PATH.lstrip("/")))
+        info.size, info.mode, info.mtime = len(data), 0o755, int(time.time())
+        tar.addfile(info, io.BytesIO(data))
+    fh.seek(0)
+    return fh
+
+
+def _ensure_image(client, image: str) -> None:
+    try:
+        client.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    repo, tag = parse_repository_tag(image)
+    try:
+        client.images.pull(repo, tag=tag or "latest")
+    except docker.errors.DockerException as exc:
+        raise _Failure(f"Image {image} is not available locally and could not be pulled: {exc}")
+
+
+def _create(client, job: BuildJob, spec: Buildspec):
+    _ensure_image(client, job.image)
+    labels = {"pipemu.runner": "codebuild", **job.labels}
+    container = client.containers.create(
+        job.image, command=["/bin/sh", SCRIPT_PATH], name=job.name, labels=labels,
+        environment=_environment(job), working_dir=SRC_DIR, detach=True,
+        # Lets build commands reach the emulator's API on the host, as the design asks.
+        extra_hosts={"host.docker.internal": "host-gateway"},
+    )
+    try:
+        with _input_tar(job, render_script(spec, state_dir=STATE_DIR)) as data:
+            container.put_archive("/", data)
+    except BaseException:
+        _remove(container)
+        raise
+    return container
+
+
+# ---------------------------------------------------------------- running
+
+def _pump_logs(container, lines: queue.Queue) -> None:
+    """Reads the container's log (stdout+stderr) into `lines`, one line per item; None ends."""
+    try:
+        pending = b""
+        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                lines.put(raw.decode("utf-8", "replace").rstrip("\r"))
+        if pending:
+            lines.put(pending.decode("utf-8", "replace").rstrip("\r"))
+    except Exception as exc:  # the engine went away: the status poll below decides the outcome
+        lines.put(f"[pipemu] log stream ended: {exc}")
+    finally:
+        lines.put(None)
+
+
+def _started_at(container) -> float | None:
+    raw = container.attrs.get("State", {}).get("StartedAt", "")
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?", raw or "")
+    if not m or raw.startswith("0001"):
+        return None
+    frac = float(m.group(2) or 0)
+    return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=timezone.utc).timestamp() + frac
+
+
+def _kill(container) -> None:
+    try:
+        container.kill()
+    except docker.errors.APIError:
+        pass  # already stopped
+
+
+def _follow(container, job: BuildJob, log: Callable[[str], None],
+            cancel: threading.Event | None, started: float) -> tuple[int, str | None]:
+    """Streams logs until the container stops; returns (exit code, stop reason or None)."""
+    deadline = time.monotonic() + job.timeout_seconds - (time.time() - started)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_pump_logs, args=(container, lines), daemon=True,
+                     name=f"logs-{job.name}").start()
+    stopped: str | None = None
+    stream_open = True
+    drain_until = None
+    while True:
+        if stream_open:
+            try:
+                item = lines.get(timeout=_POLL)
+                if item is None:
+                    stream_open = False
+                else:
+                    log(item)  # called on the caller's thread, never on the pump's
+            except queue.Empty:
+                pass
+        else:
+            container.reload()
+            state = container.attrs.get("State", {})
+            if state.get("Status") in ("exited", "dead"):
+                return int(state.get("ExitCode", -1)), stopped
+            time.sleep(_POLL)
+        if stopped is None:
+            if cancel is not None and cancel.is_set():
+                stopped = "Build stopped"
+            elif time.monotonic() > deadline:
+                stopped = f"Build timed out after {job.timeout_seconds:g} seconds"
+            if stopped:
+                log(f"[pipemu] {stopped}")
+                _kill(container)
+                drain_until = time.monotonic() + 10
+        elif stream_open and drain_until is not None and time.monotonic() > drain_until:
+            stream_open = False  # a log stream that hangs after the kill must not hold us
+
+
+# ---------------------------------------------------------------- collecting
+
+def _fetch(container, path: str):
+    """get_archive of `path` into a temporary file, as an open tarfile."""
+    fh = tempfile.TemporaryFile()
+    stream, _ = container.get_archive(path)
+    for chunk in stream:
+        fh.write(chunk)
+    fh.seek(0)
+    return tarfile.open(fileobj=fh, mode="r:")
+
+
+def _read_state(container) -> tuple[dict[str, str], list[str] | None]:
+    """The exported variables and the first failure (phase, status, command) the script left."""
+    exported: dict[str, str] = {}
+    failure = None
+    try:
+        tar = _fetch(container, STATE_DIR)
+    except docker.errors.NotFound:
+        return exported, None
+    with tar:
+        for member in tar.getmembers():
+            name = PurePosixPath(member.name).name
+            if not member.isfile() or name not in (EXPORTED_FILE, FAILURE_FILE):
+                continue
+            text = tar.extractfile(member).read().decode("utf-8", "replace")
+            if name == FAILURE_FILE:
+                failure = text.rstrip("\n").split("\n", 2)
+                continue
+            for line in text.splitlines():
+                key, _, value = line.partition("=")
+                try:
+                    exported[key] = base64.b64decode(value).decode("utf-8", "replace")
+                except ValueError:
+                    exported[key] = ""
+    return exported, failure
+
+
+def _write_artifact(tar: tarfile.TarFile, spec: ArtifactSpec, dest: Path) -> int:
+    dest.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for member in tar.getmembers():
+        if not (member.isfile() or member.issym() or member.islnk()):
+            continue
+        if not member.name.startswith("src/"):  # get_archive names the folder itself first
+            continue
+        rel = artifact_path(spec, member.name[len("src/"):])
+        if rel is None:
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        if member.issym():
+            os.symlink(member.linkname, target)
+        else:
+            with tar.extractfile(member) as src, open(target, "wb") as out:
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+            os.chmod(target, member.mode & 0o777)
+        count += 1
+    return count
+
+
+def _collect_outputs(container, job: BuildJob, spec: Buildspec) -> None:
+    if not job.outputs:
+        return
+    with _fetch(container, SRC_DIR) as tar:
+        for index, (name, folder) in enumerate(job.outputs):
+            art = spec.secondary_artifacts.get(name) or (spec.artifacts if index == 0 else None)
+            if art is None:
+                raise _Failure(f"CLIENT_ERROR: no artifact definition for output artifact {name} "
+                               f"in the buildspec (artifacts or artifacts.secondary-artifacts.{name})")
+            if _write_artifact(tar, art, Path(folder)) == 0:
+                raise _Failure(f"CLIENT_ERROR: no matching artifact paths found for {name}")
+
+
+# ---------------------------------------------------------------- the entry point
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.DockerException:
+        pass  # already gone, or the engine is away: nothing more to do
+
+
+def _existing(client, name: str):
+    try:
+        return client.containers.get(name)
+    except docker.errors.NotFound:
+        return None
+
+
+def run_build(client, job: BuildJob, log: Callable[[str], None],
+              cancel: threading.Event | None = None) -> BuildResult:
+    """Run (or re-attach to) the build `job`; every failure is a BuildResult, never an exception.
+
+    If the caller is interrupted (KeyboardInterrupt, SystemExit: the daemon is going down) the
+    container is left running, so the next run_build with the same job re-attaches to it.
+    """
+    container = None
+    keep = False
+    exported: dict[str, str] = {}
+    try:
+        spec = _load_buildspec(job)
+        container = _existing(client, job.name)
+        if container is not None and container.status == "created":
+            # Died between create and start: the inputs may be incomplete, so start afresh.
+            _remove(container)
+            container = None
+        if container is None:
+            container = _create(client, job, spec)
+            container.start()
+            started = time.time()
+        else:
+            log(f"[pipemu] re-attaching to container {job.name} ({container.status})")
+            started = _started_at(container) or time.time()
+        code, stopped = _follow(container, job, log, cancel, started)
+        exported, failure = _read_state(container)
+        if stopped:
+            return BuildResult(False, stopped, exported)
+        if code != 0:
+            if failure and len(failure) == 3:
+                phase, status, command = failure
+                message = (f"COMMAND_EXECUTION_ERROR in phase {phase}: Error while executing "
+                           f"command: {command}. Reason: exit status {status}")
+            elif container.attrs.get("State", {}).get("OOMKilled"):
+                message = "Build container ran out of memory"
+            else:
+                message = f"Build container exited with status {code}"
+            return BuildResult(False, message, exported)
+        _collect_outputs(container, job, spec)
+        return BuildResult(True, "Build succeeded", exported)
+    except _Failure as exc:
+        return BuildResult(False, str(exc), exported)
+    except docker.errors.DockerException as exc:
+        return BuildResult(False, f"Docker error: {exc}", exported)
+    except Exception:
+        raise
+    except BaseException:
+        keep = True  # the daemon is stopping: leave the build running for a re-attach
+        raise
+    finally:
+        if container is not None and not keep:
+            _remove(container)
+
+
+__all__ = ["BuildJob", "BuildResult", "run_build", "SRC_DIR", "STATE_DIR"]

@@ -1,0 +1,168 @@
+"""The service's core: the one place that joins store, engine and runner.
+
+Every change goes through `apply(event)`: the engine handles it (or refuses it, state
+unchanged), the event is committed to the store with the ids the engine drew, and only then are
+its commands carried out: actions to the runner, approval deadlines to the timers. One lock
+serialises events and reads, so API threads, runner threads and timers see one consistent state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import Callable, Protocol
+
+from emulator.engine import (
+    ApprovalTimedOut,
+    AwaitApproval,
+    CancelAction,
+    Command,
+    Engine,
+    EngineError,
+    Event,
+    ExecutionEnded,
+    ExecutionStarted,
+    PipelineDeclared,
+    RunAction,
+    plan_from_declaration,
+)
+from emulator.store import Store
+
+from .errors import ServiceError
+from .timers import Timers
+
+log = logging.getLogger(__name__)
+
+
+class Runner(Protocol):
+    def submit(self, command: RunAction, report: Callable[[Event], None]) -> None: ...
+
+    def cancel(self, action_execution_id: str) -> None: ...
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def change_detection_on(declaration: dict) -> bool:
+    """AWS detects source changes unless every source says PollForSourceChanges "false"."""
+    sources = declaration["stages"][0]["actions"]
+    return any((a.get("configuration") or {}).get("PollForSourceChanges", "true") != "false" for a in sources)
+
+
+class ServiceCore:
+    def __init__(
+        self,
+        store: Store,
+        runner: Runner | None = None,
+        *,
+        region: str = "us-east-1",
+        clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = _new_uuid,
+        timers: Timers | None = None,
+    ):
+        self.store = store
+        self.runner = runner
+        self.region = region
+        self.engine = Engine()
+        self.lock = threading.RLock()
+        self._clock = clock
+        self._new_id = new_id
+        self._timers = timers
+        self.resources = None  # the last good definitions folder (repositories, projects)
+        self.definition_errors: list = []
+
+    # -- events -----------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> list[Command]:
+        """Handle, commit, then carry out. Raises ServiceError for an event the engine refuses."""
+        with self.lock:
+            drawn: list[str] = []
+
+            def new_id() -> str:
+                drawn.append(self._new_id())
+                return drawn[-1]
+
+            now = self._clock()
+            try:
+                commands = self.engine.handle(event, now, new_id)
+            except EngineError as error:
+                raise ServiceError(error.code, error.message) from None
+            self.store.append(event, now, drawn)
+            self._carry_out(commands)
+            return commands
+
+    def report(self, event: Event) -> None:
+        """For results that arrive in the background (runner, timers): refusals are logged."""
+        try:
+            self.apply(event)
+        except ServiceError as error:
+            log.warning("ignored %s: %s", type(event).__name__, error.message)
+
+    def restore(self) -> int:
+        """Replay the store's event log, then carry out again what was in progress."""
+        count = 0
+        with self.lock:
+            for event, at, ids in self.store.events():
+                recorded = iter(ids)
+                self.engine.handle(event, at, lambda: next(recorded))
+                count += 1
+            self._carry_out(self.engine.pending_commands())
+        return count
+
+    def _carry_out(self, commands: list[Command]) -> None:
+        for command in commands:
+            if isinstance(command, RunAction):
+                if self.runner is not None:
+                    self.runner.submit(command, self.report)
+            elif isinstance(command, AwaitApproval):
+                if self._timers is not None:
+                    timed_out = ApprovalTimedOut(
+                        command.pipeline, command.execution_id, command.stage, command.action,
+                        command.action_execution_id,
+                    )
+                    self._timers.at(command.expires_at, lambda e=timed_out: self.report(e))
+            elif isinstance(command, CancelAction):
+                if self.runner is not None:
+                    self.runner.cancel(command.action_execution_id)
+            elif isinstance(command, ExecutionEnded):
+                log.info("%s execution %s ended %s", command.pipeline, command.execution_id, command.status)
+
+    # -- definitions ------------------------------------------------------------------------
+
+    def load_definitions(self, folder) -> list[str]:
+        """Declare every pipeline of a loaded folder that is new or changed; keep the rest.
+
+        A file with errors is not in `folder.pipelines`, so its pipeline keeps its last good
+        version. Returns the names of the pipelines declared anew.
+        """
+        declared = []
+        with self.lock:
+            self.resources = folder
+            self.definition_errors = list(folder.errors)
+            for name, (_path, model) in sorted(folder.pipelines.items()):
+                declaration = model.model_dump(mode="json", exclude_none=True)
+                existing = self.engine.pipelines.get(name)
+                if existing is not None and _same(existing.plan.declaration, declaration):
+                    continue
+                version = existing.version + 1 if existing else 1
+                declaration["version"] = version
+                self.apply(PipelineDeclared(name, version, plan_from_declaration(declaration)))
+                declared.append(name)
+                if existing is None and change_detection_on(declaration):
+                    # As AWS: creating a pipeline starts it, when its source watches for changes.
+                    self.apply(ExecutionStarted(name, self._new_id(), "CreatePipeline"))
+        return declared
+
+    def now(self) -> float:
+        return self._clock()
+
+
+def _same(old: dict, new: dict) -> bool:
+    def canonical(declaration: dict) -> str:
+        return json.dumps({k: v for k, v in declaration.items() if k != "version"}, sort_keys=True)
+
+    return canonical(old) == canonical(new)

@@ -1,0 +1,110 @@
+"""SQLite state under the state folder: the engine's event log and the actions' logs.
+
+The event log is the truth: every event is committed (with the time and the ids the engine drew
+while handling it) before any of its commands runs, so replaying the log rebuilds the engine's
+state exactly, a crash included. WAL mode: readers never block the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import codec
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS = {
+    1: """
+        CREATE TABLE events (
+            seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+            at       REAL NOT NULL,
+            type     TEXT NOT NULL,
+            pipeline TEXT NOT NULL,
+            payload  TEXT NOT NULL,
+            ids      TEXT NOT NULL
+        );
+        CREATE TABLE action_logs (
+            action_execution_id TEXT NOT NULL,
+            seq  INTEGER NOT NULL,
+            at   REAL NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (action_execution_id, seq)
+        );
+    """,
+}
+
+
+class Store:
+    def __init__(self, state_dir: str | Path):
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.state_dir / "state.sqlite3"
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process (the case we guard against); only a power
+        # loss could lose the last transactions.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+        self._log_seq: dict[str, int] = {}
+
+    def _migrate(self) -> None:
+        with self._lock:
+            current = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                self._db.execute("BEGIN")
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={version}")
+                self._db.execute("COMMIT")
+
+    # -- events ---------------------------------------------------------------------------
+
+    def append(self, event, at: float, ids: list[str]) -> int:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO events (at, type, pipeline, payload, ids) VALUES (?, ?, ?, ?, ?)",
+                (at, type(event).__name__, event.pipeline, codec.dumps(event), json.dumps(ids)),
+            )
+            return cursor.lastrowid
+
+    def events(self) -> Iterator[tuple[object, float, list[str]]]:
+        with self._lock:
+            rows = self._db.execute("SELECT payload, at, ids FROM events ORDER BY seq").fetchall()
+        for payload, at, ids in rows:
+            yield codec.loads(payload), at, json.loads(ids)
+
+    # -- action logs ------------------------------------------------------------------------
+
+    def append_log(self, action_execution_id: str, text: str, at: float) -> None:
+        with self._lock:
+            seq = self._log_seq.get(action_execution_id)
+            if seq is None:
+                row = self._db.execute(
+                    "SELECT COALESCE(MAX(seq), 0) FROM action_logs WHERE action_execution_id = ?",
+                    (action_execution_id,),
+                ).fetchone()
+                seq = row[0]
+            seq += 1
+            self._log_seq[action_execution_id] = seq
+            self._db.execute(
+                "INSERT INTO action_logs (action_execution_id, seq, at, text) VALUES (?, ?, ?, ?)",
+                (action_execution_id, seq, at, text),
+            )
+
+    def logs(self, action_execution_id: str, after: int = 0) -> list[tuple[int, float, str]]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT seq, at, text FROM action_logs WHERE action_execution_id = ? AND seq > ? "
+                "ORDER BY seq",
+                (action_execution_id, after),
+            ).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,28 @@
+"""Waiting for the daemon to settle: every non-approval action finished."""
+
+from __future__ import annotations
+
+import time
+
+
+def running_actions(state: dict) -> list[str]:
+    running = []
+    for stage in state["stageStates"]:
+        for action in stage["actionStates"]:
+            latest = action.get("latestExecution", {})
+            if latest.get("status") == "InProgress" and "token" not in latest:
+                running.append(f"{stage['stageName']}.{action['actionName']}")
+    return running
+
+
+def settle(client, pipeline: str, timeout: float = 120) -> dict:
+    """The pipeline's state once no container action runs (approvals may wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = client.get_pipeline_state(name=pipeline)
+        busy = running_actions(state)
+        if not busy:
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still running after {timeout}s: {busy}")
+        time.sleep(0.1)
