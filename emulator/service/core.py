@@ -110,7 +110,13 @@ class ServiceCore:
                 recorded = iter(ids)
                 self.engine.handle(event, at, lambda: next(recorded))
                 count += 1
-            self._carry_out(self.engine.pending_commands())
+            pending = self.engine.pending_commands()
+            for command in pending:
+                if isinstance(command, RunAction):
+                    # The runner re-attaches to the action's container and replays its whole
+                    # output, or runs the action afresh: either way the old lines go.
+                    self.store.clear_logs(command.action_execution_id)
+            self._carry_out(pending)
         return count
 
     def _carry_out(self, commands: list[Command]) -> None:

@@ -97,6 +97,11 @@ class Store:
                 (action_execution_id, seq, at, text),
             )
 
+    def clear_logs(self, action_execution_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM action_logs WHERE action_execution_id = ?", (action_execution_id,))
+            self._log_seq.pop(action_execution_id, None)
+
     def logs(self, action_execution_id: str, after: int = 0) -> list[tuple[int, float, str]]:
         with self._lock:
             return self._db.execute(
