@@ -27,13 +27,13 @@ def _plain(value):
 
 
 def _rebuild(value):
+    """Tagged dicts become their dataclass and lists tuples (events hold tuples); an untagged
+    dict is plain JSON data (a pipeline declaration) and comes back exactly as it was."""
     if isinstance(value, list):
         return tuple(_rebuild(v) for v in value)
-    if isinstance(value, dict):
-        if "__type__" in value:
-            cls = _TYPES[value["__type__"]]
-            return cls(**{k: _rebuild(v) for k, v in value.items() if k != "__type__"})
-        return {k: _rebuild(v) for k, v in value.items()}
+    if isinstance(value, dict) and "__type__" in value:
+        cls = _TYPES[value["__type__"]]
+        return cls(**{k: _rebuild(v) for k, v in value.items() if k != "__type__"})
     return value
 
 

@@ -1,0 +1,191 @@
+"""Table-driven tests of the engine's rules, with the fake runner (no I/O)."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.engine import (
+    ActionSucceeded,
+    ApprovalResultSubmitted,
+    ApprovalTimedOut,
+    AwaitApproval,
+    EngineError,
+    ExecutionStarted,
+    PipelineDeclared,
+    RunAction,
+    plan_from_declaration,
+)
+from tests.engine.harness import Harness, action, approval, article_declaration
+
+
+def two_stage(*second_stage_actions, mode="SUPERSEDED", **extra):
+    return {
+        "name": "p",
+        "executionMode": mode,
+        "stages": [
+            {"name": "Source", "actions": [action("source", "Source", "CodeCommit", outputs=["src"],
+                                                  namespace="SourceVariables")]},
+            {"name": "Work", "actions": list(second_stage_actions)},
+        ],
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    "stage, action_name, token, code",
+    [
+        ("Nowhere", "approve", None, "StageNotFoundException"),
+        ("StagingDEV", "missing", None, "ActionNotFoundException"),
+        ("StagingDEV", "stage", None, "ActionNotFoundException"),  # exists, but not an approval
+        ("StagingDEV", "approve", "not-a-token", "InvalidApprovalTokenException"),
+        ("StagingQA", "approve", None, "InvalidApprovalTokenException"),  # DEV's token, QA's action
+    ],
+)
+def test_approval_refusals_leave_state_unchanged(stage, action_name, token, code):
+    harness = Harness(article_declaration())
+    harness.start("c1")
+    before = repr(harness.pipeline)
+    token = token or harness.token("c1", "StagingDEV")
+    with pytest.raises(EngineError) as raised:
+        harness.send(ApprovalResultSubmitted("svc-pipeline", stage, action_name, token, "Approved"))
+    assert raised.value.code == code
+    assert repr(harness.pipeline) == before
+
+
+def test_used_token_is_already_completed_and_fresh_tokens_per_action_execution():
+    harness = Harness(article_declaration())
+    harness.start("c1")
+    first = harness.token("c1", "StagingDEV")
+    harness.answer("c1", "StagingDEV", "Approved")
+    with pytest.raises(EngineError) as raised:
+        harness.send(ApprovalResultSubmitted("svc-pipeline", "StagingDEV", "approve", first, "Approved"))
+    assert raised.value.code == "ApprovalAlreadyCompletedException"
+    harness.start("c2")
+    assert harness.token("c2", "StagingDEV") not in (first, None)
+
+
+@pytest.mark.parametrize(
+    "failing, final, dev_status",
+    [
+        ({("StagingDEV", "stage")}, "Failed", "Failed"),
+        ({("StagingDEV", "test")}, "Failed", "Failed"),
+        ({("Building", "build")}, "Failed", None),
+        (set(), "InProgress", "InProgress"),
+    ],
+)
+def test_a_failed_action_fails_stage_and_execution_and_releases_the_stage(failing, final, dev_status):
+    harness = Harness(article_declaration())
+    harness.failing = failing
+    harness.start("c1")
+    assert harness.execution("c1").status == final
+    assert harness.latest("StagingDEV")[1] == dev_status
+    harness.failing = set()
+    harness.start("c2")
+    if final == "Failed":  # the failed one holds nothing: c2 goes straight in
+        assert harness.latest("StagingDEV") == ("c2", "InProgress")
+    else:  # c1 holds DEV at its approval: c2 waits at the entrance
+        assert harness.pipeline.slots["StagingDEV"].waiting == ["c2"]
+
+
+def test_actions_with_one_run_order_run_together_and_the_next_waits_for_all():
+    harness = Harness(two_stage(action("a", inputs=["src"]), action("b", inputs=["src"]),
+                                action("c", run_order=2)), auto_run=False)
+    harness.start("c1")
+    harness.finish(harness.pending[0])  # source
+    assert sorted(c.action.name for c in harness.pending) == ["a", "b"]
+    harness.finish(next(c for c in harness.pending if c.action.name == "a"))
+    assert [c.action.name for c in harness.pending] == ["b"]
+    harness.finish(harness.pending[0])
+    assert [c.action.name for c in harness.pending] == ["c"]
+
+
+def test_a_failure_in_a_parallel_group_waits_for_the_others_then_fails():
+    harness = Harness(two_stage(action("a"), action("b"), action("c", run_order=2)), auto_run=False)
+    harness.start("c1")
+    harness.finish(harness.pending[0])
+    harness.finish(next(c for c in harness.pending if c.action.name == "a"), succeed=False)
+    assert harness.execution("c1").status == "InProgress"
+    harness.finish(harness.pending[0])
+    assert harness.execution("c1").status == "Failed"
+    assert "Work.a: it failed" == harness.execution("c1").status_summary
+
+
+def test_variables_resolve_into_configuration():
+    harness = Harness(two_stage(
+        action("a", configuration={"Id": "#{codepipeline.PipelineExecutionId}", "Env": "#{variables.env}",
+                                   "Commit": "#{SourceVariables.CommitId}"}),
+        variables=[{"name": "env", "defaultValue": "dev"}],
+    ), auto_run=False)
+    harness.start("c1", variables=(("env", "qa"),), source_revisions=(("source", "abc123"),))
+    source = harness.pending[0]
+    assert source.source_revision == "abc123"
+    harness.finish(source)
+    assert dict(harness.pending[0].configuration) == {"Id": "c1", "Env": "qa", "Commit": "abc123"}
+
+
+def test_an_unresolvable_variable_fails_the_action():
+    harness = Harness(two_stage(action("a", configuration={"X": "#{Nope.Key}"})))
+    harness.start("c1")
+    run = harness.execution("c1").stage_runs["Work"].actions["a"]
+    assert (run.status, run.error_message) == ("Failed", "unable to resolve variable #{Nope.Key}")
+    assert harness.execution("c1").status == "Failed"
+
+
+@pytest.mark.parametrize(
+    "event, message",
+    [
+        (ExecutionStarted("p", "c2", variables=(("undeclared", "x"),)), "undeclared"),
+        (ExecutionStarted("p", "c2", source_revisions=(("nosuch", "x"),)), "nosuch"),
+        (ExecutionStarted("p", "c1"), "already exists"),
+        (ExecutionStarted("other", "c9"), "not found"),
+        (ActionSucceeded("p", "c1", "Work", "a", "id-wrong"), "not the current"),
+    ],
+)
+def test_illegal_events_are_refused_with_a_reason(event, message):
+    harness = Harness(two_stage(action("a")), auto_run=False)
+    harness.start("c1")
+    before = repr(harness.pipeline)
+    with pytest.raises(EngineError) as raised:
+        harness.send(event)
+    assert message in raised.value.message
+    assert repr(harness.pipeline) == before
+
+
+def test_approval_timeout_fails_the_action_and_a_late_timer_is_ignored():
+    harness = Harness(two_stage(approval(timeoutInMinutes=5)))
+    commands = harness.start("c1")
+    opened = next(c for c in harness.commands if isinstance(c, AwaitApproval))
+    assert opened.expires_at == harness.execution("c1").stage_runs["Work"].actions["approve"].start_time + 300
+    harness.send(ApprovalTimedOut("p", "c1", "Work", "approve", opened.action_execution_id))
+    run = harness.execution("c1").stage_runs["Work"].actions["approve"]
+    assert (run.status, run.error_message) == ("Failed", "Approval timed out")
+    assert harness.execution("c1").status == "Failed"
+    assert harness.send(ApprovalTimedOut("p", "c1", "Work", "approve", opened.action_execution_id)) == []
+    assert commands  # the start itself produced the source's RunAction
+
+
+def test_default_approval_timeout_is_seven_days():
+    harness = Harness(two_stage(approval()))
+    harness.start("c1")
+    run = harness.execution("c1").stage_runs["Work"].actions["approve"]
+    assert run.expires_at - run.start_time == 7 * 24 * 3600
+
+
+def test_new_version_applies_to_new_executions_only():
+    harness = Harness(two_stage(approval()))
+    harness.start("c1")
+    harness.send(PipelineDeclared("p", 2, plan_from_declaration(two_stage(approval(), action("z", run_order=2)))))
+    assert harness.execution("c1").pipeline_version == 1
+    harness.answer("c1", "Work", "Approved")
+    assert harness.execution("c1").status == "Succeeded"  # version 1 had no action z
+    harness.start("c2")
+    assert harness.execution("c2").pipeline_version == 2
+
+
+def test_pending_commands_rebuild_what_is_in_progress():
+    harness = Harness(article_declaration(), auto_run=False)
+    harness.start("c1")
+    harness.finish(harness.pending[0])
+    pending = harness.engine.pending_commands()
+    assert [type(c) for c in pending] == [RunAction]
+    assert pending == harness.pending
