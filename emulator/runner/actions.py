@@ -90,6 +90,13 @@ class ActionRunner:
         finally:
             self._cancels.pop(command.action_execution_id, None)
 
+    def resource(self, section: str, name: str, what: str):
+        """A declared repository or project of the current definitions, or the action fails."""
+        found = getattr(self._resources(), section).get(name)
+        if found is None:
+            raise ActionFailure(f"{what} {name!r} is not declared in the pipelines folder")
+        return found
+
     def log(self, command: RunAction, line: str) -> None:
         self._write_log(command.action_execution_id, line)
 
@@ -128,9 +135,7 @@ def _docker_from_env():
 def _codecommit(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
     config = dict(command.configuration)
     name = config["RepositoryName"]
-    repository = runner._resources().repositories.get(name)
-    if repository is None:
-        raise ActionFailure(f"repository {name!r} is not declared in the pipelines folder")
+    repository = runner.resource("repositories", name, "repository")
     try:
         revision = resolve_commit(Path(repository.path), config["BranchName"], command.source_revision)
         artifacts = []
@@ -165,9 +170,7 @@ def _codecommit(runner: ActionRunner, command: RunAction, cancel: threading.Even
 def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
     config = dict(command.configuration)
     name = config["ProjectName"]
-    project = runner._resources().projects.get(name)
-    if project is None:
-        raise ActionFailure(f"CodeBuild project {name!r} is not declared in the pipelines folder")
+    project = runner.resource("projects", name, "CodeBuild project")
     inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
     primary = config.get("PrimarySource") or (command.action.input_artifacts[0] if command.inputs else None)
     env = {v["name"]: v["value"] for v in (project.model_dump().get("environmentVariables") or [])}

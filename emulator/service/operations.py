@@ -133,4 +133,6 @@ class CodePipeline(ServiceCore):
                     by=params.get("_caller", "anonymous"),
                 )
             )
-            return {"approvedAt": self.now()}
+            execution_id, stage, action = self.engine.pipelines[params["pipelineName"]].tokens[params["token"]]
+            run = self.engine.execution(params["pipelineName"], execution_id).stage_runs[stage].actions[action]
+            return {"approvedAt": run.approved_at}

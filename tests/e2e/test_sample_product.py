@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,14 @@ from tests.e2e.waiting import settle
 from tests.support.daemon import ROOT, Daemon
 
 pytestmark = pytest.mark.docker
+
+
+def logs_of(root: Path, action_execution_id: str) -> str:
+    with sqlite3.connect(f"file:{root / '.pipemu' / 'state.sqlite3'}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT text FROM action_logs WHERE action_execution_id = ? ORDER BY seq", (action_execution_id,)
+        ).fetchall()
+    return "\n".join(text for (text,) in rows)
 
 
 def test_sample_product_reaches_dev_approval(tmp_path, busybox_image):
@@ -36,5 +45,8 @@ def test_sample_product_reaches_dev_approval(tmp_path, busybox_image):
             actions = {a["actionName"]: a["latestExecution"] for a in dev["actionStates"]}
             assert actions["test"]["status"] == "Succeeded"
             assert actions["approve"]["status"] == "InProgress" and actions["approve"]["token"]
+            # The container's output is kept per action execution in the state folder.
+            service = name.split("-")[2]
+            assert f"service-{service} tests passed in DEV" in logs_of(tmp_path, actions["test"]["actionExecutionId"])
     finally:
         daemon.stop()
