@@ -14,7 +14,10 @@ from .events import (
     ApprovalTimedOut,
     Event,
     ExecutionStarted,
+    ExecutionStopRequested,
     PipelineDeclared,
+    StageRetryRequested,
+    StageTransitionChanged,
 )
 from .machine import Engine
 from .plan import ActionPlan, PipelinePlan, StagePlan, plan_from_declaration
@@ -22,6 +25,7 @@ from .plan import ActionPlan, PipelinePlan, StagePlan, plan_from_declaration
 __all__ = [
     "ActionFailed", "ActionPlan", "ActionSucceeded", "ApprovalResultSubmitted", "ApprovalTimedOut",
     "AwaitApproval", "CancelAction", "Command", "Engine", "EngineError", "Event", "ExecutionEnded",
-    "ExecutionStarted", "PipelineDeclared", "PipelinePlan", "RunAction", "StagePlan",
+    "ExecutionStarted", "ExecutionStopRequested", "PipelineDeclared", "StageRetryRequested",
+    "StageTransitionChanged", "PipelinePlan", "RunAction", "StagePlan",
     "plan_from_declaration",
 ]

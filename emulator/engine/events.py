@@ -27,6 +27,7 @@ class ExecutionStarted:
     trigger_detail: str = ""
     source_revisions: tuple[tuple[str, str], ...] = ()  # (source action name, commit id)
     variables: tuple[tuple[str, str], ...] = ()  # overrides of pipeline-level variables
+    client_request_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,33 @@ class ApprovalTimedOut:
     action_execution_id: str
 
 
+@dataclass(frozen=True)
+class StageTransitionChanged:
+    """DisableStageTransition / EnableStageTransition (Inbound)."""
+
+    pipeline: str
+    stage: str
+    enabled: bool
+    reason: str | None = None
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutionStopRequested:
+    pipeline: str
+    execution_id: str
+    abandon: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class StageRetryRequested:
+    pipeline: str
+    execution_id: str
+    stage: str
+    mode: str  # FAILED_ACTIONS | ALL_ACTIONS
+
+
 Event = (
     PipelineDeclared
     | ExecutionStarted
@@ -96,4 +124,7 @@ Event = (
     | ActionFailed
     | ApprovalResultSubmitted
     | ApprovalTimedOut
+    | StageTransitionChanged
+    | ExecutionStopRequested
+    | StageRetryRequested
 )

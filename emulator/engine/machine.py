@@ -13,7 +13,7 @@ from typing import Callable
 
 from . import errors
 from . import statuses as S
-from .commands import AwaitApproval, Command, ExecutionEnded, RunAction
+from .commands import AwaitApproval, CancelAction, Command, ExecutionEnded, RunAction
 from .events import (
     ActionFailed,
     ActionSucceeded,
@@ -21,7 +21,10 @@ from .events import (
     ApprovalTimedOut,
     Event,
     ExecutionStarted,
+    ExecutionStopRequested,
     PipelineDeclared,
+    StageRetryRequested,
+    StageTransitionChanged,
 )
 from .gates import GATES
 from .plan import DEFAULT_APPROVAL_TIMEOUT_MINUTES, PipelinePlan
@@ -113,11 +116,25 @@ class Engine:
         existing.updated = step.now
         for stage in event.plan.stages:
             existing.slot(stage.name)
+        # As AWS: executions of an older version end Cancelled; one inside a stage first lets
+        # its running actions finish, one waiting at an entrance ends at once.
+        for execution in list(existing.executions.values()):
+            if execution.status not in (S.IN_PROGRESS, S.STOPPING) or execution.pipeline_version == event.version:
+                continue
+            if execution.current_stage is None:
+                self._end(existing, execution, S.CANCELLED, "Cancelled: the pipeline was updated", step)
+            else:
+                execution.cancel_pending = True
 
     def _started(self, event: ExecutionStarted, step: _Step) -> None:
         pipeline = self.pipeline(event.pipeline)
         if event.execution_id in pipeline.executions:
             raise errors.EngineError(f"execution {event.execution_id} already exists")
+        if event.client_request_token in pipeline.request_tokens:
+            raise errors.EngineError(
+                f"clientRequestToken {event.client_request_token!r} already started execution "
+                f"{pipeline.request_tokens[event.client_request_token]}"
+            )
         plan = pipeline.plan
         declared = dict(plan.variables)
         unknown = sorted(set(dict(event.variables)) - set(declared))
@@ -142,8 +159,11 @@ class Engine:
             trigger_detail=event.trigger_detail,
             source_revisions=dict(event.source_revisions),
             variables={**declared, **dict(event.variables)},
+            client_request_token=event.client_request_token,
         )
         pipeline.executions[execution.execution_id] = execution
+        if event.client_request_token:
+            pipeline.request_tokens[event.client_request_token] = execution.execution_id
         self._arrive(pipeline, execution, plan.stages[0].name, step)
 
     def _action_result(self, event: ActionSucceeded | ActionFailed, step: _Step) -> None:
@@ -214,6 +234,100 @@ class Engine:
         self._finish_action(run, S.FAILED, step)
         self._progress(self.pipeline(event.pipeline), execution, event.stage, step)
 
+    def _transition(self, event: StageTransitionChanged, step: _Step) -> None:
+        pipeline = self.pipeline(event.pipeline)
+        if pipeline.plan.stage(event.stage) is None:
+            raise errors.StageNotFound(f"Stage '{event.stage}' not found in pipeline '{event.pipeline}'")
+        slot = pipeline.slot(event.stage)
+        slot.transition_enabled = event.enabled
+        slot.disabled_reason = None if event.enabled else event.reason
+        slot.transition_changed_by, slot.transition_changed_at = event.by or None, step.now
+        if event.enabled:
+            self._admit(pipeline, event.stage, step)
+
+    def _stop(self, event: ExecutionStopRequested, step: _Step) -> None:
+        pipeline = self.pipeline(event.pipeline)
+        execution = self.execution(event.pipeline, event.execution_id)
+        if execution.status not in (S.IN_PROGRESS, S.STOPPING):
+            raise errors.PipelineExecutionNotStoppable(
+                f"Execution '{execution.execution_id}' is {execution.status} and cannot be stopped"
+            )
+        if execution.status == S.STOPPING and not event.abandon:
+            raise errors.DuplicatedStopRequest(
+                f"Execution '{execution.execution_id}' is already Stopping; only abandon can follow"
+            )
+        execution.stop_reason = event.reason if event.reason is not None else execution.stop_reason
+        execution.stop_abandon = execution.stop_abandon or event.abandon
+        if execution.current_stage is None:  # waiting at an entrance: nothing runs, stop now
+            self._end(pipeline, execution, S.STOPPED, _stopped_summary(execution), step)
+            return
+        stage_run = execution.stage_runs[execution.current_stage]
+        if execution.status == S.IN_PROGRESS:
+            S.move(S.EXECUTION_TRANSITIONS, execution, S.STOPPING, "execution")
+            S.move(S.STAGE_TRANSITIONS, stage_run, S.STOPPING, "stage")
+            execution.last_update_time = stage_run.last_update_time = step.now
+        if event.abandon:
+            for run in stage_run.actions.values():
+                if run.status == S.IN_PROGRESS:
+                    run.error_message = "Abandoned: the execution was stopped"
+                    self._finish_action(run, S.ABANDONED, step)
+                    if run.token is None:
+                        step.commands.append(
+                            CancelAction(pipeline.name, execution.execution_id, run.action_execution_id)
+                        )
+        self._progress(pipeline, execution, stage_run.stage, step)
+
+    def _retry(self, event: StageRetryRequested, step: _Step) -> None:
+        pipeline = self.pipeline(event.pipeline)
+        execution = self.execution(event.pipeline, event.execution_id)
+        if pipeline.plan.stage(event.stage) is None:
+            raise errors.StageNotFound(f"Stage '{event.stage}' not found in pipeline '{event.pipeline}'")
+        slot = pipeline.slot(event.stage)
+        if slot.latest_execution != execution.execution_id:
+            raise errors.NotLatestPipelineExecution(
+                f"Execution '{execution.execution_id}' is not the latest in stage '{event.stage}'"
+                + (f": '{slot.latest_execution}' entered it since" if slot.latest_execution else "")
+            )
+        stage_run = execution.stage_runs.get(event.stage)
+        if (
+            stage_run is None
+            or stage_run.status not in (S.FAILED, S.STOPPED)
+            or execution.status not in (S.FAILED, S.STOPPED)
+        ):
+            status = stage_run.status if stage_run else "not run"
+            raise errors.StageNotRetryable(
+                f"Stage '{event.stage}' of execution '{execution.execution_id}' is {status} "
+                f"(execution {execution.status}): only a Failed or Stopped stage can be retried"
+            )
+        if execution.pipeline_version != pipeline.version:
+            raise errors.StageNotRetryable(
+                f"Pipeline '{pipeline.name}' was updated since execution '{execution.execution_id}' "
+                f"ran (version {execution.pipeline_version}, now {pipeline.version})"
+            )
+        if slot.inside:
+            raise errors.StageNotRetryable(f"Stage '{event.stage}' is in use by execution '{slot.inside[0]}'")
+        S.move(S.EXECUTION_TRANSITIONS, execution, S.IN_PROGRESS, "execution")
+        S.move(S.STAGE_TRANSITIONS, stage_run, S.IN_PROGRESS, "stage")
+        execution.status_summary = execution.stop_reason = None
+        execution.stop_abandon = False
+        execution.last_update_time = stage_run.last_update_time = step.now
+        execution.current_stage = event.stage
+        slot.inside.append(execution.execution_id)
+        plan = pipeline.plans[execution.pipeline_version].stage(event.stage)
+        if event.mode == "ALL_ACTIONS":
+            stage_run.actions.clear()
+            self._start_group(pipeline, execution, stage_run, plan.run_orders()[0], step)
+            return
+        again = [
+            plan.action(run.name)
+            for run in stage_run.actions.values()
+            if run.status in (S.FAILED, S.ABANDONED)
+        ]
+        if again:
+            self._start_actions(pipeline, execution, stage_run, again, step)
+        else:  # stopped between groups: go on where it stopped
+            self._progress(pipeline, execution, event.stage, step)
+
     # -- the stage gate ---------------------------------------------------------------------
 
     def _arrive(self, pipeline: Pipeline, execution: Execution, stage: str, step: _Step) -> None:
@@ -269,9 +383,14 @@ class Engine:
     ) -> None:
         stage_run.run_order = run_order
         plan = pipeline.plans[execution.pipeline_version]
+        self._start_actions(pipeline, execution, stage_run, plan.stage(stage_run.stage).group(run_order), step)
+
+    def _start_actions(
+        self, pipeline: Pipeline, execution: Execution, stage_run: StageRun, actions: list, step: _Step
+    ) -> None:
         slot = pipeline.slot(stage_run.stage)
         failed_at_start = False
-        for action in plan.stage(stage_run.stage).group(run_order):
+        for action in actions:
             run = ActionRun(
                 action_execution_id=step.new_id(),
                 name=action.name,
@@ -332,12 +451,20 @@ class Engine:
     def _progress(self, pipeline: Pipeline, execution: Execution, stage: str, step: _Step) -> None:
         """After an action ended: start the next runOrder group, or end the stage."""
         stage_run = execution.stage_runs[stage]
-        if stage_run.status != S.IN_PROGRESS:
+        if stage_run.status not in (S.IN_PROGRESS, S.STOPPING):
             return
         group = [r for r in stage_run.actions.values() if _run_order(pipeline, execution, r) == stage_run.run_order]
         if any(r.status == S.IN_PROGRESS for r in group):
             return
         stage_run.last_update_time = step.now
+        if execution.status == S.STOPPING:
+            S.move(S.STAGE_TRANSITIONS, stage_run, S.STOPPED, "stage")
+            self._end(pipeline, execution, S.STOPPED, _stopped_summary(execution), step)
+            return
+        if execution.cancel_pending:
+            S.move(S.STAGE_TRANSITIONS, stage_run, S.CANCELLED, "stage")
+            self._end(pipeline, execution, S.CANCELLED, "Cancelled: the pipeline was updated", step)
+            return
         failed = [r for r in group if r.status != S.SUCCEEDED]
         if failed:
             S.move(S.STAGE_TRANSITIONS, stage_run, S.FAILED, "stage")
@@ -369,6 +496,11 @@ class Engine:
             self._admit(pipeline, freed, step)
 
 
+def _stopped_summary(execution: Execution) -> str:
+    how = "abandoned" if execution.stop_abandon else "stopped"
+    return f"Execution {how}" + (f": {execution.stop_reason}" if execution.stop_reason else "")
+
+
 def _run_order(pipeline: Pipeline, execution: Execution, run: ActionRun) -> int:
     plan: PipelinePlan = pipeline.plans[execution.pipeline_version]
     return plan.stage(run.stage).action(run.name).run_order
@@ -388,4 +520,7 @@ _HANDLERS = {
     ActionFailed: Engine._action_result,
     ApprovalResultSubmitted: Engine._approval,
     ApprovalTimedOut: Engine._approval_timed_out,
+    StageTransitionChanged: Engine._transition,
+    ExecutionStopRequested: Engine._stop,
+    StageRetryRequested: Engine._retry,
 }

@@ -63,6 +63,10 @@ class Execution:
     artifacts: dict[str, ArtifactOutput] = field(default_factory=dict)
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     source_outputs: dict[str, ActionOutput] = field(default_factory=dict)  # source action -> output
+    stop_reason: str | None = None  # StopPipelineExecution's reason (stopTrigger)
+    stop_abandon: bool = False
+    cancel_pending: bool = False  # the pipeline was updated: cancel once running actions end
+    client_request_token: str | None = None
 
 
 @dataclass
@@ -76,8 +80,8 @@ class StageSlot:
     latest_action_runs: dict[str, str] = field(default_factory=dict)  # action -> execution id
     transition_enabled: bool = True
     disabled_reason: str | None = None
-    disabled_by: str | None = None
-    disabled_at: float | None = None
+    transition_changed_by: str | None = None
+    transition_changed_at: float | None = None
 
 
 @dataclass
@@ -90,6 +94,7 @@ class Pipeline:
     slots: dict[str, StageSlot] = field(default_factory=dict)
     executions: dict[str, Execution] = field(default_factory=dict)  # in start order
     tokens: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # token -> exec, stage, action
+    request_tokens: dict[str, str] = field(default_factory=dict)  # clientRequestToken -> execution
 
     @property
     def plan(self) -> PipelinePlan:

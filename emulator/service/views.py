@@ -71,8 +71,8 @@ def stage_states(pipeline: Pipeline) -> list[dict]:
         state["inboundTransitionState"] = _clean(
             {
                 "enabled": slot.transition_enabled,
-                "lastChangedBy": slot.disabled_by,
-                "lastChangedAt": slot.disabled_at,
+                "lastChangedBy": slot.transition_changed_by,
+                "lastChangedAt": slot.transition_changed_at,
                 "disabledReason": slot.disabled_reason,
             }
         )

@@ -171,15 +171,23 @@ def test_default_approval_timeout_is_seven_days():
     assert run.expires_at - run.start_time == 7 * 24 * 3600
 
 
-def test_new_version_applies_to_new_executions_only():
-    harness = Harness(two_stage(approval()))
+def test_an_update_cancels_in_flight_executions_after_their_running_actions():
+    harness = Harness(two_stage(action("slow"), approval(run_order=2)), auto_run=False)
     harness.start("c1")
-    harness.send(PipelineDeclared("p", 2, plan_from_declaration(two_stage(approval(), action("z", run_order=2)))))
-    assert harness.execution("c1").pipeline_version == 1
-    harness.answer("c1", "Work", "Approved")
-    assert harness.execution("c1").status == "Succeeded"  # version 1 had no action z
+    harness.finish(harness.pending[0])  # source; c1 now runs "slow" in Work
     harness.start("c2")
-    assert harness.execution("c2").pipeline_version == 2
+    harness.finish(next(c for c in harness.pending if c.execution_id == "c2"))  # c2 waits at Work
+    assert harness.execution("c2").waiting_at == "Work"
+    harness.send(PipelineDeclared("p", 2, plan_from_declaration(two_stage(action("slow"), action("z", run_order=2)))))
+    assert harness.execution("c2").status == "Cancelled"  # waiting: at once
+    assert harness.execution("c1").status == "InProgress"  # inside: its action runs on
+    harness.finish(harness.pending[0])
+    assert harness.execution("c1").status == "Cancelled"
+    assert harness.execution("c1").stage_runs["Work"].status == "Cancelled"
+    assert harness.pending == []  # the approval of version 1 never opened
+    harness.start("c3")
+    assert harness.execution("c3").pipeline_version == 2
+    assert harness.pipeline.slots["Work"].inside == []  # c3 is in Source, Work is free
 
 
 def test_pending_commands_rebuild_what_is_in_progress():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.engine import EngineError
+from emulator.engine import EngineError, ExecutionStopRequested, StageRetryRequested, StageTransitionChanged
 from emulator.engine.statuses import EXECUTION_TERMINAL, IN_PROGRESS
 from tests.engine.harness import Harness, article_declaration
 
@@ -17,6 +17,9 @@ moves = st.lists(
         st.tuples(st.just("run"), st.integers(0, 20), st.booleans()),
         st.tuples(st.just("answer"), st.integers(0, 20), st.sampled_from(["Approved", "Rejected"])),
         st.tuples(st.just("bad-token"), st.integers(0, 20)),
+        st.tuples(st.just("stop"), st.integers(0, 20), st.booleans()),
+        st.tuples(st.just("retry"), st.integers(0, 20), st.sampled_from(["FAILED_ACTIONS", "ALL_ACTIONS"])),
+        st.tuples(st.just("toggle"), st.sampled_from(["Building", "StagingDEV", "StagingQA"])),
     ),
     max_size=60,
 )
@@ -41,11 +44,11 @@ def check_invariants(harness: Harness, mode: str, started: list[str]) -> None:
             assert execution.current_stage is None and execution.waiting_at is None
         else:
             # A live one is in exactly one place: inside a stage or at one entrance.
-            assert execution.status == IN_PROGRESS
+            assert execution.status in (IN_PROGRESS, "Stopping")
             assert placed.get(execution_id) == 1, f"{execution_id} placed {placed.get(execution_id)} times"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(mode=st.sampled_from(MODES), script=moves)
 def test_invariants_hold_for_any_stream(mode, script):
     harness = Harness(article_declaration(mode=mode), auto_run=False)
@@ -79,4 +82,28 @@ def test_invariants_hold_for_any_stream(mode, script):
                     assert error.code == "InvalidApprovalTokenException"
                 # A refused event leaves the state unchanged.
                 assert repr(harness.pipeline) == before
+        elif move[0] in ("stop", "retry") and started:
+            execution_id = started[move[1] % len(started)]
+            execution = harness.execution(execution_id)
+            if move[0] == "stop":
+                event = ExecutionStopRequested(harness.name, execution_id, abandon=move[2])
+            else:
+                event = StageRetryRequested(harness.name, execution_id, execution.current_stage or
+                                            next(reversed(execution.stage_runs), "Source"), move[2])
+            before = repr(harness.pipeline)
+            try:
+                harness.send(event)
+            except EngineError:
+                assert repr(harness.pipeline) == before  # refused: unchanged
+            # Abandoned actions' commands stay in the fake runner's queue; their results are refused.
+            harness.pending = [c for c in harness.pending if _running(harness, c)]
+        elif move[0] == "toggle":
+            slot = harness.pipeline.slots[move[1]]
+            harness.send(StageTransitionChanged(harness.name, move[1], not slot.transition_enabled, "x"))
         check_invariants(harness, mode, started)
+
+
+def _running(harness: Harness, command) -> bool:
+    stage_run = harness.execution(command.execution_id).stage_runs.get(command.stage)
+    run = stage_run.actions.get(command.action.name) if stage_run else None
+    return run is not None and run.action_execution_id == command.action_execution_id and run.status == IN_PROGRESS
