@@ -33,7 +33,15 @@ SUPPORTED = (
     "GetPipelineExecution",
     "ListPipelineExecutions",
     "PutApprovalResult",
+    "StopPipelineExecution",
+    "RetryStageExecution",
+    "DisableStageTransition",
+    "EnableStageTransition",
+    "ListActionExecutions",
 )
+
+# Operations whose service method records who called (lastUpdatedBy, lastChangedBy, trigger).
+RECORDS_CALLER = {"PutApprovalResult", "DisableStageTransition", "EnableStageTransition", "StartPipelineExecution"}
 
 
 def _snake(name: str) -> str:
@@ -46,6 +54,14 @@ def _json(body: dict, status: int = 200) -> Response:
 
 def error_response(code: str, message: str, status: int = 400) -> Response:
     return _json({"__type": code, "message": message}, status)
+
+
+def _without_nulls(value):
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def caller_of(request: Request) -> str:
@@ -74,11 +90,12 @@ async def handle(request: Request, service: CodePipeline) -> Response:
     except (ValueError, UnicodeDecodeError) as exc:
         return error_response("SerializationException", f"Request body is not valid JSON: {exc}")
     violations = shapes.validate_input(operation, params)
+    params = _without_nulls(params)  # AWS reads a null member as an absent one
     if violations:
         return error_response("ValidationException", shapes.first_violation_message(violations))
     method = getattr(service, _snake(operation))
     try:
-        if operation == "PutApprovalResult":
+        if operation in RECORDS_CALLER:
             params = {**params, "_caller": caller_of(request)}
         body = await run_in_threadpool(method, params)
     except ServiceError as error:

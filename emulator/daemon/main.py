@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import uuid
 from pathlib import Path
 
 import uvicorn
@@ -25,16 +27,30 @@ from .lock import lock_state_folder
 log = logging.getLogger("pipemu")
 
 
+def daemon_id(state_dir: Path) -> str:
+    """This state folder's id, kept in the folder: labels its containers, so that a restarted
+    daemon finds its own (and never touches another daemon's)."""
+    path = state_dir / "daemon-id"
+    if not path.exists():
+        path.write_text(f"pipemu-{uuid.uuid4().hex[:12]}\n")
+    return path.read_text().strip()
+
+
 def build_service(pipelines_dir: Path, state_dir: Path) -> tuple[CodePipeline, Timers]:
     store = Store(state_dir)
     timers = Timers()
     service_box: list[CodePipeline] = []
+    def write_log(action_execution_id: str, line: str) -> None:
+        try:
+            store.append_log(action_execution_id, line, service_box[0].now())
+        except sqlite3.ProgrammingError:
+            pass  # the store closed while the daemon stops; the container's output stays in Docker
+
     runner = ActionRunner(
         state_dir,
         resources=lambda: service_box[0].resources,
-        write_log=lambda action_execution_id, line: store.append_log(
-            action_execution_id, line, service_box[0].now()
-        ),
+        write_log=write_log,
+        daemon_id=daemon_id(state_dir),
     )
     service = CodePipeline(store, runner, region=os.environ.get("AWS_REGION", "us-east-1"), timers=timers)
     service_box.append(service)

@@ -78,7 +78,7 @@ class Engine:
         for pipeline in self.pipelines.values():
             for execution in pipeline.executions.values():
                 stage_run = execution.stage_runs.get(execution.current_stage or "")
-                if execution.status != S.IN_PROGRESS or stage_run is None:
+                if execution.status not in (S.IN_PROGRESS, S.STOPPING) or stage_run is None:
                     continue
                 plan = pipeline.plans[execution.pipeline_version].stage(stage_run.stage)
                 for run in stage_run.actions.values():
@@ -123,8 +123,16 @@ class Engine:
                 continue
             if execution.current_stage is None:
                 self._end(existing, execution, S.CANCELLED, "Cancelled: the pipeline was updated", step)
-            else:
-                execution.cancel_pending = True
+                continue
+            execution.cancel_pending = True
+            # An open approval is nobody's running work: it would hold the stage until answered
+            # (up to 7 days) only to be cancelled, so it is abandoned now.
+            stage_run = execution.stage_runs[execution.current_stage]
+            for run in stage_run.actions.values():
+                if run.token is not None and run.status == S.IN_PROGRESS:
+                    run.error_message = "Abandoned: the pipeline was updated"
+                    self._finish_action(run, S.ABANDONED, step)
+            self._progress(existing, execution, execution.current_stage, step)
 
     def _started(self, event: ExecutionStarted, step: _Step) -> None:
         pipeline = self.pipeline(event.pipeline)
@@ -189,7 +197,10 @@ class Engine:
 
     def _approval(self, event: ApprovalResultSubmitted, step: _Step) -> None:
         pipeline = self.pipeline(event.pipeline)
-        stage = pipeline.plan.stage(event.stage)
+        where = pipeline.tokens.get(event.token)
+        # A token names its execution, whose own pipeline version says which actions exist.
+        plan = pipeline.plans[pipeline.executions[where[0]].pipeline_version] if where else pipeline.plan
+        stage = plan.stage(event.stage)
         if stage is None:
             raise errors.StageNotFound(
                 f"Stage '{event.stage}' not found in pipeline '{event.pipeline}'"
@@ -200,7 +211,6 @@ class Engine:
                 f"Approval action '{event.action}' not found in stage '{event.stage}' "
                 f"of pipeline '{event.pipeline}'"
             )
-        where = pipeline.tokens.get(event.token)
         if where is None or where[1:] != (event.stage, event.action):
             raise errors.InvalidApprovalToken(
                 f"Approval token '{event.token}' is not valid for action '{event.action}' "
@@ -315,6 +325,7 @@ class Engine:
         slot.inside.append(execution.execution_id)
         plan = pipeline.plans[execution.pipeline_version].stage(event.stage)
         if event.mode == "ALL_ACTIONS":
+            stage_run.earlier.extend(stage_run.actions.values())
             stage_run.actions.clear()
             self._start_group(pipeline, execution, stage_run, plan.run_orders()[0], step)
             return
@@ -400,6 +411,8 @@ class Engine:
                 start_time=step.now,
                 last_update_time=step.now,
             )
+            if action.name in stage_run.actions:  # a retry: keep the failed run for the history
+                stage_run.earlier.append(stage_run.actions[action.name])
             stage_run.actions[action.name] = run
             slot.latest_action_runs[action.name] = execution.execution_id
             try:
@@ -454,6 +467,13 @@ class Engine:
         if stage_run.status not in (S.IN_PROGRESS, S.STOPPING):
             return
         group = [r for r in stage_run.actions.values() if _run_order(pipeline, execution, r) == stage_run.run_order]
+        if any(r.status != S.SUCCEEDED and r.status != S.IN_PROGRESS for r in group):
+            # The stage fails once its running work ends; an approval beside a failed action
+            # could only end it Failed, so it does not hold the stage.
+            for run in group:
+                if run.token is not None and run.status == S.IN_PROGRESS:
+                    run.error_message = "Abandoned: another action of the stage failed"
+                    self._finish_action(run, S.ABANDONED, step)
         if any(r.status == S.IN_PROGRESS for r in group):
             return
         stage_run.last_update_time = step.now

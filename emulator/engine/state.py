@@ -41,7 +41,14 @@ class StageRun:
     start_time: float
     last_update_time: float
     run_order: int = 0  # the group currently running
-    actions: dict[str, ActionRun] = field(default_factory=dict)
+    actions: dict[str, ActionRun] = field(default_factory=dict)  # the latest run of each action
+    earlier: list[ActionRun] = field(default_factory=list)  # runs a retry replaced (history)
+
+    def latest_run(self, action: str) -> ActionRun | None:
+        """The action's current run, or its last one before an ALL_ACTIONS retry reset it."""
+        if action in self.actions:
+            return self.actions[action]
+        return next((r for r in reversed(self.earlier) if r.name == action), None)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Callable
 from emulator.engine import ActionFailed, ActionSucceeded, Event, RunAction
 from emulator.engine.events import ActionOutput, ArtifactOutput
 
-from .codebuild import BuildJob, run_build
+from .codebuild import BuildJob, remove_container, run_build
 from .source import SourceError, export_commit, resolve_commit
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,27 @@ class ActionRunner:
             report(ActionSucceeded(*where, output=output))
         finally:
             self._cancels.pop(command.action_execution_id, None)
+        # Only now that the result is committed may the container go: a crash before this
+        # point re-attaches to the exited container instead of running the action again.
+        if provider is not None and action.provider == "CodeBuild":
+            remove_container(self.client(), container_name(command.action_execution_id))
+
+    def reap(self, keep: set[str]) -> list[str]:
+        """Remove this daemon's containers whose action execution is not in `keep` (after a
+        restart: actions that ended, were abandoned, or belong to a removed pipeline)."""
+        import docker.errors
+
+        removed = []
+        label = f"{LABEL_PREFIX}daemon={self.daemon_id}"
+        try:
+            for container in self.client().containers.list(all=True, filters={"label": label}):
+                action_execution_id = container.labels.get(f"{LABEL_PREFIX}action-execution")
+                if action_execution_id not in keep:
+                    container.remove(force=True)
+                    removed.append(container.name)
+        except docker.errors.DockerException as exc:  # no engine now: actions will say so
+            log.warning("could not look for leftover containers: %s", exc)
+        return removed
 
     def resource(self, section: str, name: str, what: str):
         """A declared repository or project of the current definitions, or the action fails."""
@@ -121,6 +142,10 @@ class ActionRunner:
             f"{LABEL_PREFIX}action": command.action.name,
             f"{LABEL_PREFIX}action-execution": command.action_execution_id,
         }
+
+
+def container_name(action_execution_id: str) -> str:
+    return f"pipemu-{action_execution_id}"
 
 
 def _docker_from_env():
@@ -187,7 +212,7 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         outputs.append((artifact, dest))
     build_id = f"{name}:{command.action_execution_id}"
     job = BuildJob(
-        name=f"pipemu-{command.action_execution_id}",
+        name=container_name(command.action_execution_id),
         image=project.image,
         buildspec=project.buildspec,
         primary_input=inputs.get(primary) if primary else None,
@@ -197,7 +222,7 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         labels=runner.labels(command),
         timeout_seconds=float(command.action.timeout_in_minutes or 60) * 60,
     )
-    result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel)
+    result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
     if not result.succeeded:
         raise ActionFailure(result.message, external_id=build_id)
     return ActionOutput(

@@ -327,15 +327,25 @@ def _existing(client, name: str):
         return None
 
 
+def remove_container(client, name: str) -> None:
+    """Remove the build container `name` if it is still there."""
+    container = _existing(client, name)
+    if container is not None:
+        _remove(container)
+
+
 def run_build(client, job: BuildJob, log: Callable[[str], None],
-              cancel: threading.Event | None = None) -> BuildResult:
+              cancel: threading.Event | None = None, keep_container: bool = False) -> BuildResult:
     """Run (or re-attach to) the build `job`; every failure is a BuildResult, never an exception.
 
     If the caller is interrupted (KeyboardInterrupt, SystemExit: the daemon is going down) the
-    container is left running, so the next run_build with the same job re-attaches to it.
+    container is left running, so the next run_build with the same job re-attaches to it. With
+    `keep_container` the caller removes the container itself (remove_container), once it has
+    recorded the result: a crash before that re-attaches to the exited container instead of
+    running the build a second time.
     """
     container = None
-    keep = False
+    keep = keep_container
     exported: dict[str, str] = {}
     try:
         spec = _load_buildspec(job)
@@ -381,4 +391,4 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
             _remove(container)
 
 
-__all__ = ["BuildJob", "BuildResult", "run_build", "SRC_DIR", "STATE_DIR"]
+__all__ = ["BuildJob", "BuildResult", "remove_container", "run_build", "SRC_DIR", "STATE_DIR"]

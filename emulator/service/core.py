@@ -29,6 +29,7 @@ from emulator.engine import (
     RunAction,
     plan_from_declaration,
 )
+from emulator.runner.source import SourceError, resolve_commit
 from emulator.store import Store
 
 from .errors import ServiceError
@@ -41,6 +42,8 @@ class Runner(Protocol):
     def submit(self, command: RunAction, report: Callable[[Event], None]) -> None: ...
 
     def cancel(self, action_execution_id: str) -> None: ...
+
+    def reap(self, keep: set[str]) -> list[str]: ...
 
 
 def _new_uuid() -> str:
@@ -111,11 +114,14 @@ class ServiceCore:
                 self.engine.handle(event, at, lambda: next(recorded))
                 count += 1
             pending = self.engine.pending_commands()
-            for command in pending:
-                if isinstance(command, RunAction):
-                    # The runner re-attaches to the action's container and replays its whole
-                    # output, or runs the action afresh: either way the old lines go.
-                    self.store.clear_logs(command.action_execution_id)
+            running = {c.action_execution_id for c in pending if isinstance(c, RunAction)}
+            for action_execution_id in running:
+                # The runner re-attaches to the action's container and replays its whole
+                # output, or runs the action afresh: either way the old lines go.
+                self.store.clear_logs(action_execution_id)
+            if self.runner is not None:
+                for name in self.runner.reap(running):
+                    log.info("removed container %s: its action is no longer running", name)
             self._carry_out(pending)
         return count
 
@@ -160,8 +166,27 @@ class ServiceCore:
                 declared.append(name)
                 if existing is None and change_detection_on(declaration):
                     # As AWS: creating a pipeline starts it, when its source watches for changes.
-                    self.apply(ExecutionStarted(name, self._new_id(), "CreatePipeline"))
+                    self.apply(ExecutionStarted(name, self._new_id(), "CreatePipeline",
+                                                source_revisions=self.pinned_sources(name)))
         return declared
+
+    def pinned_sources(self, pipeline: str, overrides: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
+        """The commit of every source action, fixed when the execution starts (as AWS does), so
+        that an execution waiting at the Source entrance still builds the change that started it.
+        A source that cannot be read now stays open: its action fails with the reason."""
+        revisions = dict(overrides)
+        repositories = getattr(self.resources, "repositories", {}) or {}
+        for action in self.engine.pipeline(pipeline).plan.stages[0].actions:
+            if action.name in revisions or action.provider != "CodeCommit":
+                continue
+            repository = repositories.get(action.config.get("RepositoryName"))
+            if repository is None:
+                continue
+            try:
+                revisions[action.name] = resolve_commit(repository.path, action.config["BranchName"]).commit_id
+            except SourceError:
+                continue
+        return tuple(revisions.items())
 
     def now(self) -> float:
         return self._clock()

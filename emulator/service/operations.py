@@ -7,31 +7,16 @@ with AWS's exceptions.
 
 from __future__ import annotations
 
-import base64
-
 from emulator.engine import ApprovalResultSubmitted, ExecutionStarted
 
 from . import views
 from .core import ServiceCore
+from .control import ControlOperations
 from .errors import ServiceError, pipeline_not_found, validation
+from .paging import page
 
 
-def _page(items: list, params: dict, default_size: int = 100) -> tuple[list, str | None]:
-    """AWS-style pagination with an opaque nextToken (here: the offset, base64-encoded)."""
-    start = 0
-    token = params.get("nextToken")
-    if token:
-        try:
-            start = int(base64.urlsafe_b64decode(token.encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise ServiceError("InvalidNextTokenException", "The next token is not valid") from None
-    size = params.get("maxResults") or default_size
-    page = items[start : start + size]
-    more = start + size < len(items)
-    return page, base64.urlsafe_b64encode(str(start + size).encode()).decode() if more else None
-
-
-class CodePipeline(ServiceCore):
+class CodePipeline(ControlOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:
@@ -41,8 +26,8 @@ class CodePipeline(ServiceCore):
     def list_pipelines(self, params: dict) -> dict:
         with self.lock:
             summaries = [views.pipeline_summary(p) for _, p in sorted(self.engine.pipelines.items())]
-        page, token = _page(summaries, params, default_size=1000)
-        return {"pipelines": page, **({"nextToken": token} if token else {})}
+        chunk, token = page(summaries, params, default_size=1000)
+        return {"pipelines": chunk, **({"nextToken": token} if token else {})}
 
     def get_pipeline(self, params: dict) -> dict:
         with self.lock:
@@ -84,17 +69,21 @@ class CodePipeline(ServiceCore):
                 )
             revisions.append((override["actionName"], override["revisionValue"]))
         variables = tuple((v["name"], v["value"]) for v in params.get("variables") or ())
+        request_token = params.get("clientRequestToken")
         with self.lock:
-            self._pipeline(name)
+            pipeline = self._pipeline(name)
+            if request_token in pipeline.request_tokens:  # a retried request: the same execution
+                return {"pipelineExecutionId": pipeline.request_tokens[request_token]}
             execution_id = self._new_id()
             self.apply(
                 ExecutionStarted(
                     name,
                     execution_id,
                     trigger_type="StartPipelineExecution",
-                    trigger_detail="pipemu",
-                    source_revisions=tuple(revisions),
+                    trigger_detail=params.get("_caller", "pipemu"),
+                    source_revisions=self.pinned_sources(name, tuple(revisions)),
                     variables=variables,
+                    client_request_token=request_token,
                 )
             )
         return {"pipelineExecutionId": execution_id}
@@ -114,8 +103,14 @@ class CodePipeline(ServiceCore):
         with self.lock:
             pipeline = self._pipeline(params["pipelineName"])
             newest_first = list(reversed(pipeline.executions.values()))
-            page, token = _page(newest_first, params)
-            summaries = [views.execution_summary(pipeline, e) for e in page]
+            stage = ((params.get("filter") or {}).get("succeededInStage") or {}).get("stageName")
+            if stage is not None:
+                newest_first = [
+                    e for e in newest_first
+                    if e.stage_runs.get(stage) is not None and e.stage_runs[stage].status == "Succeeded"
+                ]
+            chunk, token = page(newest_first, params)
+            summaries = [views.execution_summary(pipeline, e) for e in chunk]
         return {"pipelineExecutionSummaries": summaries, **({"nextToken": token} if token else {})}
 
     def put_approval_result(self, params: dict) -> dict:

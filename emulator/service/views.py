@@ -43,7 +43,8 @@ def action_execution(run: ActionRun) -> dict:
         error = {"code": run.error_code or "JobFailed", "message": run.error_message[:5000]}
     summary = output.summary if output else None
     if run.token is not None:
-        summary = run.approval_summary or None
+        # A pending approval shows its CustomData; an answered one the reviewer's summary.
+        summary = run.approval_summary or dict(run.configuration).get("CustomData")
     return _clean(
         {
             "actionExecutionId": run.action_execution_id,
@@ -66,7 +67,7 @@ def stage_states(pipeline: Pipeline) -> list[dict]:
         state: dict = {"stageName": stage.name}
         if slot.waiting:
             waiting = [_stage_execution(pipeline.executions[e], "InProgress") for e in slot.waiting]
-            state["inboundExecution"] = waiting[-1]  # the one that enters next in SUPERSEDED mode
+            state["inboundExecution"] = waiting[0]  # the one that enters next
             state["inboundExecutions"] = waiting
         state["inboundTransitionState"] = _clean(
             {
@@ -79,16 +80,22 @@ def stage_states(pipeline: Pipeline) -> list[dict]:
         actions = []
         for action in stage.actions:
             action_state: dict = {"actionName": action.name}
+            configuration = action.config
             execution_id = slot.latest_action_runs.get(action.name)
+            run = None
             if execution_id is not None:
-                run = pipeline.executions[execution_id].stage_runs[stage.name].actions[action.name]
+                run = pipeline.executions[execution_id].stage_runs[stage.name].latest_run(action.name)
+            if run is not None:
                 action_state["latestExecution"] = action_execution(run)
+                configuration = dict(run.configuration) or configuration
                 if action.category == "Source" and run.output and run.output.revision_id:
                     action_state["currentRevision"] = {
                         "revisionId": run.output.revision_id,
                         "revisionChangeId": run.output.revision_id,
                         "created": run.output.revision_created or run.last_update_time,
                     }
+            if action.is_approval and "ExternalEntityLink" in configuration:
+                action_state["entityUrl"] = configuration["ExternalEntityLink"]
             actions.append(action_state)
         state["actionStates"] = actions
         if slot.latest_execution is not None:
@@ -165,6 +172,7 @@ def execution_summary(pipeline: Pipeline, execution: Execution) -> dict:
             "lastUpdateTime": execution.last_update_time,
             "sourceRevisions": sources,
             "trigger": _trigger(execution),
+            "stopTrigger": {"reason": execution.stop_reason or ""} if execution.status in ("Stopping", "Stopped") else None,
             "executionMode": plan.execution_mode,
             "executionType": "STANDARD",
         }
@@ -173,3 +181,58 @@ def execution_summary(pipeline: Pipeline, execution: Execution) -> dict:
 
 def _trigger(execution: Execution) -> dict:
     return _clean({"triggerType": execution.trigger_type, "triggerDetail": execution.trigger_detail or None})
+
+
+def action_execution_details(pipeline: Pipeline, execution: Execution) -> list[dict]:
+    """ListActionExecutions' entries of one execution, newest first (retried runs included)."""
+    plan = pipeline.plans[execution.pipeline_version]
+    runs = [r for stage_run in execution.stage_runs.values() for r in (*stage_run.earlier, *stage_run.actions.values())]
+    runs.sort(key=lambda r: r.start_time, reverse=True)
+    details = []
+    for run in runs:
+        action = plan.stage(run.stage).action(run.name)
+        output = run.output
+        error = {"code": run.error_code or "JobFailed", "message": run.error_message[:5000]} if run.error_message else None
+        details.append(
+            _clean(
+                {
+                    "pipelineExecutionId": execution.execution_id,
+                    "actionExecutionId": run.action_execution_id,
+                    "pipelineVersion": execution.pipeline_version,
+                    "stageName": run.stage,
+                    "actionName": run.name,
+                    "startTime": run.start_time,
+                    "lastUpdateTime": run.last_update_time,
+                    "updatedBy": run.approved_by or None,
+                    "status": run.status,
+                    "input": _clean(
+                        {
+                            "actionTypeId": {
+                                "category": action.category, "owner": action.owner,
+                                "provider": action.provider, "version": action.version,
+                            },
+                            "configuration": action.config,
+                            "resolvedConfiguration": dict(run.configuration),
+                            "region": None,
+                            "inputArtifacts": [{"name": a.name} for a in run.input_artifacts],
+                            "namespace": action.namespace,
+                        }
+                    ),
+                    "output": _clean(
+                        {
+                            "outputArtifacts": [{"name": a.name} for a in (output.artifacts if output else ())],
+                            "executionResult": _clean(
+                                {
+                                    "externalExecutionId": output.external_execution_id if output else None,
+                                    "externalExecutionSummary": (run.approval_summary or None) if run.token else (output.summary if output else None),
+                                    "externalExecutionUrl": output.external_execution_url if output else None,
+                                    "errorDetails": error,
+                                }
+                            ),
+                            "outputVariables": dict(output.output_variables) if output else None,
+                        }
+                    ),
+                }
+            )
+        )
+    return details

@@ -31,6 +31,10 @@ def approve(run_order: int):
         "name": "approve",
         "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
         "runOrder": run_order,
+        "configuration": {
+            "CustomData": "Review #{SourceVariables.CommitId}",
+            "ExternalEntityLink": "http://review.example.com/#{codepipeline.PipelineExecutionId}",
+        },
     }
 
 

@@ -56,6 +56,9 @@ def test_article_scenario(article_daemon, service_repo):
         cells, waiting = table(state, labels)
         assert cells == article.expected_stage_cells(row, SCENARIO["stages"]), f"row {number}: {row['step']}"
         assert waiting == row.get("waiting", {}), f"row {number}: {row['step']}"
+        if step.verb == "commit":  # the Source action shows the commit it took
+            source = next(s for s in state["stageStates"] if s["stageName"] == "Source")["actionStates"][0]
+            assert source["currentRevision"]["revisionId"] == commits[step.commit]
         for label in row.get("superseded", []):
             execution = client.get_pipeline_execution(pipelineName=PIPELINE, pipelineExecutionId=ids[label])
             assert execution["pipelineExecution"]["status"] == "Superseded"

@@ -56,6 +56,35 @@ def test_pending_approval_survives_kill_9(tmp_path, service_repo, busybox_image)
         daemon.stop()
 
 
+def sqlite_logs(state, action_execution_id: str) -> str:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{state / 'state.sqlite3'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT text FROM action_logs WHERE action_execution_id = ? ORDER BY seq",
+                          (action_execution_id,)).fetchall()
+    return "\n".join(text for (text,) in rows)
+
+
+def test_left_over_containers_of_ended_actions_are_removed_on_start(tmp_path, service_repo, busybox_image,
+                                                                      docker_client):
+    article_pipeline.write(tmp_path / "pipelines", article_pipeline.service_pipeline(PIPELINE, service_repo, busybox_image))
+    daemon = Daemon(tmp_path / "pipelines", tmp_path / "state").start()
+    daemon_id = (tmp_path / "state" / "daemon-id").read_text().strip()
+    stray = docker_client.containers.create(
+        busybox_image, ["sleep", "60"], labels={"pipemu.daemon": daemon_id, "pipemu.action-execution": "gone"})
+    other = docker_client.containers.create(
+        busybox_image, ["sleep", "60"], labels={"pipemu.daemon": "someone-else", "pipemu.action-execution": "x"})
+    try:
+        daemon.kill()
+        daemon = Daemon(tmp_path / "pipelines", tmp_path / "state", port=daemon.port).start()
+        names = {c.name for c in docker_client.containers.list(all=True)}
+        assert stray.name not in names  # ours, and no action of ours runs: removed
+        assert other.name in names  # another daemon's: untouched
+    finally:
+        other.remove(force=True)
+        daemon.stop()
+
+
 def test_action_running_at_kill_9_is_finished_after_restart(tmp_path, service_repo, busybox_image, docker_client):
     definition = article_pipeline.service_pipeline(PIPELINE, service_repo, busybox_image)
     definition["projects"][f"{PIPELINE}-build"]["buildspec"] = {
@@ -70,10 +99,13 @@ def test_action_running_at_kill_9_is_finished_after_restart(tmp_path, service_re
     import time
 
     deadline = time.monotonic() + 30
-    while True:
+    while True:  # kill once the build's container runs
         state = client.get_pipeline_state(name=PIPELINE)
-        building = next(s for s in state["stageStates"] if s["stageName"] == "Building")
-        if building.get("latestExecution", {}).get("status") == "InProgress":
+        build = next(s for s in state["stageStates"] if s["stageName"] == "Building")["actionStates"][0]
+        build_id = build.get("latestExecution", {}).get("actionExecutionId")
+        running = build_id and docker_client.containers.list(
+            filters={"label": f"pipemu.action-execution={build_id}", "status": "running"})
+        if running:
             break
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -85,7 +117,10 @@ def test_action_running_at_kill_9_is_finished_after_restart(tmp_path, service_re
         stages = {s["stageName"]: s.get("latestExecution") for s in state["stageStates"]}
         assert stages["Building"] == {"pipelineExecutionId": execution, "status": "Succeeded"}
         assert stages["StagingDEV"] == {"pipelineExecutionId": execution, "status": "InProgress"}
-        # The build container was re-attached, finished and removed: nothing is left behind.
+        # The build container was re-attached (not run again), finished and removed.
+        logs = sqlite_logs(tmp_path / "state", build_id)
+        assert logs.count("[pipemu] re-attaching to container") == 1
+        assert logs.count("[Container] Entering phase BUILD") == 1, logs
         left = docker_client.containers.list(all=True, filters={"label": f"pipemu.execution={execution}"})
         assert left == []
     finally:

@@ -64,11 +64,19 @@ class Harness:
         self.commands: list = []
         self.failing: set[tuple[str, str]] = set()  # (stage, action) that fail when run
         self.name = declaration["name"]
+        self.log: list = []
         self.send(PipelineDeclared(self.name, 1, plan_from_declaration(declaration)))
 
     def send(self, event):
         self.now += 1
-        commands = self.engine.handle(event, self.now, lambda: next(self._ids))
+        drawn = []
+
+        def new_id():
+            drawn.append(next(self._ids))
+            return drawn[-1]
+
+        commands = self.engine.handle(event, self.now, new_id)
+        self.log.append((event, self.now, drawn))  # only accepted events, as the store keeps them
         self.commands.extend(commands)
         self.pending.extend(c for c in commands if isinstance(c, RunAction))
         if self.auto_run:
@@ -127,3 +135,12 @@ class Harness:
         if slot.latest_execution is None:
             return None, None
         return slot.latest_execution, self.execution(slot.latest_execution).stage_runs[stage].status
+
+
+def replayed(harness: Harness) -> Engine:
+    """A fresh engine fed the harness's accepted events with the ids they drew."""
+    engine = Engine()
+    for event, now, ids in harness.log:
+        recorded = iter(ids)
+        engine.handle(event, now, lambda: next(recorded))
+    return engine

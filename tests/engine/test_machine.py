@@ -161,7 +161,7 @@ def test_approval_timeout_fails_the_action_and_a_late_timer_is_ignored():
     assert (run.status, run.error_message) == ("Failed", "Approval timed out")
     assert harness.execution("c1").status == "Failed"
     assert harness.send(ApprovalTimedOut("p", "c1", "Work", "approve", opened.action_execution_id)) == []
-    assert commands  # the start itself produced the source's RunAction
+    assert [type(c).__name__ for c in commands] == ["RunAction"]  # the start ran the source
 
 
 def test_default_approval_timeout_is_seven_days():
@@ -197,3 +197,28 @@ def test_pending_commands_rebuild_what_is_in_progress():
     pending = harness.engine.pending_commands()
     assert [type(c) for c in pending] == [RunAction]
     assert pending == harness.pending
+
+
+def test_an_update_abandons_open_approvals_so_the_stage_is_released_at_once():
+    harness = Harness(two_stage(approval("review")))
+    harness.start("c1")
+    token = harness.token("c1", "Work", "review")
+    harness.send(PipelineDeclared("p", 2, plan_from_declaration(two_stage(approval("sign-off")))))
+    assert harness.execution("c1").status == "Cancelled"
+    assert harness.execution("c1").stage_runs["Work"].actions["review"].status == "Abandoned"
+    assert harness.pipeline.slots["Work"].inside == []
+    # The old token is judged against the version that issued it: its approval is over.
+    with pytest.raises(EngineError) as raised:
+        harness.send(ApprovalResultSubmitted("p", "Work", "review", token, "Approved"))
+    assert raised.value.code == "ApprovalAlreadyCompletedException"
+
+
+def test_an_approval_beside_a_failed_action_is_abandoned():
+    harness = Harness(two_stage(action("a"), approval()), auto_run=False)
+    harness.start("c1")
+    harness.finish(harness.pending[0])
+    harness.finish(harness.pending[0], succeed=False)  # "a" fails; the approval was open beside it
+    run = harness.execution("c1").stage_runs["Work"].actions["approve"]
+    assert run.status == "Abandoned"
+    assert harness.execution("c1").status == "Failed"
+    assert harness.pipeline.slots["Work"].inside == []

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from emulator.engine import EngineError, ExecutionStopRequested, StageRetryRequested, StageTransitionChanged
 from emulator.engine.statuses import EXECUTION_TERMINAL, IN_PROGRESS
-from tests.engine.harness import Harness, article_declaration
+from emulator.service import views
+from tests.engine.harness import Harness, article_declaration, replayed
 
 MODES = ["SUPERSEDED", "QUEUED", "PARALLEL"]
 
@@ -101,6 +102,14 @@ def test_invariants_hold_for_any_stream(mode, script):
             slot = harness.pipeline.slots[move[1]]
             harness.send(StageTransitionChanged(harness.name, move[1], not slot.transition_enabled, "x"))
         check_invariants(harness, mode, started)
+        views.stage_states(harness.pipeline)  # every state renders (no dangling references)
+        for execution in harness.pipeline.executions.values():
+            views.pipeline_execution(harness.pipeline, execution)
+            views.action_execution_details(harness.pipeline, execution)
+    # Replaying the accepted events rebuilds the same state, and what is in progress.
+    again = replayed(harness)
+    assert repr(again.pipelines) == repr(harness.engine.pipelines)
+    assert again.pending_commands() == harness.engine.pending_commands()
 
 
 def _running(harness: Harness, command) -> bool:
