@@ -38,6 +38,12 @@ SUPPORTED = (
     "DisableStageTransition",
     "EnableStageTransition",
     "ListActionExecutions",
+    "CreatePipeline",
+    "UpdatePipeline",
+    "DeletePipeline",
+    "ListTagsForResource",
+    "TagResource",
+    "UntagResource",
 )
 
 # Operations whose service method records who called (lastUpdatedBy, lastChangedBy, trigger).

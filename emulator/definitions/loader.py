@@ -269,3 +269,25 @@ def validate_paths(paths: list[Path]) -> list[DefinitionError]:
             found = load_file(path).errors
         errors.extend(e for e in found if e not in errors)
     return errors
+
+
+# --- a declaration that arrives as data (CreatePipeline / UpdatePipeline) ---
+
+
+def check_declaration(
+    data: Any, repositories: dict[str, Repository], projects: dict[str, Project]
+) -> tuple[PipelineDeclaration | None, list[tuple[str, str]]]:
+    """The declaration and its problems as (`pipeline.field.path`, message), by the same rules
+    as a file's, resources included (they must be declared in the pipelines folder)."""
+    try:
+        pipeline = PipelineDeclaration.model_validate(data)
+    except ValidationError as exc:
+        return None, [(format_path(("pipeline",) + tuple(e["loc"])), _message(e, ("pipeline",) + tuple(e["loc"])))
+                      for e in exc.errors()]
+    problems = [(format_path(("pipeline",) + loc), message) for loc, message in check_pipeline(pipeline)]
+    declared = {"repositories": repositories, "projects": projects}
+    for loc, section, name in referenced_resources(pipeline):
+        if name not in declared[section]:
+            problems.append((format_path(("pipeline",) + loc),
+                             f"{RESOURCE_KINDS[section]} {name} is not declared in the pipelines folder"))
+    return (pipeline if not problems else None), problems

@@ -16,6 +16,7 @@ from .events import (
     ExecutionStarted,
     ExecutionStopRequested,
     PipelineDeclared,
+    PipelineDeleted,
     StageRetryRequested,
     StageTransitionChanged,
 )
@@ -25,7 +26,7 @@ from .plan import ActionPlan, PipelinePlan, StagePlan, plan_from_declaration
 __all__ = [
     "ActionFailed", "ActionPlan", "ActionSucceeded", "ApprovalResultSubmitted", "ApprovalTimedOut",
     "AwaitApproval", "CancelAction", "Command", "Engine", "EngineError", "Event", "ExecutionEnded",
-    "ExecutionStarted", "ExecutionStopRequested", "PipelineDeclared", "StageRetryRequested",
+    "ExecutionStarted", "ExecutionStopRequested", "PipelineDeclared", "PipelineDeleted", "StageRetryRequested",
     "StageTransitionChanged", "PipelinePlan", "RunAction", "StagePlan",
     "plan_from_declaration",
 ]

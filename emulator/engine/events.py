@@ -17,6 +17,12 @@ class PipelineDeclared:
     pipeline: str
     version: int
     plan: PipelinePlan
+    origin: str = "file"  # "file" (the pipelines folder) or "api" (CreatePipeline/UpdatePipeline)
+
+
+@dataclass(frozen=True)
+class PipelineDeleted:
+    pipeline: str
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ class StageRetryRequested:
 
 Event = (
     PipelineDeclared
+    | PipelineDeleted
     | ExecutionStarted
     | ActionSucceeded
     | ActionFailed

@@ -23,6 +23,7 @@ from .events import (
     ExecutionStarted,
     ExecutionStopRequested,
     PipelineDeclared,
+    PipelineDeleted,
     StageRetryRequested,
     StageTransitionChanged,
 )
@@ -113,6 +114,7 @@ class Engine:
             self.pipelines[event.pipeline] = existing
         existing.plans[event.version] = event.plan
         existing.version = event.version
+        existing.origin = event.origin
         existing.updated = step.now
         for stage in event.plan.stages:
             existing.slot(stage.name)
@@ -133,6 +135,16 @@ class Engine:
                     run.error_message = "Abandoned: the pipeline was updated"
                     self._finish_action(run, S.ABANDONED, step)
             self._progress(existing, execution, execution.current_stage, step)
+
+    def _deleted(self, event: PipelineDeleted, step: _Step) -> None:
+        """The pipeline and its history go; its running containers are stopped."""
+        pipeline = self.pipeline(event.pipeline)
+        for execution in pipeline.executions.values():
+            stage_run = execution.stage_runs.get(execution.current_stage or "")
+            for run in stage_run.actions.values() if stage_run else ():
+                if run.status == S.IN_PROGRESS and run.token is None:
+                    step.commands.append(CancelAction(pipeline.name, execution.execution_id, run.action_execution_id))
+        del self.pipelines[event.pipeline]
 
     def _started(self, event: ExecutionStarted, step: _Step) -> None:
         pipeline = self.pipeline(event.pipeline)
@@ -535,6 +547,7 @@ def _with_external_id(output, external_id: str):
 
 _HANDLERS = {
     PipelineDeclared: Engine._declared,
+    PipelineDeleted: Engine._deleted,
     ExecutionStarted: Engine._started,
     ActionSucceeded: Engine._action_result,
     ActionFailed: Engine._action_result,

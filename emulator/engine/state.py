@@ -102,6 +102,7 @@ class Pipeline:
     executions: dict[str, Execution] = field(default_factory=dict)  # in start order
     tokens: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # token -> exec, stage, action
     request_tokens: dict[str, str] = field(default_factory=dict)  # clientRequestToken -> execution
+    origin: str = "file"  # where the definition comes from: the pipelines folder or the API
 
     @property
     def plan(self) -> PipelinePlan:

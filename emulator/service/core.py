@@ -155,9 +155,15 @@ class ServiceCore:
         with self.lock:
             self.resources = folder
             self.definition_errors = list(folder.errors)
-            for name, (_path, model) in sorted(folder.pipelines.items()):
+            for name, (path, model) in sorted(folder.pipelines.items()):
                 declaration = model.model_dump(mode="json", exclude_none=True)
                 existing = self.engine.pipelines.get(name)
+                if existing is not None and existing.origin == "api":
+                    self.definition_errors.append(
+                        f"{path}: pipeline.name: pipeline {name} was created through the API "
+                        "(DeletePipeline it first, or rename this one)"
+                    )
+                    continue
                 if existing is not None and _same(existing.plan.declaration, declaration):
                     continue
                 version = existing.version + 1 if existing else 1

@@ -14,9 +14,10 @@ from .core import ServiceCore
 from .control import ControlOperations
 from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page
+from .pipelines import PipelineOperations
 
 
-class CodePipeline(ControlOperations, ServiceCore):
+class CodePipeline(ControlOperations, PipelineOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:

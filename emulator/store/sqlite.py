@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import codec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS = {
     1: """
@@ -33,6 +33,14 @@ _MIGRATIONS = {
             at   REAL NOT NULL,
             text TEXT NOT NULL,
             PRIMARY KEY (action_execution_id, seq)
+        );
+    """,
+    2: """
+        CREATE TABLE tags (
+            resource_arn TEXT NOT NULL,
+            key   TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (resource_arn, key)
         );
     """,
 }
@@ -109,6 +117,32 @@ class Store:
                 "ORDER BY seq",
                 (action_execution_id, after),
             ).fetchall()
+
+    # -- tags (TagResource; kept beside the event log, they steer nothing) ---------------------
+
+    def tags(self, resource_arn: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key", (resource_arn,)
+            ).fetchall()
+        return dict(rows)
+
+    def set_tags(self, resource_arn: str, tags: dict[str, str]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value",
+                [(resource_arn, k, v) for k, v in tags.items()],
+            )
+
+    def remove_tags(self, resource_arn: str, keys: list[str] | None = None) -> None:
+        with self._lock:
+            if keys is None:
+                self._db.execute("DELETE FROM tags WHERE resource_arn = ?", (resource_arn,))
+            else:
+                self._db.executemany(
+                    "DELETE FROM tags WHERE resource_arn = ? AND key = ?", [(resource_arn, k) for k in keys]
+                )
 
     def close(self) -> None:
         with self._lock:
