@@ -18,13 +18,20 @@ def main() -> None:
 @click.option("--state-dir", default="./.pipemu", show_default=True, type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7788, show_default=True, type=int)
-def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int) -> None:
+@click.option("--access-key", envvar="PIPEMU_ACCESS_KEY", default=None,
+              help="With --secret-key: accept only requests SigV4-signed with these credentials.")
+@click.option("--secret-key", envvar="PIPEMU_SECRET_KEY", default=None)
+def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key: str | None,
+          secret_key: str | None) -> None:
     """Run the daemon in the foreground."""
     from emulator.daemon.lock import StateFolderLocked
     from emulator.daemon.main import serve as run
 
+    if bool(access_key) != bool(secret_key):
+        click.echo("pipemu: --access-key and --secret-key go together", err=True)
+        sys.exit(2)
     try:
-        run(pipelines_dir, state_dir, host, port)
+        run(pipelines_dir, state_dir, host, port, (access_key, secret_key) if access_key else None)
     except StateFolderLocked as error:
         click.echo(f"pipemu: {error}", err=True)
         sys.exit(2)

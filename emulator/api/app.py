@@ -12,9 +12,11 @@ from emulator.service import CodePipeline
 from .wire import handle
 
 
-def create_app(service: CodePipeline) -> Starlette:
+def create_app(service: CodePipeline, secrets: dict[str, str] | None = None) -> Starlette:
+    """`secrets` (access key id -> secret key): when given, requests must be SigV4-signed with one."""
+
     async def api(request: Request) -> Response:
-        return await handle(request, service)
+        return await handle(request, service, secrets)
 
     async def health(request: Request) -> Response:
         with service.lock:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from emulator.service import CodePipeline, ServiceError
 
-from . import shapes
+from . import auth, shapes
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,13 @@ def caller_of(request: Request) -> str:
     return f"arn:aws:iam::123456789012:user/{user}"
 
 
-async def handle(request: Request, service: CodePipeline) -> Response:
+async def handle(request: Request, service: CodePipeline, secrets: dict[str, str] | None = None) -> Response:
+    if secrets:
+        try:
+            auth.verify(request.method, str(request.url), {k.lower(): v for k, v in request.headers.items()},
+                        await request.body(), secrets)
+        except auth.AuthError as error:
+            return error_response(error.code, error.message)
     target = request.headers.get("x-amz-target", "")
     if not target.startswith(TARGET_PREFIX):
         return error_response("UnknownOperationException", f"Unknown target '{target}'")

@@ -65,13 +65,15 @@ def build_service(pipelines_dir: Path, state_dir: Path) -> tuple[CodePipeline, T
     return service, timers
 
 
-def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int) -> None:
+def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
+          credentials: tuple[str, str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state_dir.mkdir(parents=True, exist_ok=True)
     lock = lock_state_folder(state_dir)
     service, timers = build_service(pipelines_dir, state_dir)
     try:
-        uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+        secrets = dict([credentials]) if credentials else None
+        uvicorn.run(create_app(service, secrets), host=host, port=port, log_level="warning")
     finally:
         timers.stop()
         service.store.close()

@@ -27,8 +27,9 @@ def free_port() -> int:
 
 
 class Daemon:
-    def __init__(self, pipelines: Path, state: Path, port: int | None = None):
+    def __init__(self, pipelines: Path, state: Path, port: int | None = None, env: dict | None = None):
         self.pipelines, self.state = Path(pipelines), Path(state)
+        self.env = env or {}
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
         self.log_path = self.state.parent / f"daemon-{self.port}.log"
@@ -43,7 +44,7 @@ class Daemon:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "emulator.cli", "serve", "--pipelines", str(self.pipelines),
              "--state-dir", str(self.state), "--port", str(self.port)],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -78,14 +79,14 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def client(self):
+    def client(self, access_key: str = "testing", secret_key: str = "testing"):
         """A boto3 client whose every successful response body is held against botocore's model."""
         client = boto3.client(
             "codepipeline",
             endpoint_url=self.endpoint,
             region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
             config=Config(retries={"max_attempts": 1}),
         )
         client.meta.events.register("after-call.codepipeline", _check_response)
