@@ -236,16 +236,115 @@ class Project(AwsModel):
         return self.buildspec.strip() if self.buildspec else "buildspec.yml"
 
 
+def _resolved_path(value: Path, info: ValidationInfo) -> Path:
+    base = Path((info.context or {}).get("base_dir") or Path.cwd())
+    return (base / value.expanduser()).resolve()
+
+
+class Bucket(AwsModel):
+    """An S3 bucket, stood in for by a local folder: an S3ObjectKey is a folder or a zip in it."""
+
+    path: Path
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolved_path(value, info)
+
+
+_RUNTIME = re.compile(r"(python3\.\d+|nodejs\d+\.x)")
+
+
+class Function(AwsModel):
+    """A Lambda function: its handler runs in a container of its runtime's image."""
+
+    runtime: str
+    handler: str  # module.function (python) or file.export (nodejs), as Lambda
+    code: Path  # a folder holding the handler's code
+    environment: dict[str, ScalarString] = {}  # Lambda's Environment.Variables
+    # One invocation's limit in seconds (AWS's default is 3; ours is generous because a container
+    # starts cold every time). The action as a whole is bounded by its timeoutInMinutes (1 hour).
+    timeout: Annotated[int, Field(ge=1, le=900)] = 900
+    memorySize: Annotated[int, Field(ge=128, le=10240)] = 512  # MB: the container's memory limit
+    image: str | None = None  # another image for this function than its runtime's
+
+    @field_validator("runtime")
+    @classmethod
+    def _runtime(cls, value: str) -> str:
+        if not _RUNTIME.fullmatch(value):
+            raise PydanticCustomError("runtime", "must be a Lambda runtime such as python3.12 or nodejs20.x")
+        return value
+
+    @field_validator("code")
+    @classmethod
+    def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolved_path(value, info)
+
+
+class StackHealthCheck(AwsModel):
+    """When a deployed service counts as healthy: a command inside it, or an HTTP path on its port."""
+
+    command: list[str] | str | None = None
+    path: str | None = None
+    interval: Annotated[float, Field(gt=0)] = 1.0  # seconds between checks
+    retries: Annotated[int, Field(ge=1)] = 30
+    startPeriod: Annotated[float, Field(ge=0)] = 0.0
+
+
+class Stack(AwsModel):
+    """A CloudFormation stack, stood in for by a long-lived container named after it."""
+
+    image: str | None = None  # run this image with the deploy's input artifact copied to workdir
+    dockerfile: str | None = None  # or build the image from this Dockerfile of the input artifact
+    command: list[str] | str | None = None
+    environment: dict[str, ScalarString] = {}
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None  # where the service listens
+    hostPort: Annotated[int, Field(ge=1, le=65535)] | None = None  # published on 127.0.0.1
+    healthCheck: StackHealthCheck | None = None
+    workdir: str = "/app"
+    # The network (environment) it joins, reachable there by the stack's name; by default the
+    # name of the stage that deploys it, so a stage's tests reach the stage's services.
+    network: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Stack":
+        if (self.image is None) == (self.dockerfile is None):
+            raise PydanticCustomError("stack_source", "give exactly one of image or dockerfile")
+        return self
+
+
+_SCHEDULE = re.compile(r"cron\(\s*(\S+\s+){5}\S+\s*\)|rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)")
+
+
+class Schedule(AwsModel):
+    """An EventBridge rule whose target is a pipeline."""
+
+    expression: str  # cron(m h dom mon dow year) or rate(N unit), AWS's syntax
+    pipeline: str | None = None  # the target; by default the pipeline of the same file
+    timezone: str = "UTC"
+    enabled: bool = True
+    name: str | None = None
+
+    @field_validator("expression")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        if not _SCHEDULE.fullmatch(value.strip()):
+            raise PydanticCustomError(
+                "schedule", "must be cron(minutes hours day-of-month month day-of-week year) or rate(N minutes|hours|days)"
+            )
+        return value.strip()
+
+
 class DefinitionFile(AwsModel):
     """One file of the pipelines folder: a pipeline, resource sections, or both."""
 
     pipeline: PipelineDeclaration | None = None
     repositories: dict[str, Repository] = {}
     projects: dict[str, Project] = {}
-    # Defined by later work; accepted as they are for now.
-    functions: dict[str, Any] = {}
-    stacks: dict[str, Any] = {}
-    schedules: list[Any] = []
+    functions: dict[str, Function] = {}
+    stacks: dict[str, Stack] = {}
+    buckets: dict[str, Bucket] = {}
+    schedules: list[Schedule] = []
     # get-pipeline prints it beside the pipeline; it describes AWS's copy, not the declaration.
     metadata: Any = Field(default=None, exclude=True)
 
@@ -283,10 +382,43 @@ SUPPORTED_ACTION_TYPES: dict[tuple[str, str, str], ActionTypeSpec] = {
     ),
     ("Build", "AWS", "CodeBuild"): _CODEBUILD,
     ("Test", "AWS", "CodeBuild"): _CODEBUILD,
+    ("Source", "AWS", "CodeStarSourceConnection"): ActionTypeSpec(
+        required=("ConnectionArn", "FullRepositoryId", "BranchName"),
+        optional=("OutputArtifactFormat", "DetectChanges"),
+        outputs=(1, 1),
+        resources={"FullRepositoryId": "repositories"},
+    ),
+    ("Source", "AWS", "S3"): ActionTypeSpec(
+        required=("S3Bucket", "S3ObjectKey"),
+        optional=("PollForSourceChanges",),
+        outputs=(1, 1),
+        resources={"S3Bucket": "buckets"},
+    ),
     ("Approval", "AWS", "Manual"): ActionTypeSpec(optional=("CustomData", "ExternalEntityLink", "NotificationArn")),
+    ("Deploy", "AWS", "CloudFormation"): ActionTypeSpec(
+        required=("ActionMode", "StackName"),
+        optional=("TemplatePath", "Capabilities", "RoleArn", "ParameterOverrides", "TemplateConfiguration",
+                  "OutputFileName", "ChangeSetName"),
+        inputs=(0, 10),
+        outputs=(0, 1),
+        resources={"StackName": "stacks"},
+    ),
+    ("Invoke", "AWS", "Lambda"): ActionTypeSpec(
+        required=("FunctionName",),
+        optional=("UserParameters",),
+        inputs=(0, 5),
+        outputs=(0, 5),
+        resources={"FunctionName": "functions"},
+    ),
 }
 
-RESOURCE_KINDS = {"repositories": "repository", "projects": "project", "functions": "function", "stacks": "stack"}
+RESOURCE_KINDS = {
+    "repositories": "repository",
+    "projects": "project",
+    "functions": "function",
+    "stacks": "stack",
+    "buckets": "bucket",
+}
 
 
 def _loc_text(loc: Loc) -> str:

@@ -46,7 +46,7 @@ DEPLOY_STAGE = """\
     - name: Deploy
       actions:
         - name: deploy
-          actionTypeId: {category: Deploy, owner: AWS, provider: CloudFormation, version: "1"}
+          actionTypeId: {category: Deploy, owner: AWS, provider: ECS, version: "1"}
           inputArtifacts: [{name: Src}]
 """
 
@@ -149,7 +149,7 @@ def test_valid_text_loads():
         ),
         (
             BASE + DEPLOY_STAGE,
-            ["p.yml:19:11: pipeline.stages[2].actions[0].actionTypeId: provider CloudFormation (Deploy) is not supported"],
+            ["p.yml:19:11: pipeline.stages[2].actions[0].actionTypeId: provider ECS (Deploy) is not supported"],
         ),
         (
             _edit("BranchName: main}", "Branch: main}"),
@@ -168,7 +168,7 @@ def test_valid_text_loads():
             ["p.yml:12:11: pipeline.stages[1].actions[0].inputArtifacts: CodeBuild (Build) takes 1..5 input artifacts"],
         ),
         # the file's own shape
-        (BASE + "pipelines: {}\n", ["p.yml:16:1: pipelines: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, schedules, metadata)"]),
+        (BASE + "pipelines: {}\n", ["p.yml:16:1: pipelines: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, schedules, metadata)"]),
         ("projects:\n  b:\n    image: x\n    imag: y\n", ["p.yml:4:5: projects.b.imag: unknown field (expected one of: image, buildspec, environmentVariables)"]),
         ("projects:\n  b:\n    buildspec: x\n", ["p.yml:3:5: projects.b.image: required field is missing"]),
         ("projects:\n  b:\n    image: x\n    buildspec: 3\n", ["p.yml:4:5: projects.b.buildspec: must be a mapping, a multi-line string or a path"]),
@@ -208,7 +208,7 @@ def test_yaml_anchors_and_merge_keys_load():
     assert error.path == "x-unused" and (error.line, error.column) == (16, 1)
     merged = "base: &b {image: x}\nprojects:\n  b:\n    <<: *b\n    buildspec: spec.yml\n    bad: 1\n"
     assert [str(e) for e in load_text(merged, "m.yml").errors] == [
-        "m.yml:1:1: base: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, schedules, metadata)",
+        "m.yml:1:1: base: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, schedules, metadata)",
         "m.yml:6:5: projects.b.bad: unknown field (expected one of: image, buildspec, environmentVariables)",
     ]
 

@@ -151,12 +151,37 @@ def test_project_environment_variables_default_to_plaintext():
     assert project.environmentVariables[0].model_dump() == {"name": "N", "value": "3", "type": "PLAINTEXT"}
 
 
-def test_later_sections_are_accepted_as_they_are():
+def test_function_stack_bucket_and_schedule_sections(tmp_path):
     definition = DefinitionFile.model_validate(
-        {"functions": {"release": {"runtime": "python3.12"}}, "stacks": {"s": {}}, "schedules": [{"expression": "rate(1 day)"}]}
+        {
+            "functions": {"release": {"runtime": "python3.12", "handler": "app.handler", "code": "release"}},
+            "stacks": {"svc": {"image": "img", "port": 8080, "healthCheck": {"path": "/health"}}},
+            "buckets": {"drop": {"path": "drop"}},
+            "schedules": [{"expression": "cron(0 1 ? * MON-FRI *)"}, {"expression": "rate(5 minutes)"}],
+        },
+        context={"base_dir": str(tmp_path)},
     )
-    assert definition.pipeline is None
-    assert definition.functions == {"release": {"runtime": "python3.12"}}
+    assert definition.functions["release"].code == tmp_path / "release"
+    assert definition.functions["release"].timeout == 900
+    assert definition.stacks["svc"].healthCheck.path == "/health"
+    assert definition.buckets["drop"].path == tmp_path / "drop"
+    assert [s.expression for s in definition.schedules] == ["cron(0 1 ? * MON-FRI *)", "rate(5 minutes)"]
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ({"functions": {"f": {"runtime": "ruby3.2", "handler": "a.b", "code": "."}}}, "Lambda runtime"),
+        ({"stacks": {"s": {}}}, "exactly one of image or dockerfile"),
+        ({"stacks": {"s": {"image": "i", "dockerfile": "Dockerfile"}}}, "exactly one of image or dockerfile"),
+        ({"schedules": [{"expression": "cron(0 1 * * *)"}]}, "cron("),
+        ({"schedules": [{"expression": "rate(5 weeks)"}]}, "rate("),
+    ],
+)
+def test_bad_sections(data, words):
+    with pytest.raises(Exception) as raised:
+        DefinitionFile.model_validate(data)
+    assert words in str(raised.value)
 
 
 def test_supported_action_types_table():
@@ -165,6 +190,10 @@ def test_supported_action_types_table():
         ("Build", "AWS", "CodeBuild"),
         ("Test", "AWS", "CodeBuild"),
         ("Approval", "AWS", "Manual"),
+        ("Source", "AWS", "CodeStarSourceConnection"),
+        ("Source", "AWS", "S3"),
+        ("Deploy", "AWS", "CloudFormation"),
+        ("Invoke", "AWS", "Lambda"),
     }
 
 
@@ -220,8 +249,8 @@ APPROVE = _action("approve", "Approval", "Manual")
             [(("stages", 1, "actions", 0, "outputArtifacts", 0, "name"), "artifact Src is already produced by stages[0].actions[0]")],
         ),
         (
-            [("Source", [SOURCE]), ("Deploy", [_action("deploy", "Deploy", "CloudFormation", inputArtifacts=[{"name": "Src"}])])],
-            [(("stages", 1, "actions", 0, "actionTypeId"), "provider CloudFormation (Deploy) is not supported")],
+            [("Source", [SOURCE]), ("Deploy", [_action("deploy", "Deploy", "ECS", inputArtifacts=[{"name": "Src"}])])],
+            [(("stages", 1, "actions", 0, "actionTypeId"), "provider ECS (Deploy) is not supported")],
         ),
         (
             [("Source", [{**SOURCE, "configuration": {"RepositoryName": "r"}}]), ("Build", [BUILD])],
