@@ -44,6 +44,9 @@ SUPPORTED = (
     "ListTagsForResource",
     "TagResource",
     "UntagResource",
+    "GetJobDetails",
+    "PutJobSuccessResult",
+    "PutJobFailureResult",
 )
 
 # Operations whose service method records who called (lastUpdatedBy, lastChangedBy, trigger).

@@ -7,8 +7,10 @@ what was in progress, then answer requests.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import socket
 import sqlite3
 import uuid
 from pathlib import Path
@@ -36,23 +38,27 @@ def daemon_id(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def build_service(pipelines_dir: Path, state_dir: Path) -> tuple[CodePipeline, Timers]:
+def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str | None = None) -> tuple[CodePipeline, Timers]:
     store = Store(state_dir)
     timers = Timers()
     service_box: list[CodePipeline] = []
+
     def write_log(action_execution_id: str, line: str) -> None:
         try:
             store.append_log(action_execution_id, line, service_box[0].now())
         except sqlite3.ProgrammingError:
             pass  # the store closed while the daemon stops; the container's output stays in Docker
 
+    region = os.environ.get("AWS_REGION", "us-east-1")
     runner = ActionRunner(
         state_dir,
         resources=lambda: service_box[0].resources,
         write_log=write_log,
         daemon_id=daemon_id(state_dir),
+        api_endpoint=container_endpoint,
+        region=region,
     )
-    service = CodePipeline(store, runner, region=os.environ.get("AWS_REGION", "us-east-1"), timers=timers)
+    service = CodePipeline(store, runner, region=region, timers=timers)
     service_box.append(service)
     folder = load_folder(pipelines_dir)
     for error in folder.errors:
@@ -65,15 +71,64 @@ def build_service(pipelines_dir: Path, state_dir: Path) -> tuple[CodePipeline, T
     return service, timers
 
 
+def bridge_gateway() -> str | None:
+    """The host's address on Docker's default bridge, where containers reach the host
+    (`host.docker.internal` with host-gateway); None without a local engine."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        config = client.networks.get("bridge").attrs["IPAM"]["Config"]
+        for entry in config:
+            if "Gateway" in entry:
+                return entry["Gateway"]
+            if "Subnet" in entry:  # engines that leave the gateway out use the subnet's first host
+                return str(next(ipaddress.ip_network(entry["Subnet"]).hosts()))
+        return None
+    except Exception:  # no engine, or a remote one: containers cannot reach us this way
+        return None
+
+
+def listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """The API's sockets: `host`, and when that is loopback, also the Docker bridge gateway, so
+    that the daemon stays private to this machine yet the containers it starts reach it."""
+    hosts = [host]
+    if host in ("127.0.0.1", "localhost"):
+        gateway = bridge_gateway()
+        if gateway:
+            hosts.append(gateway)
+    sockets = []
+    for address in hosts:
+        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError as exc:
+            sock.close()
+            if address == host:
+                raise
+            log.warning("not listening on %s:%d (%s): containers cannot reach the API", address, port, exc)
+            continue
+        sock.listen(128)
+        sock.set_inheritable(True)
+        sockets.append(sock)
+    return sockets
+
+
 def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
           credentials: tuple[str, str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state_dir.mkdir(parents=True, exist_ok=True)
     lock = lock_state_folder(state_dir)
-    service, timers = build_service(pipelines_dir, state_dir)
+    sockets = listening_sockets(host, port)
+    port = sockets[0].getsockname()[1]
+    container_endpoint = f"http://host.docker.internal:{port}"
+    service, timers = build_service(pipelines_dir, state_dir, container_endpoint)
     try:
         secrets = dict([credentials]) if credentials else None
-        uvicorn.run(create_app(service, secrets), host=host, port=port, log_level="warning")
+        config = uvicorn.Config(create_app(service, secrets), log_level="warning")
+        log.info("serving on %s", ", ".join("%s:%d" % s.getsockname()[:2] for s in sockets))
+        uvicorn.Server(config).run(sockets=sockets)
     finally:
         timers.stop()
         service.store.close()

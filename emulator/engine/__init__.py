@@ -11,10 +11,12 @@ from .events import (
     ActionFailed,
     ActionSucceeded,
     ApprovalResultSubmitted,
-    ApprovalTimedOut,
+    ActionTimedOut,
     Event,
     ExecutionStarted,
     ExecutionStopRequested,
+    JobFailed,
+    JobSucceeded,
     PipelineDeclared,
     PipelineDeleted,
     StageRetryRequested,
@@ -24,9 +26,9 @@ from .machine import Engine
 from .plan import ActionPlan, PipelinePlan, StagePlan, plan_from_declaration
 
 __all__ = [
-    "ActionFailed", "ActionPlan", "ActionSucceeded", "ApprovalResultSubmitted", "ApprovalTimedOut",
+    "ActionFailed", "ActionPlan", "ActionSucceeded", "ApprovalResultSubmitted", "ActionTimedOut",
     "AwaitApproval", "CancelAction", "Command", "Engine", "EngineError", "Event", "ExecutionEnded",
-    "ExecutionStarted", "ExecutionStopRequested", "PipelineDeclared", "PipelineDeleted", "StageRetryRequested",
+    "ExecutionStarted", "ExecutionStopRequested", "JobFailed", "JobSucceeded", "PipelineDeclared", "PipelineDeleted", "StageRetryRequested",
     "StageTransitionChanged", "PipelinePlan", "RunAction", "StagePlan",
     "plan_from_declaration",
 ]

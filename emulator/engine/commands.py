@@ -20,11 +20,14 @@ class RunAction:
     configuration: tuple[tuple[str, str], ...]  # variables resolved
     inputs: tuple[ArtifactOutput, ...]
     source_revision: str | None = None  # source actions: the commit asked for at start
+    job_id: str | None = None  # Lambda invokes: the job the function reports on
+    continuation_token: str | None = None  # a job invoked again after a continuation
+    expires_at: float | None = None  # jobs: report ActionTimedOut then unless the job ended
 
 
 @dataclass(frozen=True)
 class AwaitApproval:
-    """A manual approval opened; report ApprovalTimedOut at `expires_at` unless answered."""
+    """A manual approval opened; report ActionTimedOut at `expires_at` unless answered."""
 
     pipeline: str
     execution_id: str

@@ -88,7 +88,37 @@ class ApprovalResultSubmitted:
 
 
 @dataclass(frozen=True)
-class ApprovalTimedOut:
+class JobSucceeded:
+    """PutJobSuccessResult: the job of a Lambda invoke action reported success, or (with a
+    continuation token) asked to be invoked again."""
+
+    job_id: str
+    output: ActionOutput = ActionOutput()
+    continuation_token: str | None = None
+
+    @property
+    def pipeline(self) -> str:  # jobs are found by id; the store files them under no pipeline
+        return ""
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    """PutJobFailureResult, or the invocation crashed before reporting."""
+
+    job_id: str
+    message: str
+    failure_type: str = "JobFailed"
+    external_execution_id: str | None = None
+
+    @property
+    def pipeline(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class ActionTimedOut:
+    """An approval or a job reached its action's timeout."""
+
     pipeline: str
     execution_id: str
     stage: str
@@ -130,7 +160,9 @@ Event = (
     | ActionSucceeded
     | ActionFailed
     | ApprovalResultSubmitted
-    | ApprovalTimedOut
+    | ActionTimedOut
+    | JobSucceeded
+    | JobFailed
     | StageTransitionChanged
     | ExecutionStopRequested
     | StageRetryRequested

@@ -18,17 +18,19 @@ from .events import (
     ActionFailed,
     ActionSucceeded,
     ApprovalResultSubmitted,
-    ApprovalTimedOut,
+    ActionTimedOut,
     Event,
     ExecutionStarted,
     ExecutionStopRequested,
+    JobFailed,
+    JobSucceeded,
     PipelineDeclared,
     PipelineDeleted,
     StageRetryRequested,
     StageTransitionChanged,
 )
 from .gates import GATES
-from .plan import DEFAULT_APPROVAL_TIMEOUT_MINUTES, PipelinePlan
+from .plan import DEFAULT_APPROVAL_TIMEOUT_MINUTES, DEFAULT_JOB_TIMEOUT_MINUTES, PipelinePlan
 from .state import ActionRun, Execution, Pipeline, StageRun
 from .variables import UnresolvedVariable, resolve_configuration
 
@@ -45,6 +47,7 @@ class _Step:
 class Engine:
     def __init__(self) -> None:
         self.pipelines: dict[str, Pipeline] = {}
+        self.jobs: dict[str, tuple[str, str, str, str]] = {}  # job id -> pipeline, execution, stage, action
 
     # -- entry point ------------------------------------------------------------------------
 
@@ -103,6 +106,9 @@ class Engine:
             configuration=run.configuration,
             inputs=run.input_artifacts,
             source_revision=execution.source_revisions.get(action.name),
+            job_id=run.job_id,
+            continuation_token=run.continuation_token,
+            expires_at=run.expires_at,
         )
 
     # -- handlers: check everything first, then change state ----------------------------------
@@ -191,21 +197,54 @@ class Engine:
         execution = self.execution(event.pipeline, event.execution_id)
         run = self._running_action(execution, event.stage, event.action, event.action_execution_id)
         if isinstance(event, ActionSucceeded):
-            plan = pipeline.plans[execution.pipeline_version].stage(event.stage).action(event.action)
-            run.output = event.output
-            for artifact in event.output.artifacts:
-                execution.artifacts[artifact.name] = artifact
-            if plan.namespace:
-                execution.namespaces[plan.namespace] = dict(event.output.output_variables)
-            if plan.category == "Source":
-                execution.source_outputs[plan.name] = event.output
-            self._finish_action(run, S.SUCCEEDED, step)
+            self._succeed(pipeline, execution, run, event.output, step)
         else:
-            run.error_code, run.error_message = event.error_code, event.message
-            if event.external_execution_id:
-                run.output = _with_external_id(run.output, event.external_execution_id)
-            self._finish_action(run, S.FAILED, step)
-        self._progress(pipeline, execution, event.stage, step)
+            self._fail(pipeline, execution, run, event.error_code, event.message, event.external_execution_id, step)
+
+    def _job_result(self, event: JobSucceeded | JobFailed, step: _Step) -> None:
+        where = self.jobs.get(event.job_id)
+        if where is None:
+            raise errors.JobNotFound(f"Job '{event.job_id}' not found")
+        pipeline = self.pipeline(where[0])
+        execution = pipeline.executions[where[1]]
+        run = execution.stage_runs[where[2]].actions.get(where[3])
+        if run is None or run.job_id != event.job_id or run.status != S.IN_PROGRESS:
+            raise errors.InvalidJobState(f"Job '{event.job_id}' is not in progress")
+        if isinstance(event, JobFailed):
+            self._fail(pipeline, execution, run, event.failure_type, event.message, event.external_execution_id, step)
+        elif event.continuation_token is not None:
+            # As AWS: the action goes on, and the function is invoked again with a new job.
+            run.continuation_token = event.continuation_token
+            run.output = event.output
+            self._new_job(pipeline, execution, run, step)
+        else:
+            self._succeed(pipeline, execution, run, event.output, step)
+
+    def _succeed(self, pipeline: Pipeline, execution: Execution, run: ActionRun, output, step: _Step) -> None:
+        plan = pipeline.plans[execution.pipeline_version].stage(run.stage).action(run.name)
+        run.output = output
+        for artifact in output.artifacts:
+            execution.artifacts[artifact.name] = artifact
+        if plan.namespace:
+            execution.namespaces[plan.namespace] = dict(output.output_variables)
+        if plan.category == "Source":
+            execution.source_outputs[plan.name] = output
+        self._finish_action(run, S.SUCCEEDED, step)
+        self._progress(pipeline, execution, run.stage, step)
+
+    def _fail(self, pipeline: Pipeline, execution: Execution, run: ActionRun, code: str, message: str,
+              external_id: str | None, step: _Step) -> None:
+        run.error_code, run.error_message = code, message
+        if external_id:
+            run.output = _with_external_id(run.output, external_id)
+        self._finish_action(run, S.FAILED, step)
+        self._progress(pipeline, execution, run.stage, step)
+
+    def _new_job(self, pipeline: Pipeline, execution: Execution, run: ActionRun, step: _Step) -> None:
+        run.job_id = step.new_id()
+        self.jobs[run.job_id] = (pipeline.name, execution.execution_id, run.stage, run.name)
+        action = pipeline.plans[execution.pipeline_version].stage(run.stage).action(run.name)
+        step.commands.append(self._command_for(pipeline, execution, action, run))
 
     def _approval(self, event: ApprovalResultSubmitted, step: _Step) -> None:
         pipeline = self.pipeline(event.pipeline)
@@ -244,7 +283,7 @@ class Engine:
             self._finish_action(run, S.FAILED, step)
         self._progress(pipeline, execution, event.stage, step)
 
-    def _approval_timed_out(self, event: ApprovalTimedOut, step: _Step) -> None:
+    def _action_timed_out(self, event: ActionTimedOut, step: _Step) -> None:
         execution = self.execution(event.pipeline, event.execution_id)
         stage_run = execution.stage_runs.get(event.stage)
         run = stage_run.actions.get(event.action) if stage_run else None
@@ -252,9 +291,8 @@ class Engine:
             return  # a late timer for an approval that was retried: nothing to do
         if run.status != S.IN_PROGRESS:
             return  # answered before the timer fired
-        run.error_code, run.error_message = "TimedOut", "Approval timed out"
-        self._finish_action(run, S.FAILED, step)
-        self._progress(self.pipeline(event.pipeline), execution, event.stage, step)
+        message = "Approval timed out" if run.token else "Action timed out: the job reported no result in time"
+        self._fail(self.pipeline(event.pipeline), execution, run, "TimedOut", message, None, step)
 
     def _transition(self, event: StageTransitionChanged, step: _Step) -> None:
         pipeline = self.pipeline(event.pipeline)
@@ -441,6 +479,8 @@ class Engine:
                 pipeline.tokens[run.token] = (execution.execution_id, stage_run.stage, action.name)
                 step.commands.append(self._command_for(pipeline, execution, action, run))
                 continue
+            if action.is_job:
+                run.expires_at = step.now + (action.timeout_in_minutes or DEFAULT_JOB_TIMEOUT_MINUTES) * 60
             missing = [name for name in action.input_artifacts if name not in execution.artifacts]
             if missing:
                 run.error_code = "JobFailed"
@@ -449,7 +489,10 @@ class Engine:
                 failed_at_start = True
                 continue
             run.input_artifacts = tuple(execution.artifacts[name] for name in action.input_artifacts)
-            step.commands.append(self._command_for(pipeline, execution, action, run))
+            if action.is_job:
+                self._new_job(pipeline, execution, run, step)
+            else:
+                step.commands.append(self._command_for(pipeline, execution, action, run))
         if failed_at_start:
             self._progress(pipeline, execution, stage_run.stage, step)
 
@@ -551,8 +594,10 @@ _HANDLERS = {
     ExecutionStarted: Engine._started,
     ActionSucceeded: Engine._action_result,
     ActionFailed: Engine._action_result,
+    JobSucceeded: Engine._job_result,
+    JobFailed: Engine._job_result,
     ApprovalResultSubmitted: Engine._approval,
-    ApprovalTimedOut: Engine._approval_timed_out,
+    ActionTimedOut: Engine._action_timed_out,
     StageTransitionChanged: Engine._transition,
     ExecutionStopRequested: Engine._stop,
     StageRetryRequested: Engine._retry,

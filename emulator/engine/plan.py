@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DEFAULT_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60  # AWS: a manual approval waits 7 days
+DEFAULT_JOB_TIMEOUT_MINUTES = 60  # AWS: a Lambda invoke action times out after 1 hour
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ class ActionPlan:
     @property
     def is_approval(self) -> bool:
         return self.category == "Approval" and self.provider == "Manual"
+
+    @property
+    def is_job(self) -> bool:
+        """Its work reports back through PutJobSuccessResult/PutJobFailureResult."""
+        return self.category == "Invoke" and self.provider == "Lambda"
 
     @property
     def config(self) -> dict[str, str]:

@@ -31,6 +31,8 @@ class ActionRun:
     approval_summary: str | None = None
     approved_by: str | None = None
     approved_at: float | None = None
+    job_id: str | None = None  # Lambda invokes: the current job
+    continuation_token: str | None = None
 
 
 @dataclass

@@ -42,6 +42,8 @@ class ActionRunner:
         write_log: Callable[[str, str], None],
         docker_client_factory: Callable[[], object] | None = None,
         daemon_id: str = "pipemu",
+        api_endpoint: str | None = None,
+        region: str = "us-east-1",
     ):
         self.state_dir = Path(state_dir)
         self._resources = resources
@@ -51,6 +53,8 @@ class ActionRunner:
         self._client_lock = threading.Lock()
         self._cancels: dict[str, threading.Event] = {}
         self.daemon_id = daemon_id
+        self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
+        self.region = region
 
     # -- the Runner protocol ------------------------------------------------------------------
 
@@ -133,6 +137,19 @@ class ActionRunner:
     def artifact_location(self, execution_id: str, name: str) -> str:
         return f"artifacts/{execution_id}/{name}"
 
+    def aws_environment(self) -> dict[str, str]:
+        """What an AWS SDK in a container needs to talk to this daemon, unchanged."""
+        env = {
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "pipemu",
+            "AWS_SECRET_ACCESS_KEY": "pipemu",
+        }
+        if self.api_endpoint:
+            env["AWS_ENDPOINT_URL"] = self.api_endpoint
+            env["AWS_ENDPOINT_URL_CODEPIPELINE"] = self.api_endpoint
+        return env
+
     def labels(self, command: RunAction) -> dict[str, str]:
         return {
             f"{LABEL_PREFIX}daemon": self.daemon_id,
@@ -198,7 +215,8 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
     project = runner.resource("projects", name, "CodeBuild project")
     inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
     primary = config.get("PrimarySource") or (command.action.input_artifacts[0] if command.inputs else None)
-    env = {v["name"]: v["value"] for v in (project.model_dump().get("environmentVariables") or [])}
+    env = runner.aws_environment()
+    env.update({v["name"]: v["value"] for v in (project.model_dump().get("environmentVariables") or [])})
     if "EnvironmentVariables" in config:
         try:
             env.update({v["name"]: v["value"] for v in json.loads(config["EnvironmentVariables"])})

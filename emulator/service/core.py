@@ -16,7 +16,7 @@ import uuid
 from typing import Callable, Protocol
 
 from emulator.engine import (
-    ApprovalTimedOut,
+    ActionTimedOut,
     AwaitApproval,
     CancelAction,
     Command,
@@ -130,18 +130,22 @@ class ServiceCore:
             if isinstance(command, RunAction):
                 if self.runner is not None:
                     self.runner.submit(command, self.report)
+                if command.expires_at is not None and self._timers is not None:
+                    self._schedule_timeout(command, command.expires_at)
             elif isinstance(command, AwaitApproval):
                 if self._timers is not None:
-                    timed_out = ApprovalTimedOut(
-                        command.pipeline, command.execution_id, command.stage, command.action,
-                        command.action_execution_id,
-                    )
-                    self._timers.at(command.expires_at, lambda e=timed_out: self.report(e))
+                    self._schedule_timeout(command, command.expires_at)
             elif isinstance(command, CancelAction):
                 if self.runner is not None:
                     self.runner.cancel(command.action_execution_id)
             elif isinstance(command, ExecutionEnded):
                 log.info("%s execution %s ended %s", command.pipeline, command.execution_id, command.status)
+
+    def _schedule_timeout(self, command, expires_at: float) -> None:
+        action = command.action if isinstance(command.action, str) else command.action.name
+        timed_out = ActionTimedOut(command.pipeline, command.execution_id, command.stage, action,
+                                   command.action_execution_id)
+        self._timers.at(expires_at, lambda: self.report(timed_out))
 
     # -- definitions ------------------------------------------------------------------------
 

@@ -14,10 +14,11 @@ from .core import ServiceCore
 from .control import ControlOperations
 from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page
+from .jobs import JobOperations
 from .pipelines import PipelineOperations
 
 
-class CodePipeline(ControlOperations, PipelineOperations, ServiceCore):
+class CodePipeline(ControlOperations, PipelineOperations, JobOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:

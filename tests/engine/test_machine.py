@@ -7,7 +7,7 @@ import pytest
 from emulator.engine import (
     ActionSucceeded,
     ApprovalResultSubmitted,
-    ApprovalTimedOut,
+    ActionTimedOut,
     AwaitApproval,
     EngineError,
     ExecutionStarted,
@@ -156,11 +156,11 @@ def test_approval_timeout_fails_the_action_and_a_late_timer_is_ignored():
     commands = harness.start("c1")
     opened = next(c for c in harness.commands if isinstance(c, AwaitApproval))
     assert opened.expires_at == harness.execution("c1").stage_runs["Work"].actions["approve"].start_time + 300
-    harness.send(ApprovalTimedOut("p", "c1", "Work", "approve", opened.action_execution_id))
+    harness.send(ActionTimedOut("p", "c1", "Work", "approve", opened.action_execution_id))
     run = harness.execution("c1").stage_runs["Work"].actions["approve"]
     assert (run.status, run.error_message) == ("Failed", "Approval timed out")
     assert harness.execution("c1").status == "Failed"
-    assert harness.send(ApprovalTimedOut("p", "c1", "Work", "approve", opened.action_execution_id)) == []
+    assert harness.send(ActionTimedOut("p", "c1", "Work", "approve", opened.action_execution_id)) == []
     assert [type(c).__name__ for c in commands] == ["RunAction"]  # the start ran the source
 
 
@@ -222,3 +222,44 @@ def test_an_approval_beside_a_failed_action_is_abandoned():
     assert run.status == "Abandoned"
     assert harness.execution("c1").status == "Failed"
     assert harness.pipeline.slots["Work"].inside == []
+
+
+def test_lambda_jobs_continue_succeed_fail_and_time_out():
+    from emulator.engine import JobFailed, JobSucceeded
+    from emulator.engine.events import ActionOutput
+
+    invoke = action("release", "Invoke", "Lambda", namespace="Release", timeoutInMinutes=2)
+    harness = Harness(two_stage(invoke), auto_run=False)
+    harness.start("c1")
+    harness.finish(harness.pending.pop(0))
+    harness.pending.clear()
+    [first] = [c for c in harness.commands if isinstance(c, RunAction) and c.action.name == "release"]
+    assert first.job_id and first.expires_at == harness.execution("c1").stage_runs["Work"].actions["release"].start_time + 120
+    commands = harness.send(JobSucceeded(first.job_id, continuation_token="page-2"))
+    [again] = [c for c in commands if isinstance(c, RunAction)]
+    assert (again.action_execution_id, again.continuation_token) == (first.action_execution_id, "page-2")
+    assert again.job_id != first.job_id
+    for stale in (JobSucceeded(first.job_id), JobFailed(first.job_id, "late")):
+        with pytest.raises(EngineError) as raised:
+            harness.send(stale)
+        assert raised.value.code == "InvalidJobStateException"
+    with pytest.raises(EngineError) as raised:
+        harness.send(JobSucceeded("no-such-job"))
+    assert raised.value.code == "JobNotFoundException"
+    harness.send(JobSucceeded(again.job_id, ActionOutput(output_variables=(("approved", "2"),))))
+    assert harness.execution("c1").status == "Succeeded"
+    assert harness.execution("c1").namespaces["Release"] == {"approved": "2"}
+
+    harness.pending.clear()  # the fake runner never runs jobs: the function reports instead
+    harness.start("c2")
+    harness.finish(harness.pending.pop(0))
+    job = harness.execution("c2").stage_runs["Work"].actions["release"].job_id
+    harness.send(JobFailed(job, "boom", "JobFailed"))
+    assert harness.execution("c2").status_summary == "Work.release: boom"
+
+    harness.pending.clear()
+    harness.start("c3")
+    harness.finish(harness.pending.pop(0))
+    run = harness.execution("c3").stage_runs["Work"].actions["release"]
+    harness.send(ActionTimedOut("p", "c3", "Work", "release", run.action_execution_id))
+    assert (run.status, run.error_message) == ("Failed", "Action timed out: the job reported no result in time")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from emulator.engine import (
-    ApprovalTimedOut,
+    ActionTimedOut,
     CancelAction,
     EngineError,
     ExecutionStopRequested,
@@ -197,7 +197,7 @@ def test_approval_timeout(mode, then_inside):
     d.run("c1", "a")
     d.arrive("c2")
     run = d.execution("c1").stage_runs["Work"].actions["approve"]
-    d.send(ApprovalTimedOut("p", "c1", "Work", "approve", run.action_execution_id))
+    d.send(ActionTimedOut("p", "c1", "Work", "approve", run.action_execution_id))
     assert d.statuses()["c1"] == "Failed"
     assert d.where()["inside"] == then_inside
 

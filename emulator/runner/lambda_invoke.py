@@ -1,0 +1,368 @@
+"""Run one Lambda invocation in a Docker container: code and event copied in, result copied out.
+
+Host folders are never bind-mounted: the function code goes to /var/task and the runtime shim
+(`lambda_bootstrap/`) plus invocation.json to /var/runtime with put_archive, and the shim's
+/var/runtime/result.json comes back with get_archive. A container is named after the invocation,
+so a restarted daemon re-attaches to it instead of invoking the function a second time.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import json
+import queue
+import re
+import tarfile
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import docker.errors
+
+from .images import image_exists
+
+TASK_ROOT = "/var/task"
+RUNTIME_DIR = "/var/runtime"
+RESULT_PATH = f"{RUNTIME_DIR}/result.json"
+BOOTSTRAP_DIR = Path(__file__).with_name("lambda_bootstrap")
+_POLL = 0.1        # seconds between checks of cancel and timeout while the function runs
+_TAIL_LINES = 20   # log lines kept for the message of a crash
+
+
+@dataclass(frozen=True)
+class Invocation:
+    name: str            # container name (unique per invocation; the re-attach key)
+    image: str
+    runtime: str
+    handler: str
+    code_dir: Path       # host folder with the function code
+    event: dict
+    context: dict        # function_name, function_version, ..., deadline_ms (the caller fills it)
+    environment: dict[str, str]    # AWS_* and user variables; Lambda's own are added if unset
+    labels: dict[str, str]
+    timeout_seconds: float
+    memory_mb: int = 512
+    network: str | None = None     # a docker network to join (besides reaching the host)
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    succeeded: bool        # the handler returned (ok): NOT whether the CodePipeline job succeeded
+    result: object | None
+    error_type: str | None
+    error_message: str | None
+
+
+class _Failure(Exception):
+    """An invocation failure known before or after the container runs."""
+
+    def __init__(self, error_type: str, message: str):
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def _fail(error_type: str, message: str) -> InvocationResult:
+    return InvocationResult(False, None, error_type, message)
+
+
+# ---------------------------------------------------------------- preparing
+
+def _is_node(runtime: str) -> bool:
+    return runtime.startswith("nodejs")
+
+
+def _shim(runtime: str) -> tuple[str, list[str]]:
+    name = "bootstrap.js" if _is_node(runtime) else "bootstrap.py"
+    interpreter = "node" if _is_node(runtime) else "python3"
+    return name, [interpreter, f"{RUNTIME_DIR}/{name}"]
+
+
+def _environment(inv: Invocation) -> dict[str, str]:
+    ctx = inv.context or {}
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": str(ctx.get("function_name", "")),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(inv.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": str(ctx.get("function_version") or "$LATEST"),
+        "AWS_LAMBDA_LOG_GROUP_NAME": str(ctx.get("log_group_name", "")),
+        "AWS_LAMBDA_LOG_STREAM_NAME": str(ctx.get("log_stream_name", "")),
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{inv.runtime}",
+        "LAMBDA_TASK_ROOT": TASK_ROOT,
+        "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
+        "TZ": ":UTC",
+        "_HANDLER": inv.handler,
+    }
+    env.update({k: str(v) for k, v in (inv.environment or {}).items()})  # the caller's win
+    return env
+
+
+def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def _add_dir(tar: tarfile.TarFile, name: str) -> None:
+    info = _root_owned(tarfile.TarInfo(name))
+    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+    tar.addfile(info)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = _root_owned(tarfile.TarInfo(name))
+    info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _input_tar(inv: Invocation):
+    """A tar (on disk: code can be large) extracting at / into /var/task and /var/runtime."""
+    shim_name, _ = _shim(inv.runtime)
+    invocation = {"handler": inv.handler, "event": inv.event, "context": inv.context}
+    fh = tempfile.TemporaryFile()
+    with tarfile.open(fileobj=fh, mode="w") as tar:
+        _add_dir(tar, "var")
+        tar.add(str(inv.code_dir), arcname=TASK_ROOT.lstrip("/"), filter=_root_owned)
+        _add_dir(tar, RUNTIME_DIR.lstrip("/"))
+        _add_bytes(tar, f"{RUNTIME_DIR.lstrip('/')}/{shim_name}",
+                   (BOOTSTRAP_DIR / shim_name).read_bytes(), 0o755)
+        _add_bytes(tar, f"{RUNTIME_DIR.lstrip('/')}/invocation.json",
+                   json.dumps(invocation).encode())
+    fh.seek(0)
+    return fh
+
+
+def _create(client, inv: Invocation):
+    if not Path(inv.code_dir).is_dir():
+        raise _Failure("Runtime.InvalidCode", f"function code folder {inv.code_dir} not found")
+    if not image_exists(client, inv.image):
+        raise _Failure("Runtime.ImageNotFound",
+                       f"Lambda runtime image {inv.image} is not available locally (build it "
+                       "with emulator.runner.lambda_images.ensure_runtime_image)")
+    _, command = _shim(inv.runtime)
+    labels = {"pipemu.runner": "lambda", **inv.labels}
+    kwargs = {}
+    if inv.network:
+        kwargs["network"] = inv.network
+    container = client.containers.create(
+        inv.image, entrypoint=command, command=[], name=inv.name, labels=labels,
+        environment=_environment(inv), working_dir=TASK_ROOT, detach=True,
+        mem_limit=f"{int(inv.memory_mb)}m", memswap_limit=f"{int(inv.memory_mb)}m",
+        nano_cpus=1_000_000_000, privileged=False, security_opt=["no-new-privileges"],
+        # Lets the function reach the emulator's API (AWS_ENDPOINT_URL) on the host.
+        extra_hosts={"host.docker.internal": "host-gateway"}, **kwargs,
+    )
+    try:
+        with _input_tar(inv) as data:
+            container.put_archive("/", data)
+    except BaseException:
+        _remove(container)
+        raise
+    return container
+
+
+# ---------------------------------------------------------------- running
+
+def _pump_logs(container, lines: queue.Queue) -> None:
+    """Reads the container's log (stdout+stderr) into `lines`, one line per item; None ends."""
+    try:
+        pending = b""
+        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                lines.put(raw.decode("utf-8", "replace").rstrip("\r"))
+        if pending:
+            lines.put(pending.decode("utf-8", "replace").rstrip("\r"))
+    except Exception as exc:  # the engine went away: the status poll decides the outcome
+        lines.put(f"[pipemu] log stream ended: {exc}")
+    finally:
+        lines.put(None)
+
+
+def _started_at(container) -> float | None:
+    raw = container.attrs.get("State", {}).get("StartedAt", "")
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?", raw or "")
+    if not m or raw.startswith("0001"):
+        return None
+    return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=timezone.utc).timestamp() + float(m.group(2) or 0)
+
+
+def _kill(container) -> None:
+    try:
+        container.kill()
+    except docker.errors.APIError:
+        pass  # already stopped
+
+
+def _follow(container, inv: Invocation, log: Callable[[str], None], tail: collections.deque,
+            cancel: threading.Event | None, started: float) -> tuple[int, _Failure | None]:
+    """Streams logs until the container stops; returns (exit code, stop reason or None)."""
+    deadline = time.monotonic() + inv.timeout_seconds - (time.time() - started)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_pump_logs, args=(container, lines), daemon=True,
+                     name=f"logs-{inv.name}").start()
+    stopped: _Failure | None = None
+    stream_open = True
+    drain_until = None
+    while True:
+        if stream_open:
+            try:
+                item = lines.get(timeout=_POLL)
+                if item is None:
+                    stream_open = False
+                else:
+                    tail.append(item)
+                    log(item)  # called on the caller's thread, never on the pump's
+            except queue.Empty:
+                pass
+        else:
+            container.reload()
+            state = container.attrs.get("State", {})
+            if state.get("Status") in ("exited", "dead"):
+                return int(state.get("ExitCode", -1)), stopped
+            time.sleep(_POLL)
+        if stopped is None:
+            if cancel is not None and cancel.is_set():
+                stopped = _Failure("Cancelled", "Invocation cancelled")
+            elif time.monotonic() > deadline:
+                request_id = (inv.context or {}).get("aws_request_id", "")
+                stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+                stopped = _Failure("Sandbox.Timedout",  # Lambda's own wording
+                                   f"{stamp[:-6]}Z {request_id} Task timed out after "
+                                   f"{inv.timeout_seconds:.2f} seconds")
+            if stopped:
+                log(f"[pipemu] {stopped}")
+                _kill(container)
+                drain_until = time.monotonic() + 10
+        elif stream_open and drain_until is not None and time.monotonic() > drain_until:
+            stream_open = False  # a log stream that hangs after the kill must not hold us
+
+
+# ---------------------------------------------------------------- collecting
+
+def _read_result(container) -> dict | None:
+    """The shim's result.json, or None if it wrote none."""
+    try:
+        stream, _ = container.get_archive(RESULT_PATH)
+    except docker.errors.NotFound:
+        return None
+    with tempfile.TemporaryFile() as fh:
+        for chunk in stream:
+            fh.write(chunk)
+        fh.seek(0)
+        with tarfile.open(fileobj=fh, mode="r:") as tar:
+            for member in tar.getmembers():
+                if member.isfile():
+                    raw = tar.extractfile(member).read()
+                    try:
+                        data = json.loads(raw.decode("utf-8", "replace"))
+                    except ValueError:
+                        return None
+                    return data if isinstance(data, dict) else None
+    return None
+
+
+def _crash(container, code: int, tail: collections.deque, inv: Invocation) -> InvocationResult:
+    request_id = (inv.context or {}).get("aws_request_id", "")
+    if container.attrs.get("State", {}).get("OOMKilled"):
+        error_type = "Runtime.OutOfMemory"
+        reason = f"Runtime exited with error: signal: killed (out of memory, {inv.memory_mb} MB)"
+    elif code == 0:
+        error_type, reason = "Runtime.ExitError", "Runtime exited without providing a result"
+    else:
+        error_type, reason = "Runtime.ExitError", f"Runtime exited with error: exit status {code}"
+    last = "\n".join(list(tail)[-10:])
+    message = f"RequestId: {request_id} Error: {reason}"
+    if last:
+        message += f"\nLast log lines:\n{last}"
+    return _fail(error_type, message)
+
+
+def _outcome(data: dict) -> InvocationResult:
+    if data.get("ok"):
+        return InvocationResult(True, data.get("result"), None, None)
+    return InvocationResult(False, None, str(data.get("errorType") or "Error"),
+                            str(data.get("errorMessage") or ""))
+
+
+# ---------------------------------------------------------------- the entry point
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except (docker.errors.DockerException, OSError):
+        pass  # already gone, or the engine is away: nothing more to do
+
+
+def _existing(client, name: str):
+    try:
+        return client.containers.get(name)
+    except docker.errors.NotFound:
+        return None
+
+
+def remove_invocation(client, name: str) -> None:
+    """Remove the invocation container `name` if it is still there."""
+    try:
+        container = _existing(client, name)
+    except (docker.errors.DockerException, OSError):
+        return
+    if container is not None:
+        _remove(container)
+
+
+def invoke(client, inv: Invocation, log: Callable[[str], None],
+           cancel: threading.Event | None = None, keep_container: bool = False) -> InvocationResult:
+    """Run (or re-attach to) the invocation `inv`; every failure is a result, never an exception.
+
+    If the caller is interrupted (KeyboardInterrupt, SystemExit: the daemon is going down) the
+    container is left running, so the next invoke with the same name re-attaches to it. With
+    `keep_container` the caller removes the container itself (remove_invocation) once it has
+    recorded the result: a crash before that re-attaches to the exited container instead of
+    invoking the function a second time.
+    """
+    container = None
+    keep = keep_container
+    tail: collections.deque = collections.deque(maxlen=_TAIL_LINES)
+    try:
+        container = _existing(client, inv.name)
+        if container is not None and container.status == "created":
+            # Died between create and start: the inputs may be incomplete, so start afresh.
+            _remove(container)
+            container = None
+        if container is None:
+            container = _create(client, inv)
+            container.start()
+            started = time.time()
+        else:
+            log(f"[pipemu] re-attaching to container {inv.name} ({container.status})")
+            started = _started_at(container) or time.time()
+        code, stopped = _follow(container, inv, log, tail, cancel, started)
+        if stopped is not None:
+            return _fail(stopped.error_type, str(stopped))
+        data = _read_result(container)
+        if data is None:
+            return _crash(container, code, tail, inv)
+        return _outcome(data)
+    except _Failure as exc:
+        return _fail(exc.error_type, str(exc))
+    except (docker.errors.DockerException, OSError) as exc:
+        return _fail("Docker.Error", f"Docker error: {exc}")
+    except Exception:
+        raise
+    except BaseException:
+        keep = True  # the daemon is stopping: leave the function running for a re-attach
+        raise
+    finally:
+        if container is not None and not keep:
+            _remove(container)
+
+
+__all__ = ["Invocation", "InvocationResult", "invoke", "remove_invocation", "RUNTIME_DIR",
+           "TASK_ROOT"]

@@ -1,0 +1,51 @@
+"""The job API of Lambda invoke actions: GetJobDetails, PutJobSuccessResult, PutJobFailureResult."""
+
+from __future__ import annotations
+
+from emulator.engine import JobFailed, JobSucceeded
+from emulator.engine.events import ActionOutput
+from emulator.runner.job_data import ACCOUNT_ID, job_data
+
+from .errors import ServiceError
+
+
+class JobOperations:
+    def get_job_details(self, params: dict) -> dict:
+        with self.lock:
+            where = self.engine.jobs.get(params["jobId"])
+            if where is None:
+                raise ServiceError("JobNotFoundException", f"Job '{params['jobId']}' not found")
+            pipeline = self.engine.pipelines[where[0]]
+            execution = pipeline.executions[where[1]]
+            run = execution.stage_runs[where[2]].actions[where[3]]
+            action = pipeline.plans[execution.pipeline_version].stage(run.stage).action(run.name)
+            data = job_data(
+                region=self.region, pipeline=pipeline.name, execution_id=execution.execution_id,
+                stage=run.stage, action=run.name, action_execution_id=run.action_execution_id,
+                action_type={"category": action.category, "owner": action.owner,
+                             "provider": action.provider, "version": action.version},
+                configuration=dict(run.configuration),
+                inputs=[(a.name, a.location) for a in run.input_artifacts],
+                outputs=list(action.output_artifacts),
+                execution_outputs_prefix=f"artifacts/{execution.execution_id}",
+                continuation_token=run.continuation_token,
+            )
+            return {"jobDetails": {"id": params["jobId"], "data": data, "accountId": ACCOUNT_ID}}
+
+    def put_job_success_result(self, params: dict) -> dict:
+        details = params.get("executionDetails") or {}
+        revision = params.get("currentRevision") or {}
+        output = ActionOutput(
+            summary=details.get("summary"),
+            external_execution_id=details.get("externalExecutionId"),
+            revision_id=revision.get("revision"),
+            revision_summary=revision.get("revisionSummary"),
+            output_variables=tuple(sorted((params.get("outputVariables") or {}).items())),
+        )
+        self.apply(JobSucceeded(params["jobId"], output, params.get("continuationToken")))
+        return {}
+
+    def put_job_failure_result(self, params: dict) -> dict:
+        failure = params["failureDetails"]
+        self.apply(JobFailed(params["jobId"], failure["message"], failure["type"], failure.get("externalExecutionId")))
+        return {}

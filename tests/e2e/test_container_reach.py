@@ -1,0 +1,49 @@
+"""Containers that run actions reach the daemon's API (AWS_ENDPOINT_URL in their environment),
+while the daemon listens on loopback (and the Docker bridge) only."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e import article_pipeline
+from tests.e2e.waiting import settle
+from tests.support.daemon import Daemon
+
+pytestmark = pytest.mark.docker
+PIPELINE = "svc-pipeline"
+
+
+def test_a_build_container_calls_the_api(tmp_path, service_repo, busybox_image):
+    definition = article_pipeline.service_pipeline(PIPELINE, service_repo, busybox_image)
+    definition["projects"][f"{PIPELINE}-build"]["buildspec"] = {
+        "version": 0.2,
+        "phases": {"build": {"commands": [
+            'echo "endpoint=$AWS_ENDPOINT_URL region=$AWS_REGION"',
+            "wget -q -O- --header 'X-Amz-Target: CodePipeline_20150709.GetPipelineState' "
+            "--header 'Content-Type: application/x-amz-json-1.1' "
+            f"--post-data '{{\"name\": \"{PIPELINE}\"}}' \"$AWS_ENDPOINT_URL/\" > state.json",
+            "grep -q '\"stageName\":\"Building\"' state.json",
+            "mkdir -p dist && cp state.json dist/app.txt",
+        ]}},
+        "artifacts": {"files": ["**/*"], "base-directory": "dist"},
+    }
+    article_pipeline.write(tmp_path / "pipelines", definition)
+    daemon = Daemon(tmp_path / "pipelines", tmp_path / "state").start()
+    try:
+        client = daemon.client()
+        client.start_pipeline_execution(name=PIPELINE)
+        state = settle(client, PIPELINE)
+        building = next(s for s in state["stageStates"] if s["stageName"] == "Building")
+        assert building["latestExecution"]["status"] == "Succeeded", building
+        assert f"endpoint=http://host.docker.internal:{daemon.port} region=us-east-1" in daemon_logs(tmp_path, building)
+    finally:
+        daemon.stop()
+
+
+def daemon_logs(tmp_path, building: dict) -> str:
+    import sqlite3
+
+    action_execution_id = building["actionStates"][0]["latestExecution"]["actionExecutionId"]
+    with sqlite3.connect(f"file:{tmp_path / 'state' / 'state.sqlite3'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT text FROM action_logs WHERE action_execution_id = ?", (action_execution_id,)).fetchall()
+    return "\n".join(r[0] for r in rows)
