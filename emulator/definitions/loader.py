@@ -21,7 +21,11 @@ from pydantic import BaseModel, ValidationError
 from . import yamlpos
 from .models import (
     RESOURCE_KINDS,
+    Bucket,
     DefinitionFile,
+    Function,
+    Schedule,
+    Stack,
     Loc,
     PipelineDeclaration,
     Project,
@@ -59,6 +63,11 @@ class LoadedFolder:
     repositories: dict[str, Repository]
     projects: dict[str, Project]
     errors: list[DefinitionError]  # all errors, files' and folder-level
+    functions: dict[str, Function] = field(default_factory=dict)
+    stacks: dict[str, Stack] = field(default_factory=dict)
+    buckets: dict[str, Bucket] = field(default_factory=dict)
+    # (file, schedule, the pipeline it targets: its own `pipeline`, or that of its file)
+    schedules: list[tuple[Path, Schedule, str | None]] = field(default_factory=list)
 
 
 # --- paths and messages ---
@@ -250,8 +259,12 @@ def load_folder(folder: str | Path) -> LoadedFolder:
         definition = loaded.definition
         if definition is not None and definition.pipeline is not None and not folder_errors[path]:
             result.pipelines[definition.pipeline.name] = (path, definition.pipeline)
-    result.repositories = {name: resource for name, (_, resource) in declared["repositories"].items()}
-    result.projects = {name: resource for name, (_, resource) in declared["projects"].items()}
+    for section in RESOURCE_KINDS:
+        setattr(result, section, {name: resource for name, (_, resource) in declared[section].items()})
+    for path, definition in parsed.items():
+        own = definition.pipeline.name if definition.pipeline else None
+        for schedule in definition.schedules:
+            result.schedules.append((path, schedule, schedule.pipeline or own))
     return result
 
 

@@ -220,6 +220,10 @@ class Project(AwsModel):
     # inside the primary input artifact; None means `buildspec.yml` there, as in CodeBuild.
     buildspec: Annotated[Any, AfterValidator(_buildspec)] = None
     environmentVariables: list[ProjectEnvironmentVariable] = []
+    privilegedMode: bool = False  # as CodeBuild: privileges and the Docker socket in the container
+    # The Docker network (environment) the build joins, to reach the stacks deployed there by
+    # name; by default the network of the stage that runs it.
+    network: str | None = None
 
     @property
     def inline_buildspec(self) -> dict | str | None:

@@ -40,6 +40,7 @@ class ExecutionStarted:
 class ArtifactOutput:
     name: str
     location: str  # where the runner stored it (opaque to the engine)
+    revision: str | None = None  # the source revision it was made from (a commit id)
 
 
 @dataclass(frozen=True)

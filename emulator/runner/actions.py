@@ -7,8 +7,11 @@ Artifacts live under `<state-dir>/artifacts/<execution>/<artifact>/` (kept for t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
+import zipfile
 import shutil
 import threading
 from datetime import datetime
@@ -24,6 +27,8 @@ from .source import SourceError, export_commit, resolve_commit
 log = logging.getLogger(__name__)
 
 LABEL_PREFIX = "pipemu."
+# Variables whose values are masked in logs (besides CodeBuild's PARAMETER_STORE/SECRETS_MANAGER).
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL", re.IGNORECASE)
 
 
 class ActionFailure(Exception):
@@ -52,6 +57,7 @@ class ActionRunner:
         self._client = None
         self._client_lock = threading.Lock()
         self._cancels: dict[str, threading.Event] = {}
+        self._secrets: dict[str, list[str]] = {}  # action execution -> values to mask in its log
         self.daemon_id = daemon_id
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
@@ -93,6 +99,7 @@ class ActionRunner:
             report(ActionSucceeded(*where, output=output))
         finally:
             self._cancels.pop(command.action_execution_id, None)
+            self._secrets.pop(command.action_execution_id, None)
         # Only now that the result is committed may the container go: a crash before this
         # point re-attaches to the exited container instead of running the action again.
         if provider is not None and action.provider == "CodeBuild":
@@ -123,7 +130,19 @@ class ActionRunner:
         return found
 
     def log(self, command: RunAction, line: str) -> None:
+        for secret in self._secrets.get(command.action_execution_id, ()):
+            line = line.replace(secret, "***")
         self._write_log(command.action_execution_id, line)
+
+    def mask(self, command: RunAction, environment: dict[str, str], secret_names: set[str] = frozenset()) -> None:
+        """Values of secret-looking variables never reach the stored log."""
+        ours = self.aws_environment()  # dummy credentials of our own: nothing to hide
+        values = {
+            value for name, value in environment.items()
+            if value and len(value) >= 4 and name not in ours and (name in secret_names or SECRET_NAME.search(name))
+        }
+        if values:
+            self._secrets[command.action_execution_id] = sorted(values, key=len, reverse=True)
 
     def client(self):
         with self._client_lock:
@@ -133,6 +152,13 @@ class ActionRunner:
 
     def artifact_dir(self, execution_id: str, name: str) -> Path:
         return self.state_dir / "artifacts" / execution_id / name
+
+    def fresh_artifact_dir(self, execution_id: str, name: str) -> Path:
+        """The artifact's folder, emptied: a re-run after a restart starts clean."""
+        dest = self.artifact_dir(execution_id, name)
+        if dest.exists():
+            shutil.rmtree(dest)
+        return dest
 
     def artifact_location(self, execution_id: str, name: str) -> str:
         return f"artifacts/{execution_id}/{name}"
@@ -174,22 +200,21 @@ def _docker_from_env():
 # -- providers ------------------------------------------------------------------------------
 
 
-def _codecommit(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
-    config = dict(command.configuration)
-    name = config["RepositoryName"]
+def _git_source(runner: ActionRunner, command: RunAction, name: str, branch: str) -> ActionOutput:
+    """CodeCommit and CodeStarSourceConnection: the tree of a commit of a local repository."""
     repository = runner.resource("repositories", name, "repository")
     try:
-        revision = resolve_commit(Path(repository.path), config["BranchName"], command.source_revision)
+        revision = resolve_commit(Path(repository.path), branch, command.source_revision)
         artifacts = []
         for artifact in command.action.output_artifacts:
-            dest = runner.artifact_dir(command.execution_id, artifact)
-            if dest.exists():  # a re-run after a restart starts clean
-                shutil.rmtree(dest)
+            dest = runner.fresh_artifact_dir(command.execution_id, artifact)
             export_commit(Path(repository.path), revision.commit_id, dest)
-            artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact)))
+            artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact),
+                                            revision.commit_id))
     except SourceError as error:
         raise ActionFailure(f"{name}: {error}") from None
-    runner.log(command, f"[pipemu] {name}@{revision.branch}: {revision.commit_id} {revision.message.splitlines()[0] if revision.message else ''}")
+    first_line = revision.message.splitlines()[0] if revision.message else ""
+    runner.log(command, f"[pipemu] {name}@{revision.branch}: {revision.commit_id} {first_line}")
     variables = {
         "CommitId": revision.commit_id,
         "CommitMessage": revision.message,
@@ -198,14 +223,63 @@ def _codecommit(runner: ActionRunner, command: RunAction, cancel: threading.Even
         "BranchName": revision.branch,
         "RepositoryName": name,
     }
+    if command.action.provider == "CodeStarSourceConnection":
+        variables = {k: v for k, v in variables.items() if k != "RepositoryName"} | {
+            "FullRepositoryName": name, "ConnectionArn": dict(command.configuration).get("ConnectionArn", "")}
     return ActionOutput(
-        summary=revision.message.splitlines()[0] if revision.message else None,
+        summary=first_line or None,
         external_execution_id=revision.commit_id,
         revision_id=revision.commit_id,
         revision_summary=revision.message,
         revision_created=_epoch(revision.author_date),
         output_variables=tuple(variables.items()),
         artifacts=tuple(artifacts),
+    )
+
+
+def _codecommit(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    config = dict(command.configuration)
+    return _git_source(runner, command, config["RepositoryName"], config["BranchName"])
+
+
+def _codestar(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    config = dict(command.configuration)
+    return _git_source(runner, command, config["FullRepositoryId"], config["BranchName"])
+
+
+def _s3(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    """S3 source: an object key in a local folder standing in for the bucket, either a zip (as
+    AWS expects) or a folder; its revision is the content's SHA-256 (S3 gives a version id)."""
+    config = dict(command.configuration)
+    bucket = runner.resource("buckets", config["S3Bucket"], "bucket")
+    source = (Path(bucket.path) / config["S3ObjectKey"]).resolve()
+    if not source.is_relative_to(Path(bucket.path).resolve()) or not source.exists():
+        raise ActionFailure(f"s3://{config['S3Bucket']}/{config['S3ObjectKey']}: no such object in {bucket.path}")
+    digest = hashlib.sha256()
+    artifacts = []
+    for artifact in command.action.output_artifacts:
+        dest = runner.fresh_artifact_dir(command.execution_id, artifact)
+        if source.is_dir():
+            shutil.copytree(source, dest, dirs_exist_ok=True)
+            for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                digest.update(str(path.relative_to(source)).encode() + path.read_bytes())
+        else:
+            digest.update(source.read_bytes())
+            try:
+                with zipfile.ZipFile(source) as archive:
+                    archive.extractall(dest)
+            except zipfile.BadZipFile:
+                raise ActionFailure(f"s3://{config['S3Bucket']}/{config['S3ObjectKey']} is not a zip") from None
+        artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact)))
+    version = digest.hexdigest()
+    runner.log(command, f"[pipemu] s3://{config['S3Bucket']}/{config['S3ObjectKey']} version {version[:12]}")
+    return ActionOutput(
+        summary=config["S3ObjectKey"],
+        external_execution_id=version,
+        revision_id=version,
+        revision_summary=config["S3ObjectKey"],
+        output_variables=(("ObjectKey", config["S3ObjectKey"]), ("VersionId", version), ("ETag", version[:32])),
+        artifacts=tuple(ArtifactOutput(a.name, a.location, version) for a in artifacts),
     )
 
 
@@ -222,12 +296,13 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
             env.update({v["name"]: v["value"] for v in json.loads(config["EnvironmentVariables"])})
         except (ValueError, KeyError, TypeError) as exc:
             raise ActionFailure(f"EnvironmentVariables is not a JSON list of name/value: {exc}") from None
-    outputs = []
-    for artifact in command.action.output_artifacts:
-        dest = runner.artifact_dir(command.execution_id, artifact)
-        if dest.exists():
-            shutil.rmtree(dest)
-        outputs.append((artifact, dest))
+    outputs = [(a, runner.fresh_artifact_dir(command.execution_id, a)) for a in command.action.output_artifacts]
+    revision = next((a.revision for a in command.inputs if a.name == primary), None)
+    if revision:
+        env.setdefault("CODEBUILD_RESOLVED_SOURCE_VERSION", revision)
+        env.setdefault("CODEBUILD_SOURCE_VERSION", revision)
+    secret_names = {v.name for v in project.environmentVariables if v.type != "PLAINTEXT"}
+    runner.mask(command, env, secret_names)
     build_id = f"{name}:{command.action_execution_id}"
     job = BuildJob(
         name=container_name(command.action_execution_id),
@@ -239,6 +314,7 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         env=env,
         labels=runner.labels(command),
         timeout_seconds=float(command.action.timeout_in_minutes or 60) * 60,
+        privileged=project.privilegedMode,
     )
     result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
     if not result.succeeded:
@@ -248,7 +324,7 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         external_execution_id=build_id,
         output_variables=tuple(result.exported_variables.items()),
         artifacts=tuple(
-            ArtifactOutput(n, runner.artifact_location(command.execution_id, n)) for n, _ in outputs
+            ArtifactOutput(n, runner.artifact_location(command.execution_id, n), revision) for n, _ in outputs
         ),
     )
 
@@ -262,6 +338,8 @@ def _epoch(iso: str) -> float | None:
 
 PROVIDERS: dict[tuple[str, str], Callable[[ActionRunner, RunAction, threading.Event], ActionOutput]] = {
     ("Source", "CodeCommit"): _codecommit,
+    ("Source", "CodeStarSourceConnection"): _codestar,
+    ("Source", "S3"): _s3,
     ("Build", "CodeBuild"): _codebuild,
     ("Test", "CodeBuild"): _codebuild,
 }

@@ -52,6 +52,10 @@ class BuildJob:
     env: dict[str, str] = field(default_factory=dict)  # project+action variables: beat buildspec ones
     labels: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = 3600
+    memory_mb: int = 3072  # CodeBuild's small compute type: 3 GB, 2 vCPUs
+    cpus: float = 2.0
+    network: str | None = None  # a Docker network to join (the stage's, where its stacks run)
+    privileged: bool = False  # CodeBuild's privilegedMode: privileges and the Docker socket
 
 
 @dataclass(frozen=True)
@@ -144,11 +148,16 @@ def _ensure_image(client, image: str) -> None:
 def _create(client, job: BuildJob, spec: Buildspec):
     _ensure_image(client, job.image)
     labels = {"pipemu.runner": "codebuild", **job.labels}
+    extra = {}
+    if job.privileged:  # only when the project asks, as CodeBuild's privilegedMode
+        extra = {"privileged": True, "volumes": {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}}
     container = client.containers.create(
         job.image, command=["/bin/sh", SCRIPT_PATH], name=job.name, labels=labels,
         environment=_environment(job), working_dir=SRC_DIR, detach=True,
         # Lets build commands reach the emulator's API on the host, as the design asks.
         extra_hosts={"host.docker.internal": "host-gateway"},
+        mem_limit=f"{job.memory_mb}m", nano_cpus=int(job.cpus * 1e9),
+        network=job.network, **extra,
     )
     try:
         with _input_tar(job, render_script(spec, state_dir=STATE_DIR)) as data:

@@ -63,6 +63,8 @@ CMD ["python3", "/var/runtime/bootstrap.py"]
 _NODEJS_DOCKERFILE = f"""FROM {{base}}
 COPY node_modules /opt/nodejs/node_modules
 COPY bootstrap.js /var/runtime/bootstrap.js
+# ES modules ignore NODE_PATH; their lookup walks up from /var/task and so finds /node_modules.
+RUN ["ln", "-s", "/opt/nodejs/node_modules", "/node_modules"]
 {_ENV}ENV NODE_PATH=/opt/nodejs/node_modules
 CMD ["node", "/var/runtime/bootstrap.js"]
 """

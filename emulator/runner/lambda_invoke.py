@@ -97,7 +97,14 @@ def _environment(inv: Invocation) -> dict[str, str]:
         "TZ": ":UTC",
         "_HANDLER": inv.handler,
     }
+    if not _is_node(inv.runtime):
+        env["PYTHONUNBUFFERED"] = "1"  # log lines as they come, as Lambda's runtime does
     env.update({k: str(v) for k, v in (inv.environment or {}).items()})  # the caller's win
+    # Lambda sets both; boto3 reads AWS_DEFAULT_REGION, the JS SDK AWS_REGION.
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        env.setdefault("AWS_REGION", region)
+        env.setdefault("AWS_DEFAULT_REGION", region)
     return env
 
 

@@ -42,7 +42,8 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 import docker.errors
-from docker.utils import parse_repository_tag
+
+from .codebuild import _ensure_image, _Failure, _remove  # same rules as builds
 
 MEM_LIMIT = "512m"
 NANO_CPUS = 1_000_000_000
@@ -87,10 +88,6 @@ class DeployResult:
     succeeded: bool
     message: str
     outputs: dict[str, str] = field(default_factory=dict)
-
-
-class _Failure(Exception):
-    """A failed deploy; its text is the message."""
 
 
 # ---------------------------------------------------------------- names, networks, listing
@@ -161,13 +158,9 @@ def _readable(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
-
-
 def _artifact_hash(folder: Path, dockerfile: str) -> str:
     digest = hashlib.sha256(dockerfile.encode() + b"\0")
-    for path in _files(folder):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         if path.is_symlink():
             digest.update(b"l" + os.readlink(path).encode())
@@ -193,20 +186,6 @@ def _tar(folder: Path | None, workdir: str = "/"):
                     tar.add(str(child), arcname=child.name, filter=_readable)
     fh.seek(0)
     return fh
-
-
-def _ensure_image(client, image: str, log) -> None:
-    try:
-        client.images.get(image)
-        return
-    except docker.errors.ImageNotFound:
-        pass
-    repo, tag = parse_repository_tag(image)
-    log(f"[pipemu] pulling image {image}")
-    try:
-        client.images.pull(repo, tag=tag or "latest")
-    except docker.errors.DockerException as exc:
-        raise _Failure(f"Image {image} is not available locally and could not be pulled: {exc}")
 
 
 def _build(client, job: StackJob, log) -> str:
@@ -240,13 +219,6 @@ def _build(client, job: StackJob, log) -> str:
 
 
 # ---------------------------------------------------------------- containers
-
-def _remove(container) -> None:
-    try:
-        container.remove(force=True)
-    except docker.errors.DockerException:
-        pass  # already gone
-
 
 def _tail(container) -> str:
     try:
@@ -288,7 +260,7 @@ def _create(client, job: StackJob, image: str, net: str, publish: bool, alias: b
         image, command=command, name=name, labels=_labels(job), environment=dict(job.environment),
         working_dir=job.workdir, detach=True, ports=ports, healthcheck=_healthcheck(job.health),
         extra_hosts={"host.docker.internal": "host-gateway"}, privileged=False,
-        mem_limit=MEM_LIMIT, nano_cpus=NANO_CPUS, network=net,
+        mem_limit=MEM_LIMIT, nano_cpus=NANO_CPUS, network=net, init=True,  # signals, zombies
         networking_config={net: client.api.create_endpoint_config(
             aliases=[job.stack] if alias else [])},
     )
@@ -343,7 +315,7 @@ def _probe(client, job: StackJob, net: str, target: str) -> tuple[bool, str]:
     port = job.port or 80
     if job.health is not None and job.health.path is not None:
         path = job.health.path if job.health.path.startswith("/") else "/" + job.health.path
-        script = f"wget -q -T 5 -O /dev/null 'http://{target}:{port}{path}'"
+        script = f"timeout 10 wget -q -O /dev/null 'http://{target}:{port}{path}'"
     else:
         script = (f"nc -z -w 2 {target} {port} 2>/dev/null || "
                   f"timeout 3 nc -w 2 {target} {port} </dev/null >/dev/null")
@@ -450,13 +422,13 @@ def deploy(client, job: StackJob, log: Callable[[str], None],
                 raise _Failure("a stack needs exactly one of image or dockerfile")
             net = ensure_network(client, job.daemon_id, job.network)
             if job.image is not None:
-                _ensure_image(client, job.image, log)
+                _ensure_image(client, job.image)
                 image = job.image
             else:
                 image = _build(client, job, log)
             probes = job.health is None or job.health.command is None
             if probes and (job.port or (job.health and job.health.path)):
-                _ensure_image(client, job.probe_image, log)
+                _ensure_image(client, job.probe_image)
             old = stack_containers(client, job.daemon_id, job.stack, job.network)
             if old:
                 log(f"[pipemu] replacing {', '.join(c.name for c in old)}")

@@ -187,9 +187,9 @@ class ServiceCore:
         revisions = dict(overrides)
         repositories = getattr(self.resources, "repositories", {}) or {}
         for action in self.engine.pipeline(pipeline).plan.stages[0].actions:
-            if action.name in revisions or action.provider != "CodeCommit":
+            if action.name in revisions or action.provider not in ("CodeCommit", "CodeStarSourceConnection"):
                 continue
-            repository = repositories.get(action.config.get("RepositoryName"))
+            repository = repositories.get(action.config.get("RepositoryName") or action.config.get("FullRepositoryId"))
             if repository is None:
                 continue
             try:

@@ -169,7 +169,7 @@ def test_valid_text_loads():
         ),
         # the file's own shape
         (BASE + "pipelines: {}\n", ["p.yml:16:1: pipelines: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, schedules, metadata)"]),
-        ("projects:\n  b:\n    image: x\n    imag: y\n", ["p.yml:4:5: projects.b.imag: unknown field (expected one of: image, buildspec, environmentVariables)"]),
+        ("projects:\n  b:\n    image: x\n    imag: y\n", ["p.yml:4:5: projects.b.imag: unknown field (expected one of: image, buildspec, environmentVariables, privilegedMode, network)"]),
         ("projects:\n  b:\n    buildspec: x\n", ["p.yml:3:5: projects.b.image: required field is missing"]),
         ("projects:\n  b:\n    image: x\n    buildspec: 3\n", ["p.yml:4:5: projects.b.buildspec: must be a mapping, a multi-line string or a path"]),
         ("repositories: [a]\n", ["p.yml:1:1: repositories: must be a mapping"]),
@@ -209,7 +209,7 @@ def test_yaml_anchors_and_merge_keys_load():
     merged = "base: &b {image: x}\nprojects:\n  b:\n    <<: *b\n    buildspec: spec.yml\n    bad: 1\n"
     assert [str(e) for e in load_text(merged, "m.yml").errors] == [
         "m.yml:1:1: base: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, schedules, metadata)",
-        "m.yml:6:5: projects.b.bad: unknown field (expected one of: image, buildspec, environmentVariables)",
+        "m.yml:6:5: projects.b.bad: unknown field (expected one of: image, buildspec, environmentVariables, privilegedMode, network)",
     ]
 
 
