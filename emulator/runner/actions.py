@@ -14,14 +14,19 @@ import re
 import zipfile
 import shutil
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from emulator.engine import ActionFailed, ActionSucceeded, Event, RunAction
+from emulator.engine import ActionFailed, ActionSucceeded, Event, JobFailed, RunAction
 from emulator.engine.events import ActionOutput, ArtifactOutput
 
+from . import stacks
 from .codebuild import BuildJob, remove_container, run_build
+from .job_data import job_data, lambda_event
+from .lambda_images import ensure_runtime_image
+from .lambda_invoke import Invocation, invoke, remove_invocation
 from .source import SourceError, export_commit, resolve_commit
 
 log = logging.getLogger(__name__)
@@ -85,18 +90,24 @@ class ActionRunner:
         action = command.action
         provider = PROVIDERS.get((action.category, action.provider))
         where = (command.pipeline, command.execution_id, command.stage, action.name, command.action_execution_id)
+        def failed(message: str, external_id: str | None = None, code: str = "JobFailed") -> Event:
+            if command.job_id:  # only this job fails: a continued job has a new id
+                return JobFailed(command.job_id, message, code, external_id)
+            return ActionFailed(*where, message=message, external_execution_id=external_id)
+
         try:
             if provider is None:
                 raise ActionFailure(f"{action.category}/{action.provider} actions are not supported yet")
             output = provider(self, command, cancel)
         except ActionFailure as failure:
             self.log(command, f"[pipemu] action failed: {failure}")
-            report(ActionFailed(*where, message=str(failure), external_execution_id=failure.external_id))
+            report(failed(str(failure), failure.external_id))
         except Exception as exc:  # a bug of ours must still end the action
             log.exception("action %s.%s crashed", command.stage, action.name)
-            report(ActionFailed(*where, message=f"pipeline-emulator internal error: {exc}"))
+            report(failed(f"pipeline-emulator internal error: {exc}"))
         else:
-            report(ActionSucceeded(*where, output=output))
+            if output is not None:  # None: the job reports its own result through the API
+                report(ActionSucceeded(*where, output=output))
         finally:
             self._cancels.pop(command.action_execution_id, None)
             self._secrets.pop(command.action_execution_id, None)
@@ -104,6 +115,8 @@ class ActionRunner:
         # point re-attaches to the exited container instead of running the action again.
         if provider is not None and action.provider == "CodeBuild":
             remove_container(self.client(), container_name(command.action_execution_id))
+        if provider is not None and command.job_id:
+            remove_invocation(self.client(), container_name(command.job_id))
 
     def reap(self, keep: set[str]) -> list[str]:
         """Remove this daemon's containers whose action execution is not in `keep` (after a
@@ -115,7 +128,8 @@ class ActionRunner:
         try:
             for container in self.client().containers.list(all=True, filters={"label": label}):
                 action_execution_id = container.labels.get(f"{LABEL_PREFIX}action-execution")
-                if action_execution_id not in keep:
+                # Only action containers: deployed stacks outlive their actions by design.
+                if action_execution_id is not None and action_execution_id not in keep:
                     container.remove(force=True)
                     removed.append(container.name)
         except docker.errors.DockerException as exc:  # no engine now: actions will say so
@@ -315,6 +329,7 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         labels=runner.labels(command),
         timeout_seconds=float(command.action.timeout_in_minutes or 60) * 60,
         privileged=project.privilegedMode,
+        network=stacks.ensure_network(runner.client(), runner.daemon_id, project.network or command.stage),
     )
     result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
     if not result.succeeded:
@@ -327,6 +342,119 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
             ArtifactOutput(n, runner.artifact_location(command.execution_id, n), revision) for n, _ in outputs
         ),
     )
+
+
+def _cloudformation(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    """A stack declared in `stacks:` runs as a long-lived container on its environment's network;
+    its parameters (ParameterOverrides) become the service's environment variables."""
+    config = dict(command.configuration)
+    name = config["StackName"]
+    stack = runner.resource("stacks", name, "stack")
+    network = stack.network or command.stage
+    log = lambda line: runner.log(command, line)  # noqa: E731
+    mode = config["ActionMode"]
+    if mode == "DELETE_ONLY":
+        result = stacks.delete(runner.client(), runner.daemon_id, name, network, log)
+        if not result.succeeded:
+            raise ActionFailure(result.message)
+        return ActionOutput(summary=result.message, external_execution_id=name)
+    if mode not in ("CREATE_UPDATE", "REPLACE_ON_FAILURE", "CHANGE_SET_REPLACE", "CHANGE_SET_EXECUTE"):
+        raise ActionFailure(f"ActionMode {mode} is not supported")
+    try:
+        overrides = json.loads(config.get("ParameterOverrides") or "{}")
+        assert isinstance(overrides, dict)
+    except (ValueError, AssertionError):
+        raise ActionFailure("ParameterOverrides must be a JSON object") from None
+    template_artifact = config.get("TemplatePath", "").split("::")[0]
+    inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
+    artifact = inputs.get(template_artifact) or next(iter(inputs.values()), None)
+    health = stack.healthCheck
+    environment = {**runner.aws_environment(), **stack.environment, **{k: str(v) for k, v in overrides.items()}}
+    runner.mask(command, environment)
+    job = stacks.StackJob(
+        stack=name,
+        network=network,
+        daemon_id=runner.daemon_id,
+        image=stack.image,
+        dockerfile=stack.dockerfile,
+        artifact=artifact,
+        command=stack.command,
+        environment=environment,
+        port=stack.port,
+        host_port=stack.hostPort,
+        health=stacks.HealthSpec(health.command, health.path, health.interval, health.retries, health.startPeriod)
+        if health else None,
+        workdir=stack.workdir,
+        labels=runner.labels(command),
+        timeout_seconds=float(command.action.timeout_in_minutes or 10) * 60,
+    )
+    result = stacks.deploy(runner.client(), job, log, cancel)
+    if not result.succeeded:
+        raise ActionFailure(result.message, external_id=name)
+    artifacts = []
+    if config.get("OutputFileName") and command.action.output_artifacts:
+        out = command.action.output_artifacts[0]
+        dest = runner.fresh_artifact_dir(command.execution_id, out)
+        dest.mkdir(parents=True)
+        (dest / config["OutputFileName"]).write_text(json.dumps(result.outputs, indent=2))
+        artifacts.append(ArtifactOutput(out, runner.artifact_location(command.execution_id, out)))
+    return ActionOutput(
+        summary=result.message,
+        external_execution_id=result.outputs.get("ContainerId", name),
+        output_variables=tuple(sorted(result.outputs.items())),
+        artifacts=tuple(artifacts),
+    )
+
+
+def _lambda(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput | None:
+    """Invoke the function with the event AWS sends; the function ends the job itself with
+    PutJobSuccessResult/PutJobFailureResult through the daemon's API (nothing is reported here
+    unless the invocation fails: an exception, a crash, its timeout)."""
+    config = dict(command.configuration)
+    name = config["FunctionName"]
+    function = runner.resource("functions", name, "function")
+    client = runner.client()
+    image = function.image or ensure_runtime_image(client, function.runtime, log=lambda line: runner.log(command, line))
+    data = job_data(
+        region=runner.region, pipeline=command.pipeline, execution_id=command.execution_id, stage=command.stage,
+        action=command.action.name, action_execution_id=command.action_execution_id,
+        action_type={"category": command.action.category, "owner": command.action.owner,
+                     "provider": command.action.provider, "version": command.action.version},
+        configuration=config, inputs=[(a.name, a.location) for a in command.inputs],
+        outputs=list(command.action.output_artifacts), execution_outputs_prefix=f"artifacts/{command.execution_id}",
+        continuation_token=command.continuation_token,
+    )
+    environment = {**runner.aws_environment(), **function.environment}
+    runner.mask(command, environment)
+    arn = f"arn:aws:lambda:{runner.region}:123456789012:function:{name}"
+    result = invoke(
+        client,
+        Invocation(
+            name=container_name(command.job_id),
+            image=image,
+            runtime=function.runtime,
+            handler=function.handler,
+            code_dir=Path(function.code),
+            event=lambda_event(command.job_id, data),
+            context={
+                "function_name": name, "function_version": "$LATEST", "invoked_function_arn": arn,
+                "memory_limit_in_mb": function.memorySize, "aws_request_id": command.job_id,
+                "log_group_name": f"/aws/lambda/{name}", "log_stream_name": command.job_id,
+                "deadline_ms": int((time.time() + function.timeout) * 1000),
+            },
+            environment=environment,
+            labels=runner.labels(command),
+            timeout_seconds=function.timeout,
+            memory_mb=function.memorySize,
+            network=stacks.ensure_network(client, runner.daemon_id, command.stage),
+        ),
+        lambda line: runner.log(command, line),
+        cancel,
+        keep_container=True,
+    )
+    if not result.succeeded:
+        raise ActionFailure(f"{name}: {result.error_type}: {result.error_message}")
+    return None
 
 
 def _epoch(iso: str) -> float | None:
@@ -342,5 +470,7 @@ PROVIDERS: dict[tuple[str, str], Callable[[ActionRunner, RunAction, threading.Ev
     ("Source", "S3"): _s3,
     ("Build", "CodeBuild"): _codebuild,
     ("Test", "CodeBuild"): _codebuild,
+    ("Deploy", "CloudFormation"): _cloudformation,
+    ("Invoke", "Lambda"): _lambda,
 }
 

@@ -1,0 +1,88 @@
+"""CloudFormation deploys of declared stacks: a long-lived service per stage, reached by its
+stack name from the stage's tests, replaced only once the new one is healthy."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from emulator.runner import stacks
+from tests.e2e.waiting import settle
+from tests.support.daemon import Daemon, commit
+
+pytestmark = pytest.mark.docker
+
+BUILD = {"version": 0.2, "phases": {"build": {"commands": [
+    "mkdir -p dist",
+    "if [ -f broken.txt ]; then echo no > dist/other.html; else cat *.txt > dist/index.html; fi"]}},
+    "artifacts": {"files": ["**/*"], "base-directory": "dist"}}
+TEST = {"version": 0.2, "phases": {"build": {"commands": ["wget -q -O- http://web:8080/index.html"]}}}
+
+
+def action(name, category, provider, run_order=1, inputs=(), outputs=(), **configuration):
+    return {"name": name, "runOrder": run_order,
+            "actionTypeId": {"category": category, "owner": "AWS", "provider": provider, "version": "1"},
+            "configuration": configuration, "inputArtifacts": [{"name": n} for n in inputs],
+            "outputArtifacts": [{"name": n} for n in outputs]}
+
+
+def definition(repo, image) -> dict:
+    return {
+        "pipeline": {"name": "web-pipeline", "stages": [
+            {"name": "Source", "actions": [action("source", "Source", "CodeCommit", outputs=["src"],
+                                                  RepositoryName="web", BranchName="main", PollForSourceChanges="false")]},
+            {"name": "Build", "actions": [action("build", "Build", "CodeBuild", inputs=["src"], outputs=["site"],
+                                                 ProjectName="build")]},
+            {"name": "StagingDEV", "actions": [
+                action("stage", "Deploy", "CloudFormation", inputs=["site"], outputs=["out"], ActionMode="CREATE_UPDATE",
+                       StackName="web", OutputFileName="outputs.json", ParameterOverrides='{"GREETING": "hi"}'),
+                action("test", "Test", "CodeBuild", run_order=2, inputs=["site"], ProjectName="test"),
+            ]},
+        ]},
+        "repositories": {"web": {"path": str(repo)}},
+        "projects": {"build": {"image": image, "buildspec": BUILD}, "test": {"image": image, "buildspec": TEST}},
+        "stacks": {"web": {"image": image, "command": "httpd -f -p 8080 -h /app", "port": 8080,
+                           "healthCheck": {"path": "/index.html", "interval": 0.3, "retries": 10}}},
+    }
+
+
+def test_deploy_serves_by_stack_name_and_an_unhealthy_one_keeps_the_old(tmp_path, service_repo, busybox_image,
+                                                                         docker_client):
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "web.yml").write_text(yaml.safe_dump(definition(service_repo, busybox_image)))
+    daemon = Daemon(tmp_path / "pipelines", tmp_path / "state").start()
+    daemon_id = (tmp_path / "state" / "daemon-id").read_text().strip()
+    network = stacks.network_name(daemon_id, "StagingDEV")
+
+    def served() -> str:
+        return docker_client.containers.run(busybox_image, ["wget", "-q", "-O-", "http://web:8080/index.html"],
+                                            network=network, remove=True).decode()
+
+    try:
+        client = daemon.client()
+        for version in ("v1", "v2"):
+            commit(service_repo, version)
+            execution = client.start_pipeline_execution(name="web-pipeline")["pipelineExecutionId"]
+            settle(client, "web-pipeline")
+            got = client.get_pipeline_execution(pipelineName="web-pipeline", pipelineExecutionId=execution)
+            assert got["pipelineExecution"]["status"] == "Succeeded", got
+            assert version in served(), (served(), client.list_action_executions(pipelineName="web-pipeline", filter={"pipelineExecutionId": execution}), [c.name for c in stacks.stack_containers(docker_client, daemon_id)])
+        details = client.list_action_executions(pipelineName="web-pipeline", filter={"pipelineExecutionId": execution})
+        deploy = next(d for d in details["actionExecutionDetails"] if d["actionName"] == "stage")
+        assert deploy["output"]["outputVariables"]["ServiceUrl"] == "http://web:8080"
+        containers = stacks.stack_containers(docker_client, daemon_id, "web")
+        assert len(containers) == 1 and containers[0].attrs["Config"]["Env"].count("GREETING=hi") == 1
+
+        commit(service_repo, "broken")  # builds no index.html: the health check never passes
+        execution = client.start_pipeline_execution(name="web-pipeline")["pipelineExecutionId"]
+        state = settle(client, "web-pipeline")
+        dev = next(s for s in state["stageStates"] if s["stageName"] == "StagingDEV")
+        error = dev["actionStates"][0]["latestExecution"]["errorDetails"]["message"]
+        assert dev["latestExecution"]["status"] == "Failed" and "healthy" in error, error
+        assert "v2" in served()  # the old one still serves
+        assert len(stacks.stack_containers(docker_client, daemon_id, "web")) == 1
+    finally:
+        daemon.stop()
+        for container in stacks.stack_containers(docker_client, daemon_id):
+            container.remove(force=True)
+        stacks.remove_network(docker_client, daemon_id, "StagingDEV")
