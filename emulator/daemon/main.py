@@ -7,9 +7,14 @@ what was in progress, then answer requests.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import signal
 import logging
 import os
+import time
+from datetime import datetime, timedelta
+from typing import Callable
 import socket
 import sqlite3
 import uuid
@@ -24,7 +29,9 @@ from emulator.service import CodePipeline
 from emulator.service.timers import Timers
 from emulator.store import Store
 
+from .folder_watch import FolderWatcher
 from .lock import lock_state_folder
+from .triggers import Triggers
 
 log = logging.getLogger("pipemu")
 
@@ -115,6 +122,32 @@ def listening_sockets(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT once it has stopped, which would kill the process before
+    the daemon closes its state; here the signal only asks for the graceful stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in signals}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def schedule_clock() -> Callable[[], datetime] | None:
+    """PIPEMU_SCHEDULE_CLOCK_START=2026-11-27T00:59:55Z starts the schedules' clock at that
+    moment (running at real speed), so a test or a trainer can see the nightly release fire now."""
+    start = os.environ.get("PIPEMU_SCHEDULE_CLOCK_START")
+    if not start:
+        return None
+    origin = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    began = time.monotonic()
+    return lambda: origin + timedelta(seconds=time.monotonic() - began)
+
+
 def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
           credentials: tuple[str, str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -122,14 +155,40 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     lock = lock_state_folder(state_dir)
     sockets = listening_sockets(host, port)
     port = sockets[0].getsockname()[1]
-    container_endpoint = f"http://host.docker.internal:{port}"
+    container_endpoint = os.environ.get("PIPEMU_CONTAINER_ENDPOINT") or f"http://host.docker.internal:{port}"
     service, timers = build_service(pipelines_dir, state_dir, container_endpoint)
+    triggers = Triggers(service, schedule_clock())
+
+    def reload() -> None:
+        folder = load_folder(pipelines_dir)
+        declared = service.load_definitions(folder)
+        problems = triggers.refresh(folder)
+        with service.lock:
+            service.definition_errors.extend(problems)
+        for error in [*folder.errors, *problems]:
+            log.error("%s", error)
+        if declared:
+            log.info("reloaded: %s", ", ".join(declared))
+
+    watcher = FolderWatcher(pipelines_dir, reload)
+    for problem in triggers.refresh(service.resources):
+        log.error("%s", problem)
+        service.definition_errors.append(problem)
+    triggers.start()
+    watcher.start()
     try:
         secrets = dict([credentials]) if credentials else None
-        config = uvicorn.Config(create_app(service, secrets), log_level="warning")
+        # uvicorn turns SIGTERM and SIGINT into a graceful stop: no new requests, then return.
+        config = uvicorn.Config(create_app(service, secrets), log_level="warning", timeout_graceful_shutdown=5)
         log.info("serving on %s", ", ".join("%s:%d" % s.getsockname()[:2] for s in sockets))
-        uvicorn.Server(config).run(sockets=sockets)
+        _Server(config).run(sockets=sockets)
     finally:
+        # Actions that still run are handed over: their containers go on, the state says they
+        # are in progress, and the next start re-attaches to them.
+        watcher.stop()
+        triggers.stop()
         timers.stop()
-        service.store.close()
+        with service.lock:
+            service.store.close()
         lock.close()
+        log.info("stopped")

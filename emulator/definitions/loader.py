@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+import yaml
 
 from . import yamlpos
 from .models import (
@@ -68,6 +69,8 @@ class LoadedFolder:
     buckets: dict[str, Bucket] = field(default_factory=dict)
     # (file, schedule, the pipeline it targets: its own `pipeline`, or that of its file)
     schedules: list[tuple[Path, Schedule, str | None]] = field(default_factory=list)
+    # pipeline names that files with errors seem to declare: their last good versions stay
+    names_in_broken_files: set[str] = field(default_factory=set)
 
 
 # --- paths and messages ---
@@ -261,11 +264,27 @@ def load_folder(folder: str | Path) -> LoadedFolder:
             result.pipelines[definition.pipeline.name] = (path, definition.pipeline)
     for section in RESOURCE_KINDS:
         setattr(result, section, {name: resource for name, (_, resource) in declared[section].items()})
+    for path, loaded in result.files.items():
+        if loaded.errors or folder_errors[path]:
+            name = _declared_name(path)
+            if name:
+                result.names_in_broken_files.add(name)
     for path, definition in parsed.items():
         own = definition.pipeline.name if definition.pipeline else None
         for schedule in definition.schedules:
             result.schedules.append((path, schedule, schedule.pipeline or own))
     return result
+
+
+def _declared_name(path: Path) -> str | None:
+    """Best effort: the pipeline name a broken file means to declare (YAML may not even parse)."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        name = document["pipeline"]["name"]
+        return name if isinstance(name, str) else None
+    except Exception:
+        match = re.search(r"^\s*\"?name\"?\s*:\s*\"?([A-Za-z0-9.@\-_]+)", path.read_text(errors="replace"), re.M)
+        return match.group(1) if match else None
 
 
 def validate_paths(paths: list[Path]) -> list[DefinitionError]:

@@ -26,6 +26,7 @@ from emulator.engine import (
     ExecutionEnded,
     ExecutionStarted,
     PipelineDeclared,
+    PipelineDeleted,
     RunAction,
     plan_from_declaration,
 )
@@ -77,6 +78,7 @@ class ServiceCore:
         self._timers = timers
         self.resources = None  # the last good definitions folder (repositories, projects)
         self.definition_errors: list = []
+        self._pending_removal: set[str] = set()
 
     # -- events -----------------------------------------------------------------------------
 
@@ -140,6 +142,9 @@ class ServiceCore:
                     self.runner.cancel(command.action_execution_id)
             elif isinstance(command, ExecutionEnded):
                 log.info("%s execution %s ended %s", command.pipeline, command.execution_id, command.status)
+                if command.pipeline in self._pending_removal and self._timers is not None:
+                    # After the event that ended it is fully answered, not in the middle of it.
+                    self._timers.at(0, self._remove_idle_locked)
 
     def _schedule_timeout(self, command, expires_at: float) -> None:
         action = command.action if isinstance(command.action, str) else command.action.name
@@ -159,6 +164,13 @@ class ServiceCore:
         with self.lock:
             self.resources = folder
             self.definition_errors = list(folder.errors)
+            # A pipeline whose file is gone goes too, once none of its executions runs; a file
+            # with errors keeps its pipeline's last good version.
+            kept = set(folder.pipelines) | set(folder.names_in_broken_files)
+            for name, pipeline in list(self.engine.pipelines.items()):
+                if pipeline.origin == "file" and name not in kept:
+                    self._pending_removal.add(name)
+            self._remove_idle()
             for name, (path, model) in sorted(folder.pipelines.items()):
                 declaration = model.model_dump(mode="json", exclude_none=True)
                 existing = self.engine.pipelines.get(name)
@@ -197,6 +209,30 @@ class ServiceCore:
             except SourceError:
                 continue
         return tuple(revisions.items())
+
+    def start_by_trigger(self, pipeline: str, trigger_type: str, detail: str, revisions: dict[str, str]) -> str | None:
+        """A commit or a schedule starts `pipeline` (None if it is gone by now)."""
+        with self.lock:
+            if pipeline not in self.engine.pipelines:
+                return None
+            execution_id = self._new_id()
+            self.apply(ExecutionStarted(pipeline, execution_id, trigger_type, detail[:1024],
+                                        source_revisions=self.pinned_sources(pipeline, tuple(revisions.items()))))
+            return execution_id
+
+    def _remove_idle_locked(self) -> None:
+        with self.lock:
+            self._remove_idle()
+
+    def _remove_idle(self) -> None:
+        for name in sorted(self._pending_removal):
+            pipeline = self.engine.pipelines.get(name)
+            if pipeline is None:
+                self._pending_removal.discard(name)
+            elif not any(e.status in ("InProgress", "Stopping") for e in pipeline.executions.values()):
+                self._pending_removal.discard(name)
+                log.info("pipeline %s removed: its file is gone", name)
+                self.apply(PipelineDeleted(name))
 
     def now(self) -> float:
         return self._clock()

@@ -118,7 +118,8 @@ class CodePipeline(ControlOperations, PipelineOperations, JobOperations, Service
     def put_approval_result(self, params: dict) -> dict:
         result = params["result"]
         with self.lock:
-            self._pipeline(params["pipelineName"])
+            pipeline = self._pipeline(params["pipelineName"])
+            where = pipeline.tokens.get(params["token"])
             self.apply(
                 ApprovalResultSubmitted(
                     pipeline=params["pipelineName"],
@@ -130,6 +131,7 @@ class CodePipeline(ControlOperations, PipelineOperations, JobOperations, Service
                     by=params.get("_caller", "anonymous"),
                 )
             )
-            execution_id, stage, action = self.engine.pipelines[params["pipelineName"]].tokens[params["token"]]
-            run = self.engine.execution(params["pipelineName"], execution_id).stage_runs[stage].actions[action]
+            # Accepted, so the token was known: its run holds the time (even if the pipeline
+            # went meanwhile, its file removed and its last execution now ended).
+            run = pipeline.executions[where[0]].stage_runs[where[1]].actions[where[2]]
             return {"approvedAt": run.approved_at}
