@@ -188,6 +188,7 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
         watcher.stop()
         triggers.stop()
         timers.stop()
+        service.runner.shutdown()
         with service.lock:
             service.store.close()
         lock.close()

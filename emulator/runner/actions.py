@@ -118,6 +118,18 @@ class ActionRunner:
         if provider is not None and command.job_id:
             remove_invocation(self.client(), container_name(command.job_id))
 
+    def shutdown(self) -> None:
+        """The daemon stops: running actions are handed over (their containers go on); networks
+        nothing uses any more are removed."""
+        if self._client is None:
+            return
+        import docker.errors
+
+        try:
+            stacks.remove_idle_networks(self._client, self.daemon_id)
+        except docker.errors.DockerException as exc:
+            log.warning("could not remove idle networks: %s", exc)
+
     def reap(self, keep: set[str]) -> list[str]:
         """Remove this daemon's containers whose action execution is not in `keep` (after a
         restart: actions that ended, were abandoned, or belong to a removed pipeline)."""

@@ -121,6 +121,21 @@ def ensure_network(client, daemon_id: str, network: str) -> str:
     return name
 
 
+def remove_idle_networks(client, daemon_id: str) -> list[str]:
+    """Remove this daemon's networks that nothing is attached to (Docker has room for only a
+    few dozen networks with its default address pools); returns their names."""
+    removed = []
+    for net in client.networks.list(filters={"label": f"pipemu.daemon={daemon_id}"}):
+        try:
+            net.reload()
+            if not net.attrs.get("Containers"):
+                net.remove()
+                removed.append(net.name)
+        except docker.errors.APIError:
+            pass  # in use meanwhile, or already gone
+    return removed
+
+
 def remove_network(client, daemon_id: str, network: str) -> bool:
     """Remove the environment's network if it exists and nothing is attached; True if removed."""
     net = _network(client, network_name(daemon_id, network))

@@ -75,6 +75,21 @@ class Daemon:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self.clean_docker()
+
+    def clean_docker(self) -> None:
+        """Tests leave nothing behind: this daemon's containers (stacks too) and networks."""
+        id_file = self.state / "daemon-id"
+        if not id_file.exists():
+            return
+        import docker
+
+        client = docker.from_env()
+        label = f"pipemu.daemon={id_file.read_text().strip()}"
+        for container in client.containers.list(all=True, filters={"label": label}):
+            container.remove(force=True)
+        for network in client.networks.list(filters={"label": label}):
+            network.remove()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
