@@ -52,5 +52,22 @@ def validate(paths: tuple[Path, ...]) -> None:
     click.echo("ok")
 
 
+@main.command()
+@click.option("--endpoint", default="http://127.0.0.1:7788", show_default=True, help="The daemon's API.")
+@click.option("--pipeline", default="my-service-a-pipeline", show_default=True)
+@click.option("--repo", default=".pipemu/repos/service-a", show_default=True, type=click.Path(path_type=Path),
+              help="The pipeline's source repository, where the demo commits c1..c4.")
+def demo(endpoint: str, pipeline: str, repo: Path) -> None:
+    """Play the article's scenario (commits c1..c4, approvals, rejections) step by step."""
+    from emulator.demo.play import Demo, client_for
+
+    if not (repo / ".git").exists():
+        click.echo(f"pipemu: {repo} is not a git repository (run scripts/run-sample.sh first)", err=True)
+        sys.exit(2)
+    same = Demo(client_for(endpoint), pipeline, repo).play()
+    click.echo("the article's table, reproduced" if same else "some rows differ from the article")
+    sys.exit(0 if same else 1)
+
+
 if __name__ == "__main__":
     main()

@@ -7,12 +7,14 @@ commits there exactly as they would to CodeCommit.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-SERVICES = ("service-a", "service-b")
+SERVICES = ("service-a", "service-b", "e2e-tests")
+SERVICE_BASE = "pipemu/service-base:latest"
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -34,13 +36,28 @@ def prepare_repositories(root: Path) -> list[Path]:
     return made
 
 
-def prepare_images() -> list[str]:
+def prepare_images(log=print) -> list[str]:
+    """The images the sample uses, made locally when missing: busybox for builds and tests, a
+    Python base for the services' Dockerfiles, and the Lambda runtime for the release function.
+    With a registry at hand (PIPEMU_SERVICE_BASE=python:3.12-slim), the base is pulled instead."""
     import docker
 
-    from emulator.runner.images import ensure_busybox_image
+    from emulator.runner.images import ensure_busybox_image, image_exists
+    from emulator.runner.lambda_images import ensure_base_image, ensure_runtime_image
 
     client = docker.from_env()
-    return [ensure_busybox_image(client)]
+    images = [ensure_busybox_image(client)]
+    if not image_exists(client, SERVICE_BASE):
+        wanted = os.environ.get("PIPEMU_SERVICE_BASE")
+        if wanted:
+            repository, _, tag = wanted.partition(":")
+            base = client.images.pull(repository, tag=tag or "latest")
+        else:
+            base = client.images.get(ensure_base_image(client, log=log))
+        base.tag(SERVICE_BASE)
+    images.append(SERVICE_BASE)
+    images.append(ensure_runtime_image(client, "python3.12", log=log))
+    return images
 
 
 def main(root: Path) -> None:

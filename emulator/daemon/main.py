@@ -29,6 +29,7 @@ from emulator.service import CodePipeline
 from emulator.service.timers import Timers
 from emulator.store import Store
 
+from . import container
 from .folder_watch import FolderWatcher
 from .lock import lock_state_folder
 from .triggers import Triggers
@@ -45,7 +46,8 @@ def daemon_id(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str | None = None) -> tuple[CodePipeline, Timers]:
+def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str | None = None,
+                  on_network: Callable[[str], None] | None = None) -> tuple[CodePipeline, Timers]:
     store = Store(state_dir)
     timers = Timers()
     service_box: list[CodePipeline] = []
@@ -64,8 +66,10 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
         daemon_id=daemon_id(state_dir),
         api_endpoint=container_endpoint,
         region=region,
+        on_network=on_network,
     )
-    service = CodePipeline(store, runner, region=region, timers=timers)
+    retention = int(os.environ.get("PIPEMU_ARTIFACT_RETENTION", "20"))
+    service = CodePipeline(store, runner, region=region, timers=timers, artifact_retention=retention)
     service_box.append(service)
     folder = load_folder(pipelines_dir)
     for error in folder.errors:
@@ -155,8 +159,10 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     lock = lock_state_folder(state_dir)
     sockets = listening_sockets(host, port)
     port = sockets[0].getsockname()[1]
-    container_endpoint = os.environ.get("PIPEMU_CONTAINER_ENDPOINT") or f"http://host.docker.internal:{port}"
-    service, timers = build_service(pipelines_dir, state_dir, container_endpoint)
+    joiner = container.network_joiner(port, daemon_id(state_dir))  # None unless we run in a container
+    container_endpoint = (os.environ.get("PIPEMU_CONTAINER_ENDPOINT") or (joiner and joiner.endpoint)
+                          or f"http://host.docker.internal:{port}")
+    service, timers = build_service(pipelines_dir, state_dir, container_endpoint, on_network=joiner)
     triggers = Triggers(service, schedule_clock())
 
     def reload() -> None:
@@ -188,6 +194,8 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
         watcher.stop()
         triggers.stop()
         timers.stop()
+        if joiner:
+            joiner.leave()
         service.runner.shutdown()
         with service.lock:
             service.store.close()

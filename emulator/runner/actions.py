@@ -54,6 +54,7 @@ class ActionRunner:
         daemon_id: str = "pipemu",
         api_endpoint: str | None = None,
         region: str = "us-east-1",
+        on_network: Callable[[str], None] | None = None,
     ):
         self.state_dir = Path(state_dir)
         self._resources = resources
@@ -66,6 +67,7 @@ class ActionRunner:
         self.daemon_id = daemon_id
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
+        self.on_network = on_network  # told of each network before a container joins it
 
     # -- the Runner protocol ------------------------------------------------------------------
 
@@ -176,6 +178,13 @@ class ActionRunner:
                 self._client = self._client_factory()
             return self._client
 
+    def network(self, network: str) -> str:
+        """The environment's Docker network (made if missing), once `on_network` has been told."""
+        name = stacks.ensure_network(self.client(), self.daemon_id, network)
+        if self.on_network:
+            self.on_network(name)
+        return name
+
     def artifact_dir(self, execution_id: str, name: str) -> Path:
         return self.state_dir / "artifacts" / execution_id / name
 
@@ -185,6 +194,9 @@ class ActionRunner:
         if dest.exists():
             shutil.rmtree(dest)
         return dest
+
+    def remove_artifacts(self, execution_id: str) -> None:
+        shutil.rmtree(self.state_dir / "artifacts" / execution_id, ignore_errors=True)
 
     def artifact_location(self, execution_id: str, name: str) -> str:
         return f"artifacts/{execution_id}/{name}"
@@ -341,7 +353,7 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         labels=runner.labels(command),
         timeout_seconds=float(command.action.timeout_in_minutes or 60) * 60,
         privileged=project.privilegedMode,
-        network=stacks.ensure_network(runner.client(), runner.daemon_id, project.network or command.stage),
+        network=runner.network(project.network or command.stage),
     )
     result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
     if not result.succeeded:
@@ -400,6 +412,7 @@ def _cloudformation(runner: ActionRunner, command: RunAction, cancel: threading.
         labels=runner.labels(command),
         timeout_seconds=float(command.action.timeout_in_minutes or 10) * 60,
     )
+    runner.network(network)
     result = stacks.deploy(runner.client(), job, log, cancel)
     if not result.succeeded:
         raise ActionFailure(result.message, external_id=name)
@@ -458,7 +471,7 @@ def _lambda(runner: ActionRunner, command: RunAction, cancel: threading.Event) -
             labels=runner.labels(command),
             timeout_seconds=function.timeout,
             memory_mb=function.memorySize,
-            network=stacks.ensure_network(client, runner.daemon_id, command.stage),
+            network=runner.network(command.stage),
         ),
         lambda line: runner.log(command, line),
         cancel,

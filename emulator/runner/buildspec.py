@@ -26,7 +26,9 @@ FAILURE_FILE = "failure"
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Keys CodeBuild knows that have no meaning offline: accepted and ignored so real buildspecs load.
 _IGNORED_TOP = {"run-as", "proxy", "reports", "cache", "batch"}
-_IGNORED_ENV = {"shell", "git-credential-helper"}
+_IGNORED_ENV = {"git-credential-helper"}
+# env.shell as CodeBuild's Linux images know it -> the interpreter that runs the script.
+SHELLS = {"bash": "/bin/bash", "/bin/bash": "/bin/bash", "sh": "/bin/sh", "/bin/sh": "/bin/sh"}
 _IGNORED_PHASE = {"runtime-versions", "run-as"}
 _IGNORED_ARTIFACTS = {"name", "enable-symlinks", "s3-prefix"}
 
@@ -58,6 +60,7 @@ class Buildspec:
     phases: tuple[Phase, ...] = ()
     artifacts: ArtifactSpec | None = None
     secondary_artifacts: dict[str, ArtifactSpec] = field(default_factory=dict)
+    shell: str = "/bin/sh"
 
 
 # ---------------------------------------------------------------- parsing
@@ -109,7 +112,7 @@ def _check_keys(mapping: Mapping, key: str, known: set[str], ignored: set[str] =
 
 def _parse_env(raw: Any) -> tuple[dict[str, str], tuple[str, ...]]:
     env = _mapping(raw, "env")
-    _check_keys(env, "env", {"variables", "exported-variables"}, _IGNORED_ENV)
+    _check_keys(env, "env", {"variables", "exported-variables", "shell"}, _IGNORED_ENV)
     for unsupported in ("parameter-store", "secrets-manager"):
         if unsupported in env:
             raise BuildspecError(f"env.{unsupported} is not supported offline: use env.variables")
@@ -196,7 +199,13 @@ def parse_buildspec(source: str | Mapping) -> Buildspec:
                                        "artifacts.secondary-artifacts").items():
                 key = f"artifacts.secondary-artifacts.{ident}"
                 secondary[str(ident)] = _parse_artifact(raw, key)
-    return Buildspec(variables, exported, phases, artifacts, secondary)
+    shell = "/bin/sh"
+    if isinstance(data.get("env"), Mapping) and data["env"].get("shell") is not None:
+        name = str(data["env"]["shell"])
+        if name not in SHELLS:
+            raise BuildspecError(f"env.shell must be one of {', '.join(sorted(SHELLS))}, not {name}")
+        shell = SHELLS[name]
+    return Buildspec(variables, exported, phases, artifacts, secondary, shell)
 
 
 # ---------------------------------------------------------------- artifact selection

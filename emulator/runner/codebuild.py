@@ -152,7 +152,7 @@ def _create(client, job: BuildJob, spec: Buildspec):
     if job.privileged:  # only when the project asks, as CodeBuild's privilegedMode
         extra = {"privileged": True, "volumes": {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}}
     container = client.containers.create(
-        job.image, command=["/bin/sh", SCRIPT_PATH], name=job.name, labels=labels,
+        job.image, command=[spec.shell, SCRIPT_PATH], name=job.name, labels=labels,
         environment=_environment(job), working_dir=SRC_DIR, detach=True,
         # Lets build commands reach the emulator's API on the host, as the design asks.
         extra_hosts={"host.docker.internal": "host-gateway"},

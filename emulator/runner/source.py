@@ -106,8 +106,15 @@ def export_commit(repo_path: Path, commit_id: str, dest: Path) -> None:
     try:
         # Streamed: a large tree never sits in memory whole.
         with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-            # The "tar" filter refuses paths escaping dest yet keeps the repository's symlinks.
-            tar.extractall(dest, filter="tar")
+            if hasattr(tarfile, "tar_filter"):
+                # The "tar" filter refuses paths escaping dest yet keeps the repository's symlinks.
+                tar.extractall(dest, filter="tar")
+            else:  # Python before 3.11.4 (Debian bookworm's 3.11.2) has no filters: check ourselves
+                for member in tar:
+                    target = (dest / member.name).resolve()
+                    if not target.is_relative_to(dest.resolve()) or (member.isdev()):
+                        raise tarfile.TarError(f"refusing {member.name!r}: outside the artifact")
+                    tar.extract(member, dest)
     except tarfile.TarError as exc:
         proc.kill()
         proc.wait()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 import threading
 import time
 import uuid
@@ -46,6 +47,8 @@ class Runner(Protocol):
 
     def reap(self, keep: set[str]) -> list[str]: ...
 
+    def remove_artifacts(self, execution_id: str) -> None: ...
+
 
 def _new_uuid() -> str:
     return str(uuid.uuid4())
@@ -67,6 +70,7 @@ class ServiceCore:
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = _new_uuid,
         timers: Timers | None = None,
+        artifact_retention: int = 20,
     ):
         self.store = store
         self.runner = runner
@@ -79,6 +83,8 @@ class ServiceCore:
         self.resources = None  # the last good definitions folder (repositories, projects)
         self.definition_errors: list = []
         self._pending_removal: set[str] = set()
+        self.artifact_retention = artifact_retention
+        self._ended: dict[str, deque[str]] = {}
 
     # -- events -----------------------------------------------------------------------------
 
@@ -142,9 +148,25 @@ class ServiceCore:
                     self.runner.cancel(command.action_execution_id)
             elif isinstance(command, ExecutionEnded):
                 log.info("%s execution %s ended %s", command.pipeline, command.execution_id, command.status)
+                self._retain_artifacts(command.pipeline, command.execution_id)
                 if command.pipeline in self._pending_removal and self._timers is not None:
                     # After the event that ended it is fully answered, not in the middle of it.
                     self._timers.at(0, self._remove_idle_locked)
+
+    def _retain_artifacts(self, pipeline: str, ended: str) -> None:
+        """Keep the artifacts of the newest `artifact_retention` ended executions of a pipeline
+        (for the history and retries); older ones are removed from the state folder."""
+        if self.runner is None or not self.artifact_retention:
+            return
+        queue = self._ended.get(pipeline)
+        if queue is None:  # first time: everything that ended before (a restart) counts
+            executions = self.engine.pipelines[pipeline].executions.values()
+            queue = self._ended[pipeline] = deque(
+                e.execution_id for e in executions if e.status not in ("InProgress", "Stopping"))
+        elif ended not in queue:
+            queue.append(ended)
+        while len(queue) > self.artifact_retention:
+            self.runner.remove_artifacts(queue.popleft())
 
     def _schedule_timeout(self, command, expires_at: float) -> None:
         action = command.action if isinstance(command.action, str) else command.action.name

@@ -41,9 +41,11 @@ RELEASE = textwrap.dedent('''
                 result={"summary": "approved by " + context.function_name, "status": "Approved"},
                 token=action["latestExecution"]["token"],
             )
+            details = codepipeline.get_job_details(jobId=job["id"])["jobDetails"]
             codepipeline.put_job_success_result(
                 jobId=job["id"], outputVariables={"approved": params["pipeline"],
-                                                  "page": job["data"].get("continuationToken", "1")})
+                                                  "page": job["data"].get("continuationToken", "1"),
+                                                  "jobStage": details["data"]["pipelineContext"]["stage"]["name"]})
         except Exception as error:
             codepipeline.put_job_failure_result(
                 jobId=job["id"], failureDetails={"type": "JobFailed", "message": str(error)})
@@ -131,7 +133,12 @@ def test_a_boto3_lambda_approves_another_pipeline_and_reports_success(lambda_dae
     client.start_pipeline_execution(name="approver")
     release = wait_for_release(client, "approver")
     assert release["status"] == "Succeeded", release
-    assert release["output"]["outputVariables"] == {"approved": "target", "page": "1"}
+    assert release["output"]["outputVariables"] == {"approved": "target", "page": "1", "jobStage": "Release"}
+    with pytest.raises(client.exceptions.JobNotFoundException):
+        client.get_job_details(jobId="00000000-0000-0000-0000-000000000000")
+    with pytest.raises(client.exceptions.JobNotFoundException):
+        client.put_job_failure_result(jobId="00000000-0000-0000-0000-000000000000",
+                                      failureDetails={"type": "JobFailed", "message": "x"})
     execution = client.get_pipeline_execution(pipelineName="target", pipelineExecutionId=target)
     assert execution["pipelineExecution"]["status"] == "Succeeded"
     gate = client.list_action_executions(pipelineName="target", filter={"pipelineExecutionId": target})

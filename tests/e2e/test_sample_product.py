@@ -1,52 +1,20 @@
-"""The sample product as the README's main command serves it: both service pipelines reach DEV."""
+"""The sample product's preparation, as the README's main command runs it."""
 
 from __future__ import annotations
 
 import shutil
-import sqlite3
-from pathlib import Path
-
-import pytest
 
 from emulator import sample
-from tests.e2e.waiting import settle
-from tests.support.daemon import ROOT, Daemon
-
-pytestmark = pytest.mark.docker
+from tests.support.daemon import ROOT, git
 
 
-def logs_of(root: Path, action_execution_id: str) -> str:
-    with sqlite3.connect(f"file:{root / '.pipemu' / 'state.sqlite3'}?mode=ro", uri=True) as db:
-        rows = db.execute(
-            "SELECT text FROM action_logs WHERE action_execution_id = ? ORDER BY seq", (action_execution_id,)
-        ).fetchall()
-    return "\n".join(text for (text,) in rows)
-
-
-def test_sample_product_reaches_dev_approval(tmp_path, busybox_image):
-    for folder in ("pipelines", "sample_services"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
+def test_sample_repositories_are_made_once(tmp_path):
+    shutil.copytree(ROOT / "sample_services", tmp_path / "sample_services")
     made = sample.prepare_repositories(tmp_path)
-    assert sorted(p.name for p in made) == ["service-a", "service-b"]
-    assert sample.prepare_repositories(tmp_path) == []  # never remade
-    daemon = Daemon(tmp_path / "pipelines", tmp_path / ".pipemu").start()
-    try:
-        client = daemon.client()
-        names = [p["name"] for p in client.list_pipelines()["pipelines"]]
-        assert names == ["my-service-a-pipeline", "my-service-b-pipeline"]
-        for name in names:
-            client.start_pipeline_execution(name=name)
-        for name in names:
-            state = settle(client, name)
-            stages = {s["stageName"]: s for s in state["stageStates"]}
-            assert stages["Building"]["latestExecution"]["status"] == "Succeeded"
-            dev = stages["StagingDEV"]
-            assert dev["latestExecution"]["status"] == "InProgress"
-            actions = {a["actionName"]: a["latestExecution"] for a in dev["actionStates"]}
-            assert actions["test"]["status"] == "Succeeded"
-            assert actions["approve"]["status"] == "InProgress" and actions["approve"]["token"]
-            # The container's output is kept per action execution in the state folder.
-            service = name.split("-")[2]
-            assert f"service-{service} tests passed in DEV" in logs_of(tmp_path, actions["test"]["actionExecutionId"])
-    finally:
-        daemon.stop()
+    assert sorted(p.name for p in made) == ["e2e-tests", "service-a", "service-b"]
+    for repo in made:
+        assert git(repo, "log", "--format=%s") == f"{repo.name}: initial version"
+        assert git(repo, "status", "--porcelain") == ""
+    (made[0] / "extra.txt").write_text("a developer's work")
+    assert sample.prepare_repositories(tmp_path) == []  # never remade: the developer's work stays
+    assert (made[0] / "extra.txt").exists()

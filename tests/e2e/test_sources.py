@@ -130,3 +130,26 @@ def test_source_failures_name_what_is_missing(tmp_path, service_repo, busybox_im
     error = details["source"]["output"]["executionResult"]["errorDetails"]["message"]
     assert details["source"]["status"] == "Failed"
     assert words in error, error
+
+
+def test_artifacts_are_kept_for_the_newest_executions_only(tmp_path, service_repo, busybox_image):
+    definition = {
+        "pipeline": pipeline({"actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+                              "configuration": {"RepositoryName": "svc", "BranchName": "main",
+                                                "PollForSourceChanges": "false"}}, busybox_image),
+        "repositories": {"svc": {"path": str(service_repo)}},
+        "projects": project(busybox_image),
+    }
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "p.yml").write_text(yaml.safe_dump(definition))
+    daemon = Daemon(tmp_path / "pipelines", tmp_path / "state", env={"PIPEMU_ARTIFACT_RETENTION": "2"}).start()
+    try:
+        client = daemon.client()
+        ids = []
+        for _ in range(4):
+            ids.append(client.start_pipeline_execution(name="p")["pipelineExecutionId"])
+            settle(client, "p")
+        kept = sorted(p.name for p in (tmp_path / "state" / "artifacts").iterdir())
+        assert kept == sorted(ids[-2:])
+    finally:
+        daemon.stop()

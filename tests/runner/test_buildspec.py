@@ -201,3 +201,15 @@ def test_artifact_exclude_paths():
                             "artifacts": {"files": ["**/*"], "exclude-paths": ["**/*.log"]}})
     assert artifact_path(spec.artifacts, "x/a.log") is None
     assert artifact_path(spec.artifacts, "x/a.txt") == "x/a.txt"
+
+
+def test_env_shell_picks_the_interpreter():
+    from emulator.runner.buildspec import BuildspecError, parse_buildspec
+
+    assert parse_buildspec({"version": 0.2, "phases": {"build": {"commands": ["true"]}}}).shell == "/bin/sh"
+    spec = parse_buildspec({"version": 0.2, "env": {"shell": "bash"}, "phases": {"build": {"commands": ["true"]}}})
+    assert spec.shell == "/bin/bash"
+    import pytest
+
+    with pytest.raises(BuildspecError, match="env.shell"):
+        parse_buildspec({"version": 0.2, "env": {"shell": "zsh"}, "phases": {"build": {"commands": ["true"]}}})

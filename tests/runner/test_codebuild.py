@@ -299,3 +299,19 @@ def test_busybox_image_is_built_once_and_reused(docker_client, busybox_image):
         if image_exists(docker_client, tag):
             docker_client.images.remove(tag, force=True)
     assert not is_static_elf(Path("/usr/bin/python3").resolve())
+
+
+def test_limits_and_a_missing_shell(docker_client, busybox_image, tmp_path):
+    # Default limits as CodeBuild's small compute type, no privileges: seen from inside.
+    job = make_job(busybox_image, tmp_path, {"version": 0.2, "phases": {"build": {"commands": [
+        "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "test ! -S /var/run/docker.sock"]}}}, outputs=[])
+    log = Log()
+    assert run_build(docker_client, job, log).succeeded, log.text
+    assert str(3072 * 1024 * 1024) in log.text
+    # env.shell bash on an image without bash: a clear failure, not a crash.
+    job = make_job(busybox_image, tmp_path, {"version": 0.2, "env": {"shell": "bash"},
+                                             "phases": {"build": {"commands": ["true"]}}}, outputs=[])
+    result = run_build(docker_client, job, Log())
+    assert not result.succeeded and "/bin/bash" in result.message
+    assert_removed(docker_client, job.name)

@@ -104,3 +104,17 @@ def test_bare_repository(repo, tmp_path):
     assert rev.repository_name == "mirror"
     export_commit(bare, rev.commit_id, tmp_path / "out")
     assert (tmp_path / "out" / "app.txt").read_text() == "v2\n"
+
+
+def test_export_without_tarfile_filters(tmp_path, monkeypatch):
+    """Debian bookworm's Python 3.11.2 (the daemon's image) predates tarfile's filters."""
+    import tarfile
+
+    from emulator.runner.source import export_commit, resolve_commit
+    from tests.support.daemon import commit, init_repo
+
+    repo = init_repo(tmp_path / "repo")
+    commit(repo, "one", {"a/b.txt": "x"})
+    monkeypatch.delattr(tarfile, "tar_filter")
+    export_commit(repo, resolve_commit(repo, "main").commit_id, tmp_path / "out")
+    assert (tmp_path / "out" / "a" / "b.txt").read_text() == "x"

@@ -1,0 +1,44 @@
+"""Runs every benchmark, prints a table and writes bench/results.json (with the machine it ran on)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench import idle, overhead  # noqa: E402
+
+BENCHMARKS = {"overhead": overhead.run, "idle": idle.run}
+
+
+HEADLINES = {
+    "overhead": lambda r: f"ratio {r['ratio_median']}",
+    "idle": lambda r: f"{r['cpu_percent']}% CPU, {r['rss_mb']} MB RSS",
+}
+
+
+def machine() -> dict:
+    import docker
+
+    info = docker.from_env().info()
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
+            "docker": info.get("ServerVersion"), "memory_gb": round(info.get("MemTotal", 0) / 2**30, 1)}
+
+
+def main() -> None:
+    results = {"machine": machine(), "results": {}}
+    for name, bench in BENCHMARKS.items():
+        results["results"][name] = bench()
+    print(f"{'benchmark':<58} {'result':<34} goal")
+    for name, result in results["results"].items():
+        print(f"{result['name']:<58} {HEADLINES[name](result):<34} {result['goal']}")
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
