@@ -28,7 +28,7 @@ class CodePipeline(ControlOperations, PipelineOperations, JobOperations, Service
     def list_pipelines(self, params: dict) -> dict:
         with self.lock:
             summaries = [views.pipeline_summary(p) for _, p in sorted(self.engine.pipelines.items())]
-        chunk, token = page(summaries, params, default_size=1000)
+        chunk, token = page(summaries, params, default_size=100)  # AWS pages by 100
         return {"pipelines": chunk, **({"nextToken": token} if token else {})}
 
     def get_pipeline(self, params: dict) -> dict:
