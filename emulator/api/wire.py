@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from email.utils import formatdate
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -58,7 +59,8 @@ def _snake(name: str) -> str:
 
 
 def _json(body: dict, status: int = 200) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type=CONTENT_TYPE)
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type=CONTENT_TYPE,
+                    headers={"Date": formatdate(usegmt=True)})
 
 
 def error_response(code: str, message: str, status: int = 400) -> Response:

@@ -7,6 +7,7 @@ what was in progress, then answer requests.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import signal
@@ -130,6 +131,21 @@ class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM/SIGINT once it has stopped, which would kill the process before
     the daemon closes its state; here the signal only asks for the graceful stop."""
 
+    async def main_loop(self) -> None:
+        # uvicorn wakes ten times a second (to refresh its Date header and notice a stop): an
+        # idle daemon must not. Our responses carry their own Date; a stop wakes this loop.
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        await self.on_tick(0)
+        while not self.should_exit:
+            await self._wake.wait()
+            self._wake.clear()
+
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        if getattr(self, "_loop", None) is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
     @contextlib.contextmanager
     def capture_signals(self):
         signals = (signal.SIGINT, signal.SIGTERM)
@@ -185,7 +201,8 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     try:
         secrets = dict([credentials]) if credentials else None
         # uvicorn turns SIGTERM and SIGINT into a graceful stop: no new requests, then return.
-        config = uvicorn.Config(create_app(service, secrets), log_level="warning", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(create_app(service, secrets), log_level="warning", timeout_graceful_shutdown=5,
+                                date_header=False)
         log.info("serving on %s", ", ".join("%s:%d" % s.getsockname()[:2] for s in sockets))
         _Server(config).run(sockets=sockets)
     finally:
