@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from emulator.service import CodePipeline
 
+from . import extensions
 from .wire import handle
 
 
@@ -24,4 +25,15 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None) -> 
             errors = [str(e) for e in service.definition_errors]
         return JSONResponse({"status": "ok", "pipelines": pipelines, "definitionErrors": errors})
 
-    return Starlette(routes=[Route("/", api, methods=["POST"]), Route("/health", health, methods=["GET"])])
+    async def action_logs(request: Request) -> Response:
+        return await extensions.logs(request, service)
+
+    async def change_events(request: Request) -> Response:
+        return await extensions.events(request, service)
+
+    return Starlette(routes=[
+        Route("/", api, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/pipemu/logs/{action_execution_id}", action_logs, methods=["GET"]),
+        Route("/pipemu/events", change_events, methods=["GET"]),
+    ])

@@ -83,6 +83,11 @@ def caller_of(request: Request) -> str:
 
 
 async def handle(request: Request, service: CodePipeline, secrets: dict[str, str] | None = None) -> Response:
+    origin = request.headers.get("origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
+        # A page of another site may not drive the daemon (the dashboard is same-origin; AWS
+        # clients send no Origin at all).
+        return error_response("AccessDeniedException", f"Cross-origin request from {origin} refused", 403)
     if secrets:
         try:
             auth.verify(request.method, str(request.url), {k.lower(): v for k, v in request.headers.items()},

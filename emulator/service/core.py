@@ -83,6 +83,8 @@ class ServiceCore:
         self.resources = None  # the last good definitions folder (repositories, projects)
         self.definition_errors: list = []
         self._pending_removal: set[str] = set()
+        self.changes = 0  # counts applied events: clients that watch refetch when it moves
+        self.listeners: list[Callable[[int], None]] = []
         self.artifact_retention = artifact_retention
         self._ended: dict[str, deque[str]] = {}
 
@@ -104,7 +106,24 @@ class ServiceCore:
                 raise ServiceError(error.code, error.message) from None
             self.store.append(event, now, drawn)
             self._carry_out(commands)
-            return commands
+            self.changes += 1
+        self._notify()
+        return commands
+
+    def _notify(self) -> None:
+        for listener in list(self.listeners):  # listeners only take note (no work, no locks)
+            listener(self.changes)
+
+    def find_action_run(self, action_execution_id: str):
+        """(pipeline, execution, ActionRun) of an action execution, or None."""
+        with self.lock:
+            for pipeline in self.engine.pipelines.values():
+                for execution in reversed(pipeline.executions.values()):
+                    for stage_run in execution.stage_runs.values():
+                        for run in (*stage_run.actions.values(), *stage_run.earlier):
+                            if run.action_execution_id == action_execution_id:
+                                return pipeline.name, execution, run
+        return None
 
     def report(self, event: Event) -> None:
         """For results that arrive in the background (runner, timers): refusals are logged."""
@@ -212,6 +231,8 @@ class ServiceCore:
                     # As AWS: creating a pipeline starts it, when its source watches for changes.
                     self.apply(ExecutionStarted(name, self._new_id(), "CreatePipeline",
                                                 source_revisions=self.pinned_sources(name)))
+            self.changes += 1  # the definition errors may have changed too
+        self._notify()
         return declared
 
     def pinned_sources(self, pipeline: str, overrides: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:

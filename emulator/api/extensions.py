@@ -1,0 +1,76 @@
+"""pipemu's own read-only endpoints beside AWS's API (which has no such calls): the logs of an
+action execution, and a stream of change notices for live views (CLI --watch, the dashboard).
+
+`GET /pipemu/logs/{actionExecutionId}?after=N&wait=S` -> {"lines": [{"seq", "at", "text"}],
+"status": "InProgress"|..., "pipelineName", "pipelineExecutionId", "stageName", "actionName"};
+with `wait`, it holds the request up to S seconds until a line after N arrives or the action ends.
+`GET /pipemu/events` -> server-sent events, `data: {"changes": N}` whenever the state moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from emulator.service import CodePipeline
+
+HEARTBEAT_SECONDS = 15  # keeps proxies from closing a quiet stream; only while a client listens
+
+
+def _action(service: CodePipeline, action_execution_id: str) -> dict | None:
+    found = service.find_action_run(action_execution_id)
+    if found is None:
+        return None
+    pipeline, execution, run = found
+    return {"pipelineName": pipeline, "pipelineExecutionId": execution.execution_id,
+            "stageName": run.stage, "actionName": run.name, "status": run.status}
+
+
+async def logs(request: Request, service: CodePipeline) -> Response:
+    action_execution_id = request.path_params["action_execution_id"]
+    try:
+        after = int(request.query_params.get("after", "0"))
+        wait = min(float(request.query_params.get("wait", "0")), 60.0)
+    except ValueError:
+        return JSONResponse({"__type": "ValidationException", "message": "after and wait must be numbers"}, 400)
+    deadline = time.monotonic() + wait
+    while True:
+        about = _action(service, action_execution_id)
+        if about is None:
+            return JSONResponse({"__type": "ActionExecutionNotFoundException",
+                                 "message": f"Action execution '{action_execution_id}' not found"}, 400)
+        rows = service.store.logs(action_execution_id, after)
+        if rows or about["status"] != "InProgress" or time.monotonic() >= deadline:
+            lines = [{"seq": seq, "at": at, "text": text} for seq, at, text in rows]
+            return JSONResponse({**about, "lines": lines})
+        await asyncio.sleep(0.25)  # only while a client follows a running action
+
+
+async def events(request: Request, service: CodePipeline) -> Response:
+    loop = asyncio.get_running_loop()
+    moved = asyncio.Event()
+
+    def listener(changes: int) -> None:  # called from any thread
+        loop.call_soon_threadsafe(moved.set)
+
+    async def stream():
+        service.listeners.append(listener)
+        try:
+            yield f"data: {json.dumps({'changes': service.changes})}\n\n"
+            while not await request.is_disconnected():
+                try:
+                    await asyncio.wait_for(moved.wait(), HEARTBEAT_SECONDS)
+                except asyncio.TimeoutError:
+                    yield ": heartbeat\n\n"
+                    continue
+                moved.clear()
+                yield f"data: {json.dumps({'changes': service.changes})}\n\n"
+        finally:
+            service.listeners.remove(listener)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
