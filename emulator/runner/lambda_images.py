@@ -32,7 +32,7 @@ import docker.errors
 from .images import image_exists
 
 PYTHON_TAG = "pipemu/lambda-python3:latest"
-NODEJS_TAG = "pipemu/lambda-nodejs:latest"
+NODEJS_TAG = "pipemu/lambda-nodejs:2"  # 2: with the v2 SDK too
 BASE_TAG = "pipemu/lambda-base:bookworm"
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -40,6 +40,10 @@ PACKAGES = ("python3", "ca-certificates", "nodejs")
 # The last client release whose engines field still accepts Node.js 18 (bookworm's node);
 # later ones require Node.js 20. AWS_ENDPOINT_URL is honoured by v3 since 3.45x.
 NODE_SDK = "@aws-sdk/client-codepipeline@3.967.0"
+# Functions written for the old runtimes (nodejs8.10..16.x) `require('aws-sdk')`: version 2,
+# which the runtime bundled then; the bootstrap points it at the daemon (it ignores
+# AWS_ENDPOINT_URL by itself).
+NODE_SDK_V2 = "aws-sdk@2"
 PYTHON_SDK = "boto3"
 
 PYTHON_RUNTIMES = ("python3.8", "python3.9", "python3.10", "python3.11", "python3.12",
@@ -208,8 +212,8 @@ def _npm_sdk(dest: Path, log: Callable[[str], None]) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "package.json").write_text('{"name": "pipemu-lambda-sdk", "private": true}\n')
     _run(["npm", "install", "--no-audit", "--no-fund", "--no-save", "--omit=dev",
-          "--no-package-lock", "--prefix", str(dest), NODE_SDK],
-         f"npm install {NODE_SDK}", 600, cwd=str(dest))
+          "--no-package-lock", "--prefix", str(dest), NODE_SDK, NODE_SDK_V2],
+         f"npm install {NODE_SDK} {NODE_SDK_V2}", 600, cwd=str(dest))
     if not (dest / "node_modules" / "@aws-sdk" / "client-codepipeline").is_dir():
         raise RuntimeError(f"npm install {NODE_SDK} did not produce node_modules/@aws-sdk/"
                            "client-codepipeline")

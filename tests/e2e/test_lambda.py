@@ -64,6 +64,19 @@ NODE = textwrap.dedent('''
 ''')
 
 
+NODE_V2 = textwrap.dedent('''
+    // Written for the nodejs8.10 runtime: the bundled v2 SDK, callback style.
+    var AWS = require('aws-sdk');
+    var codepipeline = new AWS.CodePipeline();
+    exports.handler = function (event, context, callback) {
+      var job = event['CodePipeline.job'];
+      codepipeline.putJobSuccessResult({jobId: job.id, outputVariables: {sdk: AWS.VERSION}}, function (err) {
+        callback(err, 'done');
+      });
+    };
+''')
+
+
 def source(name="source"):
     return {"name": name, "outputArtifacts": [{"name": "src"}],
             "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
@@ -84,6 +97,9 @@ def lambda_daemon(tmp_path, service_repo, busybox_image):
     node = tmp_path / "node-fn"
     node.mkdir()
     (node / "index.js").write_text(NODE)
+    old_node = tmp_path / "old-node-fn"
+    old_node.mkdir()
+    (old_node / "index.js").write_text(NODE_V2)
     pipelines = tmp_path / "pipelines"
     pipelines.mkdir()
     (pipelines / "resources.yml").write_text(yaml.safe_dump({
@@ -92,6 +108,7 @@ def lambda_daemon(tmp_path, service_repo, busybox_image):
             "release-fn": {"runtime": "python3.12", "handler": "release.handler", "code": str(code)},
             "slow-fn": {"runtime": "python3.12", "handler": "release.handler", "code": str(code), "timeout": 2},
             "node-fn": {"runtime": "nodejs18.x", "handler": "index.handler", "code": str(node)},
+            "old-node-fn": {"runtime": "nodejs18.x", "handler": "index.handler", "code": str(old_node)},
         },
     }))
     (pipelines / "target.yml").write_text(yaml.safe_dump({"pipeline": {"name": "target", "stages": [
@@ -104,6 +121,7 @@ def lambda_daemon(tmp_path, service_repo, busybox_image):
         "crasher": invoke("release-fn", crash=True),
         "sleeper": invoke("slow-fn", sleep=30),
         "noder": invoke("node-fn"),
+        "old-noder": invoke("old-node-fn"),
     }
     for name, action in cases.items():
         (pipelines / f"{name}.yml").write_text(yaml.safe_dump({"pipeline": {"name": name, "stages": [
@@ -172,3 +190,11 @@ def test_a_nodejs_lambda_with_the_bundled_sdk(lambda_daemon):
     assert release["status"] == "Succeeded", release
     assert release["output"]["outputVariables"]["fn"] == "node-fn"
     assert release["output"]["outputVariables"]["runtime"].startswith("v")
+
+
+def test_a_nodejs_lambda_written_for_the_v2_sdk_runs_unchanged(lambda_daemon):
+    client = lambda_daemon.client()
+    client.start_pipeline_execution(name="old-noder")
+    release = wait_for_release(client, "old-noder")
+    assert release["status"] == "Succeeded", release
+    assert release["output"]["outputVariables"]["sdk"].startswith("2.")

@@ -16,6 +16,22 @@ const RUNTIME_DIR = process.env.LAMBDA_RUNTIME_DIR || "/var/runtime";
 const TASK_ROOT = process.env.LAMBDA_TASK_ROOT || "/var/task";
 const RESULT = path.join(RUNTIME_DIR, "result.json");
 
+// The v2 SDK (`require('aws-sdk')`, bundled with the old runtimes) ignores AWS_ENDPOINT_URL:
+// point it at the daemon the first time a function loads it, so old code runs unchanged.
+const Module = require("module");
+const loadModule = Module._load;
+Module._load = function (request, parent, isMain) {
+  const exported = loadModule.apply(this, arguments);
+  if (request === "aws-sdk" && exported && exported.config && !exported.__pipemuEndpoint) {
+    const endpoint = process.env.AWS_ENDPOINT_URL_CODEPIPELINE || process.env.AWS_ENDPOINT_URL;
+    if (endpoint) {
+      exported.config.update({ endpoint, region: process.env.AWS_REGION || "us-east-1" });
+    }
+    exported.__pipemuEndpoint = true;
+  }
+  return exported;
+};
+
 function makeContext(ctx, finish) {
   const deadline = Number(ctx.deadline_ms) || Date.now() + 3000;
   return {
