@@ -405,7 +405,7 @@ SUPPORTED_ACTION_TYPES: dict[tuple[str, str, str], ActionTypeSpec] = {
                   "OutputFileName", "ChangeSetName"),
         inputs=(0, 10),
         outputs=(0, 1),
-        resources={"StackName": "stacks"},
+        # No resource check: a stack not in `stacks:` is validated from its template and recorded.
     ),
     ("Invoke", "AWS", "Lambda"): ActionTypeSpec(
         required=("FunctionName",),

@@ -22,7 +22,7 @@ from typing import Callable
 from emulator.engine import ActionFailed, ActionSucceeded, Event, JobFailed, RunAction
 from emulator.engine.events import ActionOutput, ArtifactOutput
 
-from . import stacks
+from . import cfn_record, stacks
 from .codebuild import BuildJob, remove_container, run_build
 from .job_data import job_data, lambda_event
 from .lambda_images import ensure_runtime_image
@@ -373,6 +373,8 @@ def _cloudformation(runner: ActionRunner, command: RunAction, cancel: threading.
     its parameters (ParameterOverrides) become the service's environment variables."""
     config = dict(command.configuration)
     name = config["StackName"]
+    if name not in (getattr(runner._resources(), "stacks", None) or {}):
+        return cfn_record.record(runner, command, config)
     stack = runner.resource("stacks", name, "stack")
     network = stack.network or command.stage
     log = lambda line: runner.log(command, line)  # noqa: E731

@@ -86,3 +86,59 @@ def test_deploy_serves_by_stack_name_and_an_unhealthy_one_keeps_the_old(tmp_path
         for container in stacks.stack_containers(docker_client, daemon_id):
             container.remove(force=True)
         stacks.remove_network(docker_client, daemon_id, "StagingDEV")
+
+
+TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Env: {Type: String}
+  Key: {Type: String}
+  Size: {Type: Number, Default: 3}
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: !Sub "orders-${Env}"}
+Outputs:
+  Environment: {Value: !Ref Env}
+  QueueName: {Value: !GetAtt Queue.QueueName}
+"""
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ('{"Env": "dev", "Key": {"Fn::GetArtifactAtt": ["src", "ObjectKey"]}}', None),
+    ('{"Key": "k"}', "[Env] must have values"),
+    ('{"Env": "dev", "Key": "k", "Nope": "x"}', "Nope do not exist"),
+])
+def test_a_stack_without_a_local_stand_in_is_validated_and_recorded(tmp_path, service_repo, busybox_image,
+                                                                     overrides, words):
+    commit(service_repo, "template", {"infra/template.yml": TEMPLATE})
+    show = {"version": 0.2, "phases": {"build": {"commands": ["cat outputs.json"]}}}
+    pipeline = {"pipeline": {"name": "infra", "stages": [
+        {"name": "Source", "actions": [action("source", "Source", "CodeCommit", outputs=["src"],
+                                              RepositoryName="web", BranchName="main", PollForSourceChanges="false")]},
+        {"name": "Deploy", "actions": [
+            action("queue", "Deploy", "CloudFormation", inputs=["src"], outputs=["out"], ActionMode="CREATE_UPDATE",
+                   StackName="orders-queue", TemplatePath="src::infra/template.yml", OutputFileName="outputs.json",
+                   ParameterOverrides=overrides),
+            action("show", "Build", "CodeBuild", run_order=2, inputs=["out"], ProjectName="show")]},
+    ]}, "repositories": {"web": {"path": str(service_repo)}},
+        "projects": {"show": {"image": busybox_image, "buildspec": show}}}
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "infra.yml").write_text(yaml.safe_dump(pipeline))
+    daemon = Daemon(tmp_path / "pipelines", tmp_path / "state").start()
+    try:
+        client = daemon.client()
+        execution = client.start_pipeline_execution(name="infra")["pipelineExecutionId"]
+        settle(client, "infra")
+        details = {d["actionName"]: d for d in client.list_action_executions(
+            pipelineName="infra", filter={"pipelineExecutionId": execution})["actionExecutionDetails"]}
+        if words is None:
+            assert details["queue"]["status"] == "Succeeded", details["queue"]
+            assert details["queue"]["output"]["outputVariables"]["Environment"] == "dev"
+            assert details["show"]["status"] == "Succeeded"
+            record = (tmp_path / "state" / "stacks" / "orders-queue.json").read_text()
+            assert '"Size": "3"' in record and '"Env": "dev"' in record
+        else:
+            assert details["queue"]["status"] == "Failed"
+            assert words in details["queue"]["output"]["executionResult"]["errorDetails"]["message"]
+    finally:
+        daemon.stop()
