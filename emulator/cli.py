@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -39,11 +40,17 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def validate(paths: tuple[Path, ...]) -> None:
-    """Check definition files or folders; print FILE:LINE:COL: field: message for each error."""
+@click.option("--json", "as_json", is_flag=True, help='Print {"ok": bool, "errors": [...]} instead.')
+def validate(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check definition files or folders; print FILE:LINE:COL: field: message for each error.
+
+    Exit codes: 0 valid, 1 errors found, 2 usage error."""
     from emulator.definitions import validate_paths
 
     errors = validate_paths(list(paths))
+    if as_json:
+        click.echo(json.dumps({"ok": not errors, "errors": [str(e) for e in errors]}, indent=2))
+        sys.exit(1 if errors else 0)
     for error in errors:
         click.echo(str(error))
     if errors:
@@ -67,6 +74,462 @@ def demo(endpoint: str, pipeline: str, repo: Path) -> None:
     same = Demo(client_for(endpoint), pipeline, repo).play()
     click.echo("the article's table, reproduced" if same else "some rows differ from the article")
     sys.exit(0 if same else 1)
+
+
+# -- commands that talk to a running daemon (emulator/cli_client.py, emulator/cli_render.py) ------
+#
+# Every one takes --endpoint (or PIPEMU_ENDPOINT; default http://127.0.0.1:7788) and --json, and
+# exits 0 when done, 1 when the thing asked about is in a failed or negative state (said in the
+# command's help), 2 on a usage error, 3 when the daemon is not reachable, 4 when the daemon
+# answers with an AWS error (printed as `pipemu: <Code>: <message>` on stderr, one line).
+
+EXIT_CODES = ("Exit codes: 0 ok, 1 {negative}, 2 usage error, 3 daemon not reachable, "
+              "4 AWS error from the daemon (`pipemu: <Code>: <message>` on stderr).")
+
+
+class Out:
+    """What a client command works with: the daemon, and how to print (human or JSON)."""
+
+    def __init__(self, endpoint: str | None, as_json: bool):
+        import os
+
+        from emulator.cli_client import Daemon
+        from emulator.cli_render import Paint
+
+        self.daemon = Daemon(endpoint)
+        self.json = as_json
+        self.tty = sys.stdout.isatty()
+        self.paint = Paint(self.tty and not os.environ.get("NO_COLOR"))
+
+    def emit(self, value, human: str | None = None) -> None:
+        """`value` as JSON with --json, else the human text (if any)."""
+        from emulator.cli_render import to_json
+
+        if self.json:
+            click.echo(to_json(value))
+        elif human is not None:
+            click.echo(human)
+
+
+def client_command(func):
+    """Adds --endpoint and --json; turns CliError into one line on stderr and its exit code."""
+    import functools
+
+    @click.option("--endpoint", envvar="PIPEMU_ENDPOINT", default="http://127.0.0.1:7788", show_default=True,
+                  help="The daemon's URL (or PIPEMU_ENDPOINT).")
+    @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+    @functools.wraps(func)
+    def wrapper(endpoint: str, as_json: bool, **kwargs):
+        from emulator.cli_client import CliError
+
+        try:
+            return func(Out(endpoint, as_json), **kwargs)
+        except CliError as error:
+            click.echo(f"pipemu: {error.message}", err=True)
+            sys.exit(error.code)
+
+    return wrapper
+
+
+def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r} is not {what}")
+        pairs.append((name, rest))
+    return pairs
+
+
+BY = click.option("--by", type=click.Choice(["commit", "message"]), default="commit", show_default=True,
+                  help="Show revisions as 7 characters of the commit id, or the commit message's first words.")
+
+
+def _status_snapshot(out: Out, target: str | None, by: str) -> dict:
+    from emulator.cli_render import revision_labels, status_model
+
+    daemon = out.daemon
+    names = daemon.pipeline_names()
+    if target is not None:
+        chosen = [target] if target in names else [n for n in names if n.startswith(target + "-")]
+        if not chosen:
+            daemon.state(target)  # the daemon's PipelineNotFoundException
+            chosen = [target]
+        names = chosen
+    models = []
+    for name in names:
+        state = daemon.state(name)
+        labels = revision_labels(daemon.executions(name, limit=100), by)
+        models.append(status_model(state, labels))
+    return {"pipelines": models, "definitionErrors": daemon.health().get("definitionErrors", [])}
+
+
+@main.command()
+@click.argument("target", metavar="[PIPELINE_OR_PRODUCT]", required=False)
+@click.option("--watch", "-w", is_flag=True, help="Redraw whenever the daemon's state moves (Ctrl-C quits).")
+@BY
+@client_command
+def status(out: Out, target: str | None, watch: bool, by: str) -> None:
+    """The article's table: a column per stage, each cell the revision in the stage's latest
+    execution and its status (◯ in progress, ✓ succeeded, ✗ failed, superseded, stopped...).
+
+    PIPELINE_OR_PRODUCT is a pipeline's name, or a product: `my` shows every `my-*` pipeline;
+    without it, all pipelines. A `waiting` row shows who waits at each stage's entrance (⊘: the
+    transition is disabled); then the disabled transitions, the approvals that wait, and the
+    daemon's definition errors (`! FILE:LINE:COL: path: message`).
+
+    --json prints {"pipelines": [{"pipelineName", "pipelineVersion", "stages": [{"stageName",
+    "latestExecution": {"pipelineExecutionId", "status", "revision"} | null, "waiting":
+    [{"pipelineExecutionId", "revision"}], "transitionEnabled", "disabledReason"?,
+    "pendingApprovals": [{"actionName", "summary"}], "cell"}]}], "definitionErrors": [...]};
+    with --watch, one such document per line at each change.
+
+    Exit codes: 0 ok (also on Ctrl-C in --watch), 2 usage error, 3 daemon not reachable (or gone
+    while watching), 4 AWS error from the daemon (e.g. PipelineNotFoundException)."""
+    from emulator.cli_render import render_status
+
+    def render() -> str:
+        snapshot = _status_snapshot(out, target, by)
+        if out.json:
+            return json.dumps(snapshot, ensure_ascii=False) if watch else None
+        return render_status(snapshot["pipelines"], snapshot["definitionErrors"], out.paint)
+
+    if not watch:
+        if out.json:
+            out.emit(_status_snapshot(out, target, by))
+        else:
+            click.echo(render())
+        return
+    try:
+        _watch(out, render)
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+def _watch(out: Out, render) -> None:
+    """Redraw on every change notice from /pipemu/events (coalescing bursts); no polling."""
+    import queue
+    import threading
+    import time
+
+    from emulator.cli_client import CliError
+
+    notices: queue.Queue = queue.Queue()
+
+    def listen() -> None:
+        try:
+            for changes in out.daemon.events():
+                notices.put(changes)
+        except CliError as error:
+            notices.put(error)
+
+    threading.Thread(target=listen, name="pipemu-events", daemon=True).start()
+    shown = None
+    while True:
+        batch = [notices.get()]
+        while not notices.empty():
+            batch.append(notices.get_nowait())
+        failure = next((n for n in batch if isinstance(n, CliError)), None)
+        if failure is not None:
+            raise failure
+        text = render()
+        if text == shown:
+            continue
+        shown = text
+        if out.json:
+            click.echo(text)
+        elif out.tty:
+            footer = out.paint(f"watching {out.daemon.endpoint} · {time.strftime('%H:%M:%S')} · Ctrl-C quits", dim=True)
+            click.echo("\x1b[H\x1b[2J" + text + "\n\n" + footer)
+        else:
+            click.echo(f"--- {time.strftime('%H:%M:%S')}\n{text}")
+
+
+def _answer(out: Out, pipeline: str, stage: str, action: str | None, summary: str | None, verdict: str) -> None:
+    from emulator.cli_client import NEGATIVE, USAGE, CliError, approval_actions, aws_error, stage_of
+
+    daemon = out.daemon
+    declaration = daemon.declaration(pipeline)
+    approvals = approval_actions(declaration, stage)
+    state = daemon.state(pipeline)
+    stage_state = stage_of(state, stage)
+    actions = {a["actionName"]: a for a in stage_state["actionStates"]}
+
+    def pending(name: str) -> bool:
+        latest = actions.get(name, {}).get("latestExecution", {})
+        return latest.get("status") == "InProgress" and "token" in latest
+
+    if action is None:
+        if not approvals:
+            raise CliError(f"stage {stage} of {pipeline} has no manual approval action", USAGE)
+        waiting = [name for name in approvals if pending(name)]
+        if len(approvals) > 1 and len(waiting) != 1:
+            raise CliError(f"stage {stage} has several approval actions ({', '.join(approvals)}): name one", USAGE)
+        action = waiting[0] if waiting else approvals[0]
+    elif action not in actions:
+        raise aws_error("ActionNotFoundException", f"Action '{action}' not found in stage '{stage}' of pipeline '{pipeline}'")
+    elif action not in approvals:
+        raise CliError(f"{stage}.{action} of {pipeline} is not a manual approval", USAGE)
+    if not pending(action):
+        latest = actions[action].get("latestExecution", {}).get("status")
+        was = f" (its latest execution is {latest})" if latest else ""
+        raise CliError(f"nothing waits for approval at {stage}.{action} of {pipeline}{was}", NEGATIVE)
+    token = actions[action]["latestExecution"]["token"]
+    execution = (stage_state.get("latestExecution") or {}).get("pipelineExecutionId")
+    summary = summary if summary is not None else f"{verdict} with the pipemu CLI"
+    answer = daemon.call("put_approval_result", pipelineName=pipeline, stageName=stage, actionName=action,
+                         result={"summary": summary, "status": verdict}, token=token)
+    word = "approved" if verdict == "Approved" else "rejected"
+    out.emit({"pipelineName": pipeline, "stageName": stage, "actionName": action, "pipelineExecutionId": execution,
+              "status": verdict, "summary": summary, **answer},
+             out.paint(f"{word} {pipeline} {stage}.{action} (execution {execution})",
+                       fg="green" if verdict == "Approved" else "red"))
+
+
+def _approval_command(verdict: str):
+    verb = "approve" if verdict == "Approved" else "reject"
+
+    @main.command(name=verb)
+    @click.argument("pipeline")
+    @click.argument("stage")
+    @click.argument("action", required=False)
+    @click.option("--summary", default=None, help="The reviewer's summary (default: '<verdict> with the pipemu CLI').")
+    @client_command
+    def command(out: Out, pipeline: str, stage: str, action: str | None, summary: str | None) -> None:
+        _answer(out, pipeline, stage, action, summary, verdict)
+
+    command.help = (
+        f"{verb.capitalize()} the approval waiting in STAGE of PIPELINE. ACTION defaults to the stage's "
+        "only manual approval action; the token is found through GetPipelineState.\n\n"
+        '--json prints {"pipelineName", "stageName", "actionName", "pipelineExecutionId", "status", '
+        '"summary", "approvedAt"}.\n\n'
+        + EXIT_CODES.format(negative="nothing waits for approval there"))
+    return command
+
+
+approve = _approval_command("Approved")
+reject = _approval_command("Rejected")
+
+
+@main.command()
+@click.argument("pipeline")
+@click.option("--revision", "revisions", multiple=True, metavar="[ACTION=]COMMIT",
+              help="Build this commit (the only source action's, or ACTION's). Repeatable.")
+@click.option("--variable", "variables", multiple=True, metavar="NAME=VALUE", help="A pipeline variable. Repeatable.")
+@client_command
+def start(out: Out, pipeline: str, revisions: tuple[str, ...], variables: tuple[str, ...]) -> None:
+    """Start an execution of PIPELINE; print its id.
+
+    --json prints AWS's answer {"pipelineExecutionId"}.
+
+    Exit codes: 0 started, 2 usage error, 3 daemon not reachable, 4 AWS error from the daemon."""
+    from emulator.cli_client import USAGE, CliError, source_actions
+
+    params: dict = {"name": pipeline}
+    if variables:
+        params["variables"] = [{"name": n, "value": v} for n, v in _pairs(variables, "NAME=VALUE")]
+    if revisions:
+        overrides = []
+        sources = None
+        for value in revisions:
+            action, sep, commit = value.rpartition("=")
+            if not sep:
+                sources = sources if sources is not None else source_actions(out.daemon.declaration(pipeline))
+                if len(sources) != 1:
+                    raise CliError(f"{pipeline} has {len(sources)} source actions ({', '.join(sources)}): "
+                                   "use --revision ACTION=COMMIT", USAGE)
+                action = sources[0]
+            if not action or not commit:
+                raise CliError(f"--revision {value!r}: expected [ACTION=]COMMIT", USAGE)
+            overrides.append({"actionName": action, "revisionType": "COMMIT_ID", "revisionValue": commit})
+        params["sourceRevisions"] = overrides
+    answer = out.daemon.call("start_pipeline_execution", **params)
+    out.emit(answer, f"started {pipeline} execution {answer['pipelineExecutionId']}")
+
+
+@main.command()
+@click.argument("pipeline")
+@click.argument("execution", required=False)
+@click.option("--abandon", is_flag=True, help="Do not wait for running actions: abandon them (containers killed).")
+@click.option("--reason", default=None, help="Why (shown as the execution's stopTrigger).")
+@client_command
+def stop(out: Out, pipeline: str, execution: str | None, abandon: bool, reason: str | None) -> None:
+    """Stop an execution of PIPELINE: EXECUTION, or by default the one inside the last busy stage
+    (else the newest in progress). Without --abandon it stops once its running actions end.
+
+    --json prints AWS's answer {"pipelineExecutionId"}.
+
+    Exit codes: 0 stopping, 1 nothing runs, 2 usage error, 3 daemon not reachable, 4 AWS error
+    from the daemon (e.g. PipelineExecutionNotStoppableException)."""
+    from emulator.cli_client import NEGATIVE, CliError
+
+    daemon = out.daemon
+    if execution is None:
+        state = daemon.state(pipeline)
+        busy = [s["latestExecution"]["pipelineExecutionId"] for s in state["stageStates"]
+                if (s.get("latestExecution") or {}).get("status") == "InProgress"]
+        if busy:
+            execution = busy[-1]
+        else:
+            running = [e["pipelineExecutionId"] for e in daemon.executions(pipeline) if e["status"] == "InProgress"]
+            if not running:
+                raise CliError(f"nothing runs in {pipeline}", NEGATIVE)
+            execution = running[0]
+    params = {"pipelineName": pipeline, "pipelineExecutionId": execution, "abandon": abandon}
+    if reason is not None:
+        params["reason"] = reason
+    answer = daemon.call("stop_pipeline_execution", **params)
+    verb = "abandoning" if abandon else "stopping"
+    out.emit(answer, f"{verb} {pipeline} execution {answer.get('pipelineExecutionId', execution)}")
+
+
+@main.command()
+@click.argument("pipeline")
+@click.argument("stage")
+@click.option("--all", "all_actions", is_flag=True, help="Run every action of the stage again (default: the failed ones).")
+@click.option("--execution", default=None, help="The execution to retry (default: the stage's latest).")
+@client_command
+def retry(out: Out, pipeline: str, stage: str, all_actions: bool, execution: str | None) -> None:
+    """Retry STAGE of PIPELINE: its failed actions (FAILED_ACTIONS), or all of them with --all.
+
+    --json prints AWS's answer {"pipelineExecutionId"}.
+
+    Exit codes: 0 retrying, 1 nothing ran in the stage, 2 usage error, 3 daemon not reachable,
+    4 AWS error from the daemon (e.g. StageNotRetryableException)."""
+    from emulator.cli_client import NEGATIVE, CliError, stage_of
+
+    if execution is None:
+        latest = stage_of(out.daemon.state(pipeline), stage).get("latestExecution")
+        if not latest:
+            raise CliError(f"nothing ran in {stage} of {pipeline}", NEGATIVE)
+        execution = latest["pipelineExecutionId"]
+    mode = "ALL_ACTIONS" if all_actions else "FAILED_ACTIONS"
+    answer = out.daemon.call("retry_stage_execution", pipelineName=pipeline, stageName=stage,
+                             pipelineExecutionId=execution, retryMode=mode)
+    out.emit(answer, f"retrying {stage} of {pipeline} execution {answer['pipelineExecutionId']} ({mode})")
+
+
+@main.command(name="enable-transition")
+@click.argument("pipeline")
+@click.argument("stage")
+@client_command
+def enable_transition(out: Out, pipeline: str, stage: str) -> None:
+    """Open STAGE's entrance again: the execution waiting there enters.
+
+    --json prints {"pipelineName", "stageName", "transitionType": "Inbound", "enabled": true}.
+
+    Exit codes: 0 done, 2 usage error, 3 daemon not reachable, 4 AWS error from the daemon."""
+    out.daemon.call("enable_stage_transition", pipelineName=pipeline, stageName=stage, transitionType="Inbound")
+    out.emit({"pipelineName": pipeline, "stageName": stage, "transitionType": "Inbound", "enabled": True},
+             f"enabled the transition into {stage} of {pipeline}")
+
+
+@main.command(name="disable-transition")
+@click.argument("pipeline")
+@click.argument("stage")
+@click.option("--reason", required=True, help="Why (required by AWS; letters, digits, spaces and .,-_ etc.).")
+@client_command
+def disable_transition(out: Out, pipeline: str, stage: str, reason: str) -> None:
+    """Close STAGE's entrance: executions wait there (the newest supersedes the one waiting).
+
+    --json prints {"pipelineName", "stageName", "transitionType": "Inbound", "enabled": false, "reason"}.
+
+    Exit codes: 0 done, 2 usage error, 3 daemon not reachable, 4 AWS error from the daemon."""
+    out.daemon.call("disable_stage_transition", pipelineName=pipeline, stageName=stage, transitionType="Inbound",
+                    reason=reason)
+    out.emit({"pipelineName": pipeline, "stageName": stage, "transitionType": "Inbound", "enabled": False,
+              "reason": reason}, f"disabled the transition into {stage} of {pipeline}: {reason}")
+
+
+@main.command()
+@click.argument("pipeline")
+@click.option("--limit", "-n", default=20, show_default=True, type=click.IntRange(1, 1000), help="How many, newest first.")
+@BY
+@client_command
+def history(out: Out, pipeline: str, limit: int, by: str) -> None:
+    """The executions of PIPELINE, newest first: id, status, trigger, revision, start, duration.
+
+    --json prints AWS's {"pipelineExecutionSummaries": [...]} (up to --limit).
+
+    Exit codes: 0 ok, 2 usage error, 3 daemon not reachable, 4 AWS error from the daemon."""
+    from emulator.cli_render import render_history
+
+    summaries = out.daemon.executions(pipeline, limit=limit)
+    out.emit({"pipelineExecutionSummaries": summaries}, render_history(summaries, out.paint, by))
+
+
+def _pick_action(out: Out, pipeline: str, execution: str | None, stage: str | None, action: str | None) -> dict:
+    """The newest action execution that matches (approvals skipped unless --action names one)."""
+    from emulator.cli_client import NEGATIVE, CliError
+
+    params: dict = {"pipelineName": pipeline, "maxResults": 100}
+    if execution:
+        params["filter"] = {"pipelineExecutionId": execution}
+    for _ in range(50):
+        answer = out.daemon.call("list_action_executions", **params)
+        for detail in answer.get("actionExecutionDetails", []):
+            if stage and detail["stageName"] != stage or action and detail["actionName"] != action:
+                continue
+            if not action and detail.get("input", {}).get("actionTypeId", {}).get("category") == "Approval":
+                continue
+            return detail
+        if not answer.get("nextToken"):
+            break
+        params["nextToken"] = answer["nextToken"]
+    wanted = " ".join(f"{k} {v}" for k, v in (("execution", execution), ("stage", stage), ("action", action)) if v)
+    raise CliError(f"no action execution of {pipeline} to show{' for ' + wanted if wanted else ''}", NEGATIVE)
+
+
+@main.command()
+@click.argument("pipeline")
+@click.option("--execution", default=None, help="The pipeline execution (default: the latest that ran an action).")
+@click.option("--stage", default=None, help="Only actions of this stage.")
+@click.option("--action", default=None, help="Only this action.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing while the action runs, until it ends.")
+@client_command
+def logs(out: Out, pipeline: str, execution: str | None, stage: str | None, action: str | None, follow: bool) -> None:
+    """Print the log of an action execution of PIPELINE: by default the latest action (approvals
+    aside) of the latest execution that ran one; --execution, --stage and --action narrow it.
+    With -f, follow a running action's output until it ends.
+
+    A header line (`# PIPELINE STAGE.ACTION ...: STATUS`) goes to stderr, the log to stdout.
+    --json prints {"actionExecutionId", "pipelineName", "pipelineExecutionId", "stageName",
+    "actionName", "status", "lines": [{"seq", "at", "text"}]} (with -f, once the action ends).
+
+    Exit codes: 0 ok, 1 the action failed (or there is no such action execution), 2 usage error,
+    3 daemon not reachable, 4 AWS error from the daemon."""
+    from emulator.cli_render import log_header
+
+    detail = _pick_action(out, pipeline, execution, stage, action)
+    action_execution_id = detail["actionExecutionId"]
+    daemon = out.daemon
+    about = daemon.logs(action_execution_id)
+    lines = list(about.get("lines", []))
+    about["actionExecutionId"] = action_execution_id
+    if not out.json:
+        click.echo(out.paint(log_header(about), dim=True), err=True)
+        for line in lines:
+            click.echo(line["text"])
+    while follow and about.get("status") == "InProgress":
+        after = lines[-1]["seq"] if lines else 0
+        about = {**daemon.logs(action_execution_id, after=after, wait=25), "actionExecutionId": action_execution_id}
+        fresh = about.get("lines", [])
+        lines.extend(fresh)
+        if not out.json:
+            for line in fresh:
+                click.echo(line["text"])
+        if about.get("status") != "InProgress":  # lines written just as it ended
+            tail = daemon.logs(action_execution_id, after=lines[-1]["seq"] if lines else 0).get("lines", [])
+            lines.extend(tail)
+            if not out.json:
+                for line in tail:
+                    click.echo(line["text"])
+            if not out.json:
+                click.echo(out.paint(f"# {about.get('status')}", dim=True), err=True)
+    about["lines"] = lines
+    if out.json:
+        out.emit(about)
+    sys.exit(1 if about.get("status") == "Failed" else 0)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from emulator.service import CodePipeline
 
 from . import extensions
+from .ui import routes as dashboard_routes
 from .wire import handle
 
 
@@ -36,4 +37,5 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None) -> 
         Route("/health", health, methods=["GET"]),
         Route("/pipemu/logs/{action_execution_id}", action_logs, methods=["GET"]),
         Route("/pipemu/events", change_events, methods=["GET"]),
+        *dashboard_routes,  # GET /ui: the web dashboard
     ])

@@ -1,0 +1,679 @@
+// pipemu's dashboard: the article's table of changes moving through stages, a pipeline's stages,
+// approvals, logs and history, live. It talks to the daemon like any client: AWS's JSON 1.1 API
+// at POST / (SigV4-signed here when the daemon has credentials) and pipemu's read-only endpoints
+// /pipemu/events (server-sent events: refetch when the state moves), /pipemu/logs (long-poll)
+// and /health (definition errors). Nothing polls on a timer; nothing reloads the page.
+
+const TARGET = "CodePipeline_20150709.";
+const JSON_11 = "application/x-amz-json-1.1";
+const SYMBOLS = { InProgress: "◯", Succeeded: "✓", Failed: "✗", Superseded: "superseded", Stopped: "stopped",
+  Stopping: "stopping", Cancelled: "cancelled", Abandoned: "abandoned" };
+const AUTH_ERRORS = new Set(["MissingAuthenticationTokenException", "UnrecognizedClientException",
+  "InvalidSignatureException", "IncompleteSignatureException"]);
+const HISTORY_SIZE = 25;
+const LOG_WAIT_SECONDS = 25;
+
+// ---------------------------------------------------------------- DOM, by hand (text, never HTML)
+
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child !== null && child !== undefined && child !== false) el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+const $ = (id) => document.getElementById(id);
+const shortSha = (id) => (id || "").slice(0, 7);
+const firstLine = (text, max = 40) => {
+  const line = (text || "").split("\n")[0];
+  return line.length > max ? line.slice(0, max - 1) + "…" : line;
+};
+
+function when(epochSeconds) {
+  if (epochSeconds === undefined || epochSeconds === null) return "";
+  const date = new Date(epochSeconds * 1000);
+  const today = date.toDateString() === new Date().toDateString();
+  return today ? date.toLocaleTimeString() : date.toLocaleString();
+}
+
+function toast(message, kind = "error") {
+  const note = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, message,
+    h("button", { class: "quiet", type: "button", "aria-label": "dismiss", onclick: () => note.remove() }, "×"));
+  $("toasts").append(note);
+  if (kind !== "error") setTimeout(() => note.remove(), 4000);  // good news fades; errors stay until dismissed
+}
+
+// ---------------------------------------------------------------- SigV4 in the browser (Web Crypto)
+
+const encoder = new TextEncoder();
+const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+async function sha256Hex(text) {
+  return hex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+}
+
+async function hmac(key, text) {
+  const raw = typeof key === "string" ? encoder.encode(key) : key;
+  const cryptoKey = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return crypto.subtle.sign("HMAC", cryptoKey, encoder.encode(text));
+}
+
+// The Authorization and X-Amz-Date headers for `POST /` with these (lower-case) headers and body,
+// as botocore's SigV4Auth computes them: the daemon recomputes the signature with it.
+async function signV4(headers, body, { accessKey, secretKey, region }) {
+  if (!globalThis.crypto?.subtle) {
+    throw new ApiError("SigningUnavailable",
+      "This browser signs only on a secure page (https, localhost or 127.0.0.1): open the dashboard there");
+  }
+  const amzDate = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");  // 20260101T120000Z
+  const day = amzDate.slice(0, 8);
+  const signed = { ...headers, host: location.host, "x-amz-date": amzDate };
+  const names = Object.keys(signed).sort();
+  const canonicalHeaders = names.map((n) => `${n}:${String(signed[n]).trim().replace(/\s+/g, " ")}\n`).join("");
+  const signedHeaders = names.join(";");
+  const canonicalRequest = ["POST", "/", "", canonicalHeaders, signedHeaders, await sha256Hex(body)].join("\n");
+  const scope = `${day}/${region}/codepipeline/aws4_request`;
+  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, await sha256Hex(canonicalRequest)].join("\n");
+  let key = await hmac(`AWS4${secretKey}`, day);
+  for (const part of [region, "codepipeline", "aws4_request"]) key = await hmac(key, part);
+  const signature = hex(await hmac(key, stringToSign));
+  return {
+    "x-amz-date": amzDate,
+    authorization: `AWS4-HMAC-SHA256 Credential=${accessKey}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
+  };
+}
+
+// ---------------------------------------------------------------- credentials (asked when needed)
+
+const CREDENTIALS = "pipemu.credentials";  // sessionStorage: gone with the tab
+const REGION = "pipemu.region";             // localStorage: a setting, not a secret
+
+function savedCredentials() {
+  try {
+    return JSON.parse(sessionStorage.getItem(CREDENTIALS) || "null");
+  } catch {
+    return null;
+  }
+}
+
+let asking = null;  // one dialog for every request that needs it
+
+function askCredentials(problem) {
+  if (!asking) {
+    asking = new Promise((resolve) => {
+      const dialog = $("credentials");
+      const form = $("credentials-form");
+      const error = $("credentials-error");
+      const saved = savedCredentials();
+      form.accessKey.value = saved?.accessKey || "";
+      form.secretKey.value = "";
+      form.region.value = saved?.region || localStorage.getItem(REGION) || "us-east-1";
+      error.hidden = !problem;
+      error.textContent = problem || "";
+      form.onsubmit = (event) => {
+        event.preventDefault();
+        const credentials = { accessKey: form.accessKey.value.trim(), secretKey: form.secretKey.value,
+          region: form.region.value.trim() || "us-east-1" };
+        sessionStorage.setItem(CREDENTIALS, JSON.stringify(credentials));
+        localStorage.setItem(REGION, credentials.region);
+        $("credentials-button").hidden = false;
+        dialog.close();
+        asking = null;
+        resolve();
+      };
+      dialog.oncancel = (event) => event.preventDefault();  // the daemon answers nothing without them
+      dialog.showModal();
+      (form.accessKey.value ? form.secretKey : form.accessKey).focus();
+    });
+  }
+  return asking;
+}
+
+// ---------------------------------------------------------------- the daemon's APIs
+
+class ApiError extends Error {
+  constructor(type, message) {
+    super(`${type}: ${message}`);
+    this.type = type;
+  }
+}
+
+// AWS's JSON 1.1 API. Every state-changing request goes this way: POST / with the custom
+// X-Amz-Target header, which a cross-site form cannot send (and the daemon refuses a foreign Origin).
+async function call(operation, body = {}) {
+  for (;;) {
+    const text = JSON.stringify(body);
+    const headers = { "content-type": JSON_11, "x-amz-target": TARGET + operation };
+    const credentials = savedCredentials();
+    const signature = credentials ? await signV4(headers, text, credentials) : {};
+    const response = await fetch("/", { method: "POST", headers: { ...headers, ...signature }, body: text,
+      cache: "no-store", credentials: "same-origin" });
+    const answer = await response.json().catch(() => ({}));
+    if (response.ok) return answer;
+    const type = answer.__type || `HTTP ${response.status}`;
+    if (AUTH_ERRORS.has(type)) {
+      // The daemon has credentials: ask for them (again, if these were refused), then retry.
+      await askCredentials(type === "MissingAuthenticationTokenException" && !credentials ? "" : answer.message);
+      continue;
+    }
+    throw new ApiError(type, answer.message || response.statusText);
+  }
+}
+
+// pipemu's own endpoints (/health, /pipemu/logs, /pipemu/events) are read-only GETs: they need
+// no signature, change nothing, and a cross-site page cannot read their answers (no CORS).
+async function getJson(path, options = {}) {
+  const response = await fetch(path, { cache: "no-store", ...options });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(answer.__type || `HTTP ${response.status}`, answer.message || path);
+  return answer;
+}
+
+async function allPipelines() {
+  const pipelines = [];
+  let nextToken;
+  do {
+    const page = await call("ListPipelines", nextToken ? { nextToken } : {});
+    pipelines.push(...page.pipelines);
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return pipelines.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+// ---------------------------------------------------------------- what the page knows
+
+const model = {
+  health: { definitionErrors: [] },
+  pipelines: [],
+  states: new Map(),      // pipeline name -> GetPipelineState
+  history: new Map(),     // pipeline name -> ListPipelineExecutions summaries, newest first
+  revisions: new Map(),   // execution id -> {revisionId, summary} (an execution's sources never change)
+};
+const drafts = new Map(); // approval token -> the summary being typed (survives redraws)
+
+// The first source's revision, from ListPipelineExecutions' sourceRevisions or GetPipelineExecution's
+// artifactRevisions (both have revisionId and revisionSummary).
+function remember(executionId, revisions) {
+  const source = (revisions || [])[0];
+  model.revisions.set(executionId, { revisionId: source?.revisionId || null, summary: source?.revisionSummary || null });
+}
+
+async function loadPipeline(name, historySize) {
+  const [state, executions] = await Promise.all([
+    call("GetPipelineState", { name }),
+    call("ListPipelineExecutions", { pipelineName: name, maxResults: historySize }),
+  ]);
+  model.states.set(name, state);
+  model.history.set(name, executions.pipelineExecutionSummaries);
+  executions.pipelineExecutionSummaries.forEach((e) => remember(e.pipelineExecutionId, e.sourceRevisions));
+  // Executions older than the page of history still show in (or wait at) a stage: ask for them.
+  const shown = state.stageStates.flatMap((s) => [s.latestExecution, ...(s.inboundExecutions || [])]).filter(Boolean);
+  const unknown = [...new Set(shown.map((e) => e.pipelineExecutionId))].filter((id) => !model.revisions.has(id));
+  await Promise.all(unknown.map(async (id) => {
+    const { pipelineExecution } = await call("GetPipelineExecution", { pipelineName: name, pipelineExecutionId: id });
+    remember(id, pipelineExecution.artifactRevisions);
+  }));
+}
+
+async function load() {
+  const [health, pipelines] = await Promise.all([getJson("/health"), allPipelines()]);
+  model.health = health;
+  model.pipelines = pipelines;
+  const { pipeline } = route();
+  const names = pipelines.map((p) => p.name).filter((name) => !pipeline || name === pipeline);
+  for (const name of [...model.states.keys()]) {
+    if (!names.includes(name)) model.states.delete(name);  // removed, or not on this page
+  }
+  await Promise.all(names.map((name) => loadPipeline(name, pipeline ? HISTORY_SIZE : 50)));
+}
+
+// Refetch and redraw; calls while one runs fold into one more run after it.
+let refreshing = null;
+let refreshAgain = false;
+
+function refresh() {
+  if (refreshing) {
+    refreshAgain = true;
+    return refreshing;
+  }
+  refreshing = (async () => {
+    do {
+      refreshAgain = false;
+      try {
+        await load();
+        render();
+      } catch (error) {
+        toast(error.message);
+      }
+    } while (refreshAgain);
+    refreshing = null;
+  })();
+  return refreshing;
+}
+
+// ---------------------------------------------------------------- pieces of the page
+
+function revisionOf(executionId) {
+  const revision = model.revisions.get(executionId);
+  if (!revision || !revision.revisionId) {
+    return h("span", { class: "revision" }, h("code", { class: "sha" }, shortSha(executionId)));
+  }
+  return h("span", { class: "revision", title: `${revision.revisionId}\n${revision.summary || ""}` },
+    h("code", { class: "sha" }, shortSha(revision.revisionId)),
+    revision.summary ? " " : null,
+    revision.summary ? h("span", { class: "message" }, firstLine(revision.summary, 28)) : null);
+}
+
+function statusMark(status) {
+  return h("span", { class: `mark s-${status}`, title: status }, SYMBOLS[status] || status);
+}
+
+function waitingOf(stage) {
+  return stage.inboundExecutions || (stage.inboundExecution ? [stage.inboundExecution] : []);
+}
+
+// Who waits at the stage's entrance, and whether its transition is disabled; in the pipeline view
+// (given `pipelineName`), with the button that enables a disabled one.
+function entrance(stage, { pipelineName = null } = {}) {
+  const compact = !pipelineName;
+  const parts = [];
+  const transition = stage.inboundTransitionState || { enabled: true };
+  const about = { pipelineName, stageName: stage.stageName, transitionType: "Inbound" };
+  if (!transition.enabled) {
+    parts.push(h("div", { class: "gate-closed", title: transition.lastChangedBy || "" },
+      "⊘ transition disabled", transition.disabledReason ? `: ${transition.disabledReason}` : ""));
+    if (!compact) {
+      parts.push(h("button", { type: "button", class: "quiet gate-button",
+        onclick: () => act("EnableStageTransition", about, `Enabled the transition into ${stage.stageName}`) },
+      "Enable transition"));
+    }
+  }
+  for (const waiting of waitingOf(stage)) {
+    parts.push(h("div", { class: "waiting", "data-waiting": waiting.pipelineExecutionId },
+      "⇢ ", compact ? "waiting " : "waiting at the entrance: ", revisionOf(waiting.pipelineExecutionId)));
+  }
+  return parts;
+}
+
+// One cell of the article's table: the revision in the stage and how it fares, who waits before it.
+function stageCell(stage) {
+  const latest = stage.latestExecution;
+  const status = latest ? latest.status : "none";
+  return h("td", { class: `cell s-${status}`, "data-stage": stage.stageName, "data-status": latest ? status : "",
+    "data-execution": latest ? latest.pipelineExecutionId : "" },
+  entrance(stage),
+  latest ? h("div", { class: "occupant" }, revisionOf(latest.pipelineExecutionId), " ", statusMark(status))
+    : h("div", { class: "occupant none" }, "–"));
+}
+
+function stageNames(state) {
+  return state.stageStates.map((s) => s.stageName);
+}
+
+// The article's table for some pipelines sharing stage names: a row per pipeline (named, unless
+// it is the pipeline of the page).
+function articleTable(names, named = true) {
+  const first = model.states.get(names[0]);
+  return h("table", { class: "article" },
+    h("thead", {}, h("tr", {}, named ? h("th", { class: "name" }, "pipeline") : null,
+      stageNames(first).map((s) => h("th", {}, s)))),
+    h("tbody", {}, names.map((name) => h("tr", { "data-pipeline": name },
+      named ? h("th", { class: "name" }, h("a", { href: `#/pipeline/${encodeURIComponent(name)}` }, name)) : null,
+      model.states.get(name).stageStates.map(stageCell)))));
+}
+
+function approvalCards(name, named = false) {
+  const state = model.states.get(name);
+  const cards = [];
+  for (const stage of state.stageStates) {
+    for (const action of stage.actionStates) {
+      const latest = action.latestExecution;
+      if (latest && latest.status === "InProgress" && latest.token) cards.push(approvalCard(name, stage, action, named));
+    }
+  }
+  return cards;
+}
+
+function approvalCard(pipelineName, stage, action, named) {
+  const { token, summary } = action.latestExecution;
+  const input = h("input", { class: "approval-summary", "data-key": `summary-${token}`, placeholder: "Summary (optional)",
+    "aria-label": "approval summary", oninput: (event) => drafts.set(token, event.target.value) });
+  input.value = drafts.get(token) || "";
+  const answer = (status) => async (event) => {
+    const buttons = event.target.closest(".approval").querySelectorAll("button");
+    buttons.forEach((b) => { b.disabled = true; });
+    const text = input.value.trim() || `${status} on the pipemu dashboard`;
+    try {
+      await call("PutApprovalResult", { pipelineName, stageName: stage.stageName, actionName: action.actionName,
+        token, result: { summary: text, status } });
+      drafts.delete(token);
+      toast(`${status}: ${pipelineName} ${stage.stageName}`, "ok");
+    } catch (error) {
+      toast(error.message);
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  };
+  const execution = stage.latestExecution?.pipelineExecutionId;
+  return h("div", { class: "approval", "data-pipeline": pipelineName, "data-stage": stage.stageName,
+    "data-action": action.actionName },
+  h("div", { class: "approval-title" }, "Approval: ",
+    named ? h("a", { href: `#/pipeline/${encodeURIComponent(pipelineName)}` }, pipelineName) : null, named ? " · " : null,
+    h("strong", {}, `${stage.stageName} · ${action.actionName}`),
+    execution ? [" for ", revisionOf(execution)] : null),
+  summary ? h("p", { class: "custom-data" }, summary) : null,
+  action.entityUrl ? h("p", {}, h("a", { class: "entity-url", href: action.entityUrl, target: "_blank",
+    rel: "noopener noreferrer" }, action.entityUrl)) : null,
+  h("div", { class: "approval-form" }, input,
+    h("button", { type: "button", class: "approve", onclick: answer("Approved") }, "✓ Approve"),
+    h("button", { type: "button", class: "reject", onclick: answer("Rejected") }, "✗ Reject")));
+}
+
+// ---------------------------------------------------------------- the overview: products side by side
+
+function productOf(name) {
+  return name.split("-")[0];
+}
+
+function renderOverview(view) {
+  if (!model.pipelines.length) {
+    view.replaceChildren(h("p", { class: "empty" }, "No pipelines yet: put a definition in the pipelines folder."));
+    return;
+  }
+  const products = new Map();
+  for (const { name } of model.pipelines) {
+    if (!model.states.has(name)) continue;
+    const product = productOf(name);
+    if (!products.has(product)) products.set(product, []);
+    products.get(product).push(name);
+  }
+  const sections = [];
+  for (const [product, names] of products) {
+    const shapes = new Map();  // pipelines with the same stages share a table
+    for (const name of names) {
+      const key = stageNames(model.states.get(name)).join("\u0000");
+      if (!shapes.has(key)) shapes.set(key, []);
+      shapes.get(key).push(name);
+    }
+    const approvals = names.flatMap((name) => approvalCards(name, true));
+    sections.push(h("section", { class: "product", "data-product": product },
+      h("h2", {}, product),
+      [...shapes.values()].map((group) => articleTable(group)),
+      approvals.length ? h("div", { class: "approvals" }, approvals) : null));
+  }
+  view.replaceChildren(...sections);
+}
+
+// ---------------------------------------------------------------- one pipeline
+
+function actionRow(pipelineName, stage, action) {
+  const latest = action.latestExecution;
+  const status = latest ? latest.status : "none";
+  const id = latest?.actionExecutionId;
+  const open = () => id && followLog(id, `${stage.stageName} · ${action.actionName}`);
+  return h("li", { class: `action s-${status}${id && id === logView.id ? " selected" : ""}`,
+    "data-action": action.actionName, "data-action-execution": id, "data-status": latest ? status : "", tabindex: id ? "0" : null,
+    title: id ? "show the log" : "not run yet", onclick: open,
+    onkeydown: (event) => { if (event.key === "Enter") open(); } },
+  h("span", { class: "action-name" }, action.actionName),
+  latest ? statusMark(status) : h("span", { class: "mark s-none" }, "not run"),
+  latest?.token && status === "InProgress" ? h("span", { class: "action-summary awaiting" }, "waiting for approval")
+    : latest?.summary ? h("span", { class: "action-summary" }, firstLine(latest.summary, 60)) : null,
+  latest?.errorDetails ? h("span", { class: "action-error" }, firstLine(latest.errorDetails.message, 80)) : null,
+  latest ? h("span", { class: "action-time" }, when(latest.lastStatusChange)) : null);
+}
+
+function stageCard(pipelineName, stage, first) {
+  const latest = stage.latestExecution;
+  const status = latest ? latest.status : "none";
+  return h("div", { class: "stage-block", "data-stage": stage.stageName },
+    h("div", { class: "entrance" }, entrance(stage, { pipelineName })),
+    h("section", { class: `stage s-${status}`, "data-status": latest ? status : "" },
+      h("header", {}, h("h3", {}, stage.stageName),
+        latest ? [revisionOf(latest.pipelineExecutionId), statusMark(status)] : h("span", { class: "mark s-none" }, "–"),
+        first || !(stage.inboundTransitionState?.enabled ?? true) ? null : h("button", { type: "button",
+        class: "quiet gate-button", title: "hold changes at this stage's entrance",
+        onclick: () => {
+          const reason = window.prompt(`Why disable the transition into ${stage.stageName}?`, "Held on the dashboard");
+          if (reason) {
+            act("DisableStageTransition", { pipelineName, stageName: stage.stageName, transitionType: "Inbound",
+              reason: reason.slice(0, 300) }, `Disabled the transition into ${stage.stageName}`);
+          }
+        } }, "⊘ disable transition"),
+      latest && status === "Failed" ? h("button", { type: "button", class: "quiet retry",
+          onclick: () => act("RetryStageExecution", { pipelineName, stageName: stage.stageName,
+            pipelineExecutionId: latest.pipelineExecutionId, retryMode: "FAILED_ACTIONS" }, "Retrying") }, "↻ Retry") : null),
+      h("ul", { class: "actions" }, stage.actionStates.map((a) => actionRow(pipelineName, stage, a)))));
+}
+
+async function act(operation, body, done) {
+  try {
+    await call(operation, body);
+    toast(done, "ok");
+  } catch (error) {
+    toast(error.message);
+  }
+}
+
+function historyTable(name) {
+  const rows = model.history.get(name) || [];
+  if (!rows.length) return h("p", { class: "empty" }, "No executions yet.");
+  return h("table", { class: "history" },
+    h("thead", {}, h("tr", {}, ["revision", "status", "started", "trigger"].map((c) => h("th", {}, c)))),
+    h("tbody", {}, rows.map((e) => h("tr", { "data-execution": e.pipelineExecutionId,
+      class: `s-${e.status}${e.pipelineExecutionId === executionView.id ? " selected" : ""}`,
+      title: "its actions and their logs", onclick: () => showExecution(name, e.pipelineExecutionId) },
+      h("td", {}, revisionOf(e.pipelineExecutionId)),
+      h("td", {}, statusMark(e.status), " ", e.status),
+      h("td", {}, when(e.startTime)),
+      h("td", { class: "trigger" }, e.trigger ? e.trigger.triggerType : "")))));
+}
+
+// One execution of the history: every action it ran (retries too), each with its log.
+const executionView = { id: null };
+
+async function showExecution(pipelineName, executionId) {
+  executionView.id = executionId;
+  document.querySelectorAll("table.history tr").forEach((row) => {
+    row.classList.toggle("selected", row.dataset.execution === executionId);
+  });
+  const runs = [];
+  let nextToken;
+  try {
+    do {
+      const page = await call("ListActionExecutions", { pipelineName, filter: { pipelineExecutionId: executionId },
+        ...(nextToken ? { nextToken } : {}) });
+      runs.push(...page.actionExecutionDetails);
+      nextToken = page.nextToken;
+    } while (nextToken);
+  } catch (error) {
+    toast(error.message);
+    return;
+  }
+  runs.sort((a, b) => (a.startTime || 0) - (b.startTime || 0));
+  $("execution").replaceChildren(h("h3", {}, "Execution ", revisionOf(executionId)),
+    h("ul", { class: "actions" }, runs.map((run) => {
+      const open = () => followLog(run.actionExecutionId, `${run.stageName} · ${run.actionName}`);
+      return h("li", { class: `action s-${run.status}`, "data-action-execution": run.actionExecutionId,
+        "data-action": run.actionName, tabindex: "0", onclick: open,
+        onkeydown: (event) => { if (event.key === "Enter") open(); } },
+      h("span", { class: "action-name" }, `${run.stageName} · ${run.actionName}`), statusMark(run.status),
+      h("span", { class: "action-time" }, when(run.startTime)));
+    })));
+  $("execution").hidden = false;
+}
+
+// The page's frame for one pipeline is built once per visit (the log panel lives on through redraws).
+function pipelineFrame(view, name) {
+  if (view.dataset.frame === name) return;
+  view.dataset.frame = name;
+  logView.stop();
+  logView.reset();
+  executionView.id = null;
+  view.replaceChildren(h("div", { class: "pipeline-head" },
+    h("h2", { id: "pipeline-name" }, name),
+    h("span", { id: "pipeline-meta", class: "meta" }),
+    h("button", { type: "button", class: "primary", id: "release",
+      onclick: () => act("StartPipelineExecution", { name }, `Started ${name}`) }, "Release change")),
+  h("div", { id: "pipeline-row" }),
+  h("div", { class: "columns" },
+    h("div", { id: "stages", class: "stages" }),
+    h("aside", { class: "side" },
+      h("section", { class: "panel approvals-panel", id: "approvals-panel", hidden: true },
+        h("h3", {}, "Waiting for approval"), h("div", { id: "approvals" })),
+      logView.panel,
+      h("section", { class: "panel" }, h("h3", {}, "History"), h("div", { id: "history" })),
+      h("section", { class: "panel", id: "execution", hidden: true }))));
+}
+
+function renderPipeline(view, name) {
+  const state = model.states.get(name);
+  if (!state) {
+    delete view.dataset.frame;
+    view.replaceChildren(h("p", { class: "empty" }, `No pipeline named ${name}. `, h("a", { href: "#/" }, "All pipelines")));
+    return;
+  }
+  pipelineFrame(view, name);
+  const summary = model.pipelines.find((p) => p.name === name);
+  $("pipeline-meta").textContent = `version ${state.pipelineVersion} · ${summary?.executionMode || "SUPERSEDED"}`;
+  $("pipeline-row").replaceChildren(articleTable([name], false));
+  const approvals = approvalCards(name);
+  $("approvals").replaceChildren(...approvals);
+  $("approvals-panel").hidden = !approvals.length;
+  $("stages").replaceChildren(...state.stageStates.map((s, i) => stageCard(name, s, i === 0)));
+  $("history").replaceChildren(historyTable(name));
+}
+
+// ---------------------------------------------------------------- logs, followed by long-poll
+
+const logView = {
+  id: null,
+  abort: null,
+  lines: h("pre", { class: "log-lines", id: "log-lines" }),
+  title: h("span", { id: "log-title" }, "Log"),
+  status: h("span", { id: "log-status", class: "mark" }),
+  panel: null,
+  stop() {
+    if (this.abort) this.abort.abort();
+    this.abort = null;
+  },
+  reset() {
+    this.id = null;
+    this.title.textContent = "Log";
+    this.status.textContent = "";
+    this.status.className = "mark";
+    this.lines.replaceChildren(h("span", { class: "hint" }, "Click an action to see its log."));
+  },
+};
+logView.panel = h("section", { class: "panel log", id: "log" }, h("h3", {}, logView.title, " ", logView.status), logView.lines);
+logView.reset();
+
+async function followLog(actionExecutionId, title) {
+  logView.stop();
+  const abort = new AbortController();
+  logView.abort = abort;
+  logView.id = actionExecutionId;
+  logView.title.textContent = title;
+  logView.lines.replaceChildren();
+  document.querySelectorAll(".action").forEach((el) => {
+    el.classList.toggle("selected", el.dataset.actionExecution === actionExecutionId);
+  });
+  let after = 0;
+  let wait = 0;  // the first answer at once; then the daemon holds each request until a line arrives
+  try {
+    for (;;) {
+      const answer = await getJson(`/pipemu/logs/${encodeURIComponent(actionExecutionId)}?after=${after}&wait=${wait}`,
+        { signal: abort.signal });
+      const pane = logView.lines;
+      const atBottom = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 40;
+      for (const line of answer.lines) {
+        pane.append(h("span", { class: "log-line", "data-seq": line.seq },
+          h("span", { class: "log-at" }, new Date(line.at * 1000).toLocaleTimeString()), " ", line.text, "\n"));
+        after = line.seq;
+      }
+      if (atBottom) pane.scrollTop = pane.scrollHeight;
+      logView.status.textContent = answer.status === "InProgress" ? "◯ following" : `${SYMBOLS[answer.status] || ""} ${answer.status}`;
+      logView.status.className = `mark s-${answer.status}`;
+      if (answer.status !== "InProgress") {
+        if (!pane.childElementCount) pane.append(h("span", { class: "hint" }, "(no output)"));
+        return;
+      }
+      wait = LOG_WAIT_SECONDS;
+    }
+  } catch (error) {
+    if (error.name !== "AbortError") toast(`log: ${error.message}`);
+  }
+}
+
+// ---------------------------------------------------------------- routes, drawing, live updates
+
+function route() {
+  const match = location.hash.match(/^#\/pipeline\/(.+)$/);
+  return { pipeline: match ? decodeURIComponent(match[1]) : null };
+}
+
+function renderErrors() {
+  const errors = model.health.definitionErrors || [];
+  const box = $("definition-errors");
+  box.hidden = !errors.length;
+  box.replaceChildren(h("h2", {}, `Definition errors (${errors.length})`),
+    h("ul", {}, errors.map((e) => h("li", {}, h("code", {}, e)))));
+}
+
+function render() {
+  // A redraw keeps the focus and caret of the field being typed in (an approval's summary).
+  const focused = document.activeElement?.dataset?.key;
+  const caret = focused ? document.activeElement.selectionStart : null;
+  renderErrors();
+  const view = $("view");
+  const { pipeline } = route();
+  $("crumbs").replaceChildren(...(pipeline ? [h("a", { href: "#/" }, "all pipelines"), " / ", pipeline] : ["all pipelines"]));
+  if (pipeline) {
+    renderPipeline(view, pipeline);
+  } else {
+    delete view.dataset.frame;
+    logView.stop();
+    renderOverview(view);
+  }
+  if (focused) {
+    const field = document.querySelector(`[data-key="${CSS.escape(focused)}"]`);
+    if (field) {
+      field.focus();
+      field.setSelectionRange(caret, caret);
+    }
+  }
+}
+
+function listen() {
+  const live = $("live");
+  const events = new EventSource("/pipemu/events");
+  events.onopen = () => {
+    live.textContent = "● live";
+    live.className = "live on";
+  };
+  events.onmessage = () => refresh();  // the first message arrives on connecting: the first load
+  events.onerror = () => {
+    live.textContent = "reconnecting…";  // EventSource reconnects by itself
+    live.className = "live off";
+  };
+}
+
+function start() {
+  if (savedCredentials()) $("credentials-button").hidden = false;
+  $("credentials-button").onclick = () => askCredentials("").then(refresh);
+  window.addEventListener("hashchange", () => {
+    const view = $("view");
+    view.replaceChildren(h("p", { class: "empty" }, "Loading…"));
+    delete view.dataset.frame;
+    refresh();
+  });
+  listen();
+}
+
+start();

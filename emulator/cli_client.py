@@ -1,0 +1,192 @@
+"""How the CLI talks to a running daemon: its CodePipeline API (botocore) and pipemu's own
+endpoints (`/health`, `/pipemu/logs/...`, `/pipemu/events`), with every failure turned into one
+line and an exit code scripts can rely on.
+
+The CLI is a client like any other: nothing here imports the engine, the service or the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Iterator
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:7788"
+
+# Exit codes (documented in each command's help).
+OK = 0
+NEGATIVE = 1  # the thing asked about is in a failed / negative state, or definitions have errors
+USAGE = 2  # a usage error (click's own usage errors exit 2 as well)
+UNREACHABLE = 3  # the daemon does not answer
+AWS_ERROR = 4  # the daemon answered with an AWS error
+
+
+class CliError(Exception):
+    """An error the CLI reports as `pipemu: <message>` on one line of stderr, exiting with `code`."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(" ".join(str(message).split()))
+        self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+def aws_error(code: str, message: str) -> CliError:
+    return CliError(f"{code}: {message}", AWS_ERROR)
+
+
+def unreachable(endpoint: str, why: object = "") -> CliError:
+    detail = f" ({why})" if why else ""
+    return CliError(f"cannot reach the daemon at {endpoint}{detail}; is `pipemu serve` running?"
+                    " (set --endpoint or PIPEMU_ENDPOINT)", UNREACHABLE)
+
+
+def _credentials() -> tuple[str, str]:
+    """The keys to sign with: the daemon's own (PIPEMU_*), AWS's usual ones, or any (accepted by default)."""
+    for key_var, secret_var in (("PIPEMU_ACCESS_KEY", "PIPEMU_SECRET_KEY"), ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")):
+        if os.environ.get(key_var) and os.environ.get(secret_var):
+            return os.environ[key_var], os.environ[secret_var]
+    return "pipemu-cli", "pipemu-cli"
+
+
+class Daemon:
+    """The daemon at `endpoint`: `call` for the CodePipeline API, `get` for pipemu's endpoints."""
+
+    def __init__(self, endpoint: str | None = None):
+        self.endpoint = (endpoint or os.environ.get("PIPEMU_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+        parsed = urllib.parse.urlparse(self.endpoint)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise CliError(f"--endpoint must be an http(s) URL, not {self.endpoint!r}", USAGE)
+        self._client = None
+
+    @property
+    def client(self):
+        """A botocore CodePipeline client (as `emulator.demo.play.client_for` makes), but failing fast:
+        one attempt, so that a daemon that is down is reported at once instead of after retries."""
+        if self._client is None:
+            import botocore.session
+            from botocore.config import Config
+
+            key, secret = _credentials()
+            session = botocore.session.get_session()
+            self._client = session.create_client(
+                "codepipeline", region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                endpoint_url=self.endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
+                config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+                              read_timeout=120, parameter_validation=True))
+        return self._client
+
+    def call(self, operation: str, **params) -> dict:
+        """One CodePipeline operation by its Python name (`get_pipeline_state`); errors become CliError."""
+        from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError,
+                                         EndpointConnectionError, ParamValidationError, ReadTimeoutError)
+
+        try:
+            answer = getattr(self.client, operation)(**params)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            raise aws_error(details.get("Code") or "Error", details.get("Message") or str(error)) from None
+        except ParamValidationError as error:
+            raise CliError(str(error).replace("\n", " "), USAGE) from None
+        except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError) as error:
+            raise unreachable(self.endpoint, type(error).__name__) from None
+        except BotoCoreError as error:  # other transport failures
+            raise unreachable(self.endpoint, error) from None
+        answer.pop("ResponseMetadata", None)
+        return answer
+
+    def pages(self, operation: str, key: str, limit: int | None = None, **params) -> list[dict]:
+        """Every item under `key` across the pages of a listing operation (up to `limit`)."""
+        items: list[dict] = []
+        token = None
+        while True:
+            answer = self.call(operation, **params, **({"nextToken": token} if token else {}))
+            items.extend(answer.get(key, []))
+            token = answer.get("nextToken")
+            if not token or (limit is not None and len(items) >= limit):
+                return items[:limit] if limit is not None else items
+
+    def get(self, path: str, timeout: float = 10) -> dict:
+        """GET one of pipemu's JSON endpoints; an error body `{"__type", "message"}` becomes CliError."""
+        request = urllib.request.Request(self.endpoint + path, headers={"Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            try:
+                body = json.loads(error.read() or b"{}")
+            except ValueError:
+                body = {}
+            raise aws_error(body.get("__type") or f"HTTP{error.code}", body.get("message") or error.reason) from None
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            raise unreachable(self.endpoint, getattr(error, "reason", error)) from None
+
+    def health(self) -> dict:
+        return self.get("/health")
+
+    def logs(self, action_execution_id: str, after: int = 0, wait: float = 0) -> dict:
+        quoted = urllib.parse.quote(action_execution_id, safe="")
+        return self.get(f"/pipemu/logs/{quoted}?after={after}&wait={wait:g}", timeout=wait + 30)
+
+    def events(self) -> Iterator[int]:
+        """The change counter each time the daemon's state moves (server-sent events), the current one
+        first. Ends by raising CliError(UNREACHABLE) when the stream closes."""
+        try:
+            # Longer than the daemon's 15 s heartbeat, so a quiet daemon is not taken for a dead one.
+            stream = urllib.request.urlopen(self.endpoint + "/pipemu/events", timeout=60)
+        except (urllib.error.URLError, OSError) as error:
+            raise unreachable(self.endpoint, getattr(error, "reason", error)) from None
+        try:
+            with stream:
+                for raw in stream:
+                    line = raw.decode("utf-8", "replace").strip()
+                    if line.startswith("data:"):
+                        try:
+                            yield int(json.loads(line[5:]).get("changes", 0))
+                        except (ValueError, AttributeError):
+                            yield 0
+        except OSError as error:
+            raise unreachable(self.endpoint, error) from None
+        raise CliError(f"the daemon at {self.endpoint} closed the event stream", UNREACHABLE)
+
+    # -- lookups shared by several commands -------------------------------------------------------
+
+    def state(self, pipeline: str) -> dict:
+        return self.call("get_pipeline_state", name=pipeline)
+
+    def declaration(self, pipeline: str) -> dict:
+        return self.call("get_pipeline", name=pipeline)["pipeline"]
+
+    def pipeline_names(self) -> list[str]:
+        return [p["name"] for p in self.pages("list_pipelines", "pipelines")]
+
+    def executions(self, pipeline: str, limit: int = 100) -> list[dict]:
+        return self.pages("list_pipeline_executions", "pipelineExecutionSummaries", limit=limit,
+                          pipelineName=pipeline, maxResults=min(limit, 100))
+
+
+def stage_of(state: dict, stage: str) -> dict:
+    for candidate in state["stageStates"]:
+        if candidate["stageName"] == stage:
+            return candidate
+    known = ", ".join(s["stageName"] for s in state["stageStates"])
+    raise aws_error("StageNotFoundException",
+                    f"Stage '{stage}' not found in pipeline '{state['pipelineName']}' (stages: {known})")
+
+
+def approval_actions(declaration: dict, stage: str) -> list[str]:
+    """The names of the stage's manual approval actions, in declaration order."""
+    for candidate in declaration["stages"]:
+        if candidate["name"] == stage:
+            return [a["name"] for a in candidate["actions"]
+                    if a["actionTypeId"].get("category") == "Approval" and a["actionTypeId"].get("provider") == "Manual"]
+    raise aws_error("StageNotFoundException", f"Stage '{stage}' not found in pipeline '{declaration['name']}'")
+
+
+def source_actions(declaration: dict) -> list[str]:
+    return [a["name"] for a in declaration["stages"][0]["actions"] if a["actionTypeId"].get("category") == "Source"]

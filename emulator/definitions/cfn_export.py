@@ -1,0 +1,248 @@
+"""Exporting a pipeline as AWS takes it (`pipemu export PIPELINE --format cloudformation|json`).
+
+`export_cloudformation` writes a CloudFormation template: the pipeline (CloudFormation's
+PascalCase properties), the CodeBuild projects and Lambda functions its actions name, and its
+schedules as EventBridge rules (EventBridge Scheduler schedules when they keep a time zone).
+What only exists locally becomes a parameter whose default is the local value: the pipeline's
+role, the artifact bucket, repository names, the build images (default
+`aws/codebuild/standard:7.0`), the roles of projects, functions and schedules, and the S3
+location of a function's code when it cannot be inline. Settings AWS has no property for (a
+project's network or local image, a function's image, or its runtime when AWS no longer takes it) are kept in the resource's
+`Metadata.pipemu`, which CloudFormation ignores and `import_template` reads back, so importing
+the export gives the same definitions.
+
+`export_json` writes the `get-pipeline` form, `{"pipeline": ..., "metadata": ...}`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from .cfn_import import local_image
+from .models import SUPPORTED_ACTION_TYPES, Function, PipelineDeclaration, Project, Schedule
+
+AWS_BUILD_IMAGE = "aws/codebuild/standard:7.0"
+INLINE_CODE_LIMIT = 4096  # CloudFormation's limit on Code.ZipFile
+# The oldest runtimes AWS still lets one create (late 2026; cfn-lint's E2533 tracks the dates). A
+# function on an older one locally is exported on these, its local runtime kept in Metadata.
+OLDEST_AWS_RUNTIMES = {"nodejs": 22, "python3.": 12}
+_ACCOUNT = re.compile(r"arn:[\w-]+:iam::(\d{12}):")
+
+
+class _Short:
+    """A short-form intrinsic (`!Ref X`) in the written YAML."""
+
+    def __init__(self, tag: str, value: str) -> None:
+        self.tag, self.value = tag, value
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    # Code and buildspecs read as they were written: multi-line text as a literal block.
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(_Short, lambda dumper, short: dumper.represent_scalar(short.tag, short.value))
+_Dumper.add_representer(str, _text)
+
+
+def _ref(name: str) -> _Short:
+    return _Short("!Ref", name)
+
+
+def _logical(name: str, suffix: str = "") -> str:
+    """A resource or parameter logical id from a name (`my-service-build` -> `MyServiceBuild`)."""
+    text = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+    return ("R" + text if not text[:1].isalpha() else text) + suffix
+
+
+def _pascal(value: Any) -> Any:
+    """The API's camelCase -> CloudFormation's PascalCase, except inside a configuration."""
+    if isinstance(value, list):
+        return [_pascal(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {k[:1].upper() + k[1:]: (dict(v) if k == "configuration" else _pascal(v)) for k, v in value.items()}
+
+
+def _declaration(pipeline: Any) -> dict:
+    model = pipeline if isinstance(pipeline, PipelineDeclaration) else PipelineDeclaration.model_validate(pipeline)
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def _model(cls: type[BaseModel], value: Any) -> Any:
+    return value if isinstance(value, cls) else cls.model_validate(value)
+
+
+def export_json(pipeline_declaration: Any, region: str = "us-east-1") -> str:
+    """The `aws codepipeline get-pipeline` output for the declaration."""
+    declaration = _declaration(pipeline_declaration)
+    account = _ACCOUNT.match(declaration["roleArn"])
+    arn = f"arn:aws:codepipeline:{region}:{account.group(1) if account else '123456789012'}:{declaration['name']}"
+    return json.dumps({"pipeline": declaration, "metadata": {"pipelineArn": arn}}, indent=4) + "\n"
+
+
+class _Template:
+    def __init__(self, account: str) -> None:
+        self.account = account
+        self.parameters: dict[str, dict] = {}
+        self.resources: dict[str, dict] = {}
+
+    def parameter(self, name: str, default: str, description: str) -> _Short:
+        self.parameters.setdefault(name, {"Type": "String", "Default": default, "Description": description})
+        return _ref(name)
+
+    def role(self, name: str, role: str, who: str) -> _Short:
+        return self.parameter(name, f"arn:aws:iam::{self.account}:role/{role}", f"the IAM role {who} assume on AWS")
+
+
+def export_cloudformation(pipeline_declaration: Any, projects: dict | None = None, functions: dict | None = None,
+                          schedules: list | None = None, repositories: dict | None = None) -> str:
+    """A template of the pipeline, the projects and functions its actions name, and its schedules
+    (those that target it), as YAML text. Resources the pipeline does not name are left out.
+    Repositories become name parameters only: their folders are local (import maps them back)."""
+    projects, functions, repositories = projects or {}, functions or {}, repositories or {}
+    declaration = _declaration(pipeline_declaration)
+    account = _ACCOUNT.match(declaration["roleArn"])
+    template = _Template(account.group(1) if account else "123456789012")
+    properties: dict[str, Any] = {"Name": declaration["name"],
+                                  "RoleArn": template.parameter("PipelineRoleArn", declaration["roleArn"], "the pipeline's IAM role")}
+    if "artifactStore" in declaration:
+        store = _pascal(declaration["artifactStore"])
+        store["Location"] = template.parameter("ArtifactBucket", store["Location"], "the S3 bucket of the pipeline's artifacts")
+        properties["ArtifactStore"] = store
+    if "artifactStores" in declaration:  # a map in the API, a list in CloudFormation
+        properties["ArtifactStores"] = [{"Region": region, "ArtifactStore": _pascal(store)}
+                                        for region, store in declaration["artifactStores"].items()]
+    properties["PipelineType"] = declaration["pipelineType"]
+    properties["ExecutionMode"] = declaration["executionMode"]
+    for key in ("variables", "triggers"):
+        if declaration.get(key):
+            properties[key[:1].upper() + key[1:]] = _pascal(declaration[key])
+    stages = []
+    for stage in declaration["stages"]:
+        actions = []
+        for action in stage["actions"]:
+            converted = _pascal({k: v for k, v in action.items() if v != []})
+            spec = SUPPORTED_ACTION_TYPES.get(tuple(action["actionTypeId"][k] for k in ("category", "owner", "provider")))
+            configuration = converted.get("Configuration") or {}
+            for key, section in (spec.resources.items() if spec else ()):
+                name = configuration.get(key)
+                if name is None:
+                    continue
+                if section == "projects" and name in projects:
+                    configuration[key] = _ref(_project(template, name, _model(Project, projects[name])))
+                elif section == "functions" and name in functions:
+                    configuration[key] = _ref(_function(template, name, _model(Function, functions[name])))
+                elif section in ("repositories", "buckets"):
+                    kind = "CodeCommit repository" if key == "RepositoryName" else "repository" if section == "repositories" else "S3 bucket"
+                    configuration[key] = template.parameter(_logical(name, "Repository" if section == "repositories" else "Bucket"),
+                                                            name, f"the {kind} {name}")
+            actions.append(converted)
+        stages.append({**_pascal({k: v for k, v in stage.items() if k != "actions"}), "Actions": actions})
+    properties["Stages"] = stages
+    template.resources = {"Pipeline": {"Type": "AWS::CodePipeline::Pipeline", "Properties": properties}, **template.resources}
+    for index, schedule in enumerate(_model(Schedule, s) for s in schedules or ()):
+        if schedule.pipeline in (None, declaration["name"]):
+            _schedule(template, index, schedule)
+    document = {"AWSTemplateFormatVersion": "2010-09-09",
+                "Description": f"The pipeline {declaration['name']}, exported by pipemu",
+                "Parameters": template.parameters, "Resources": template.resources}
+    header = ("# Exported by pipemu. Parameters stand for what only exists locally (their defaults are the\n"
+              "# local values); Metadata.pipemu keeps local settings that AWS ignores.\n")
+    return header + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
+
+
+def _project(template: _Template, name: str, project: Project) -> str:
+    logical = _logical(name, "Project")
+    if logical in template.resources:
+        return logical
+    source: dict[str, Any] = {"Type": "CODEPIPELINE"}
+    if isinstance(project.buildspec, dict):
+        source["BuildSpec"] = yaml.safe_dump(project.buildspec, sort_keys=False)
+    elif project.buildspec is not None:
+        source["BuildSpec"] = project.buildspec
+    environment: dict[str, Any] = {
+        "Type": "LINUX_CONTAINER", "ComputeType": "BUILD_GENERAL1_SMALL",
+        "Image": template.parameter(f"{logical}Image", AWS_BUILD_IMAGE, f"the build image of {name} on AWS"),
+        "PrivilegedMode": project.privilegedMode}
+    if project.environmentVariables:
+        environment["EnvironmentVariables"] = [{"Name": v.name, "Value": v.value, "Type": v.type} for v in project.environmentVariables]
+    resource: dict[str, Any] = {"Type": "AWS::CodeBuild::Project", "Properties": {
+        "Name": name, "ServiceRole": template.role("BuildRoleArn", "pipemu-codebuild", "the CodeBuild projects"),
+        "Source": source, "Artifacts": {"Type": "CODEPIPELINE"}, "Environment": environment}}
+    local = {"image": project.image} if local_image(AWS_BUILD_IMAGE, {}) != project.image else {}
+    local.update({"network": project.network} if project.network else {})
+    if local:
+        resource["Metadata"] = {"pipemu": local}
+    template.resources[logical] = resource
+    return logical
+
+
+def _inline_code(function: Function) -> str | None:
+    """The code as CloudFormation's ZipFile when it can be: one small index.py / index.js."""
+    files = [p for p in function.code.rglob("*") if p.is_file() and "__pycache__" not in p.parts] if function.code.is_dir() else []
+    expected = "index.js" if function.runtime.startswith("nodejs") else "index.py"
+    if len(files) != 1 or files[0] != function.code / expected or not function.handler.startswith("index."):
+        return None
+    text = files[0].read_text(encoding="utf-8", errors="replace")
+    return text if len(text) <= INLINE_CODE_LIMIT else None
+
+
+def _aws_runtime(runtime: str) -> str:
+    match = re.fullmatch(r"(nodejs|python3\.)(\d+)(\.x)?", runtime)
+    if match and int(match.group(2)) < OLDEST_AWS_RUNTIMES[match.group(1)]:
+        return f"{match.group(1)}{OLDEST_AWS_RUNTIMES[match.group(1)]}{match.group(3) or ''}"
+    return runtime
+
+
+def _function(template: _Template, name: str, function: Function) -> str:
+    logical = _logical(name, "Function")
+    if logical in template.resources:
+        return logical
+    code = _inline_code(function)
+    if code is not None:
+        location: dict[str, Any] = {"ZipFile": code}
+    else:
+        location = {"S3Bucket": template.parameter(f"{logical}CodeBucket", "pipemu-lambda-code", f"the S3 bucket of {name}'s code zip"),
+                    "S3Key": template.parameter(f"{logical}CodeKey", f"{name}.zip", f"the S3 key of {name}'s code zip "
+                                                f"(made from {Path(function.code).name}/)")}
+    properties: dict[str, Any] = {"FunctionName": name, "Runtime": _aws_runtime(function.runtime), "Handler": function.handler,
+                                  "Role": template.role("FunctionRoleArn", "pipemu-lambda", "the Lambda functions"), "Code": location,
+                                  "Timeout": function.timeout, "MemorySize": function.memorySize}
+    if function.environment:
+        properties["Environment"] = {"Variables": dict(function.environment)}
+    template.resources[logical] = {"Type": "AWS::Lambda::Function", "Properties": properties}
+    local = {"image": function.image} if function.image else {}
+    local.update({"runtime": function.runtime} if properties["Runtime"] != function.runtime else {})
+    if local:
+        template.resources[logical]["Metadata"] = {"pipemu": local}
+    return logical
+
+
+def _schedule(template: _Template, index: int, schedule: Schedule) -> None:
+    arn = _Short("!Sub", "arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${Pipeline}")
+    role = template.role("ScheduleRoleArn", "pipemu-schedules", "the schedules")
+    state = {"State": "ENABLED" if schedule.enabled else "DISABLED"}
+    name = {"Name": schedule.name} if schedule.name else {}
+    if schedule.timezone == "UTC":  # EventBridge rules only know UTC
+        properties = {**name, "ScheduleExpression": schedule.expression, **state,
+                      "Targets": [{"Id": "pipeline", "Arn": arn, "RoleArn": role}]}
+        kind = "AWS::Events::Rule"
+    else:
+        properties = {**name, "ScheduleExpression": schedule.expression, "ScheduleExpressionTimezone": schedule.timezone,
+                      **state, "FlexibleTimeWindow": {"Mode": "OFF"}, "Target": {"Arn": arn, "RoleArn": role}}
+        kind = "AWS::Scheduler::Schedule"
+    template.resources[f"Schedule{index + 1}" if index else "Schedule"] = {"Type": kind, "Properties": properties}
+
+
+__all__ = ["export_cloudformation", "export_json"]

@@ -1,0 +1,385 @@
+"""Importing a CloudFormation template as pipemu definitions (`pipemu import`, and templates put
+in the pipelines folder).
+
+The template is evaluated as CloudFormation would for one stack (cfn_yaml.Stack: parameters,
+pseudo parameters, conditions, mappings, intrinsic functions), then each resource we emulate is
+translated into the definition's own shape: a pipeline into `pipeline:` (AWS's API camelCase),
+CodeBuild projects, Lambda functions, CodeCommit repositories and schedule rules into the local
+sections. Resources that only matter on AWS (roles, buckets, keys, topics, log groups) are listed
+as ignored; any other resource, or a property we cannot honour, raises a TemplateError naming the
+resource and the property (and the template's line). A resource's `Metadata.pipemu` (written by
+cfn_export) restores local settings AWS has no property for.
+
+One definition per pipeline: `ImportResult.definitions[i]` holds the i-th pipeline (and the
+schedules that target it); the first also holds every resource section, since a resource may be
+declared once per folder. `ImportResult.definition` is that first one, the whole import for the
+common one-pipeline template.
+
+Local stand-ins come from `maps` (CLI `--map KIND:NAME=VALUE`):
+  `image:PATTERN=IMAGE`  a CodeBuild image (fnmatch pattern) -> a local image; by default every
+                         `aws/codebuild/*` image -> `pipemu/busybox:latest`, any other image is used as is
+  `repo:NAME=FOLDER`     a repository's git folder (default `repos/NAME`, beside the definition)
+  `bucket:NAME=FOLDER`   an S3 source's bucket folder (default `buckets/NAME`)
+  `code:FUNCTION=FOLDER` the code of a Lambda whose code is in S3 (required for those)
+  `import:EXPORT=VALUE`  the value of an `Fn::ImportValue` (another stack's export)
+Inline Lambda code (`Code.ZipFile`) is returned in `files` as `code_dir/NAME/index.js` (or
+`index.py`), `code_dir` defaulting to `functions`, relative to the written definition.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from . import cfn_yaml
+from .cfn_yaml import Stack, TemplateError, dotted_path, is_template
+from .models import PipelineDeclaration, SUPPORTED_ACTION_TYPES, check_pipeline
+
+__all__ = ["ImportResult", "TemplateError", "import_template", "is_template", "local_image", "nearest_runtime",
+           "parse_assignments"]
+
+DEFAULT_IMAGE = "pipemu/busybox:latest"
+DEFAULT_IMAGE_MAP = {"aws/codebuild/*": DEFAULT_IMAGE}
+MAP_KINDS = ("image", "repo", "bucket", "code", "import")
+
+# Accepted and listed as ignored: they only matter on AWS.
+IGNORED_PREFIXES = ("AWS::IAM::", "AWS::SNS::", "AWS::KMS::", "AWS::S3::Bucket", "AWS::Lambda::Permission",
+                    "AWS::Logs::LogGroup", "AWS::CodeStarConnections::Connection")
+PIPELINE_ARN = re.compile(r"arn:aws[\w-]*:codepipeline:[^:]*:[^:]*:([A-Za-z0-9.@\-_]+)")
+
+
+@dataclass
+class ImportResult:
+    definitions: list[dict]  # one per pipeline; the first also holds every resource section
+    files: dict[Path, str] = field(default_factory=dict)  # inline Lambda code to write
+    ignored: list[str] = field(default_factory=list)  # "AppRole (AWS::IAM::Role)"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def definition(self) -> dict:
+        return self.definitions[0]
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """`["K=V", ...]` (CLI `--parameter`/`--map`) -> a dict; the first `=` splits."""
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{item!r}: expected KEY=VALUE")
+        result[key] = value
+    return result
+
+
+def local_image(aws_image: str, maps: dict[str, str], hint: str | None = None) -> str:
+    """The local image for a CodeBuild image: an `image:` map (exact, then patterns), else the
+    template's own hint (`Metadata.pipemu.image`, written by export), else the defaults; an image
+    nothing matches is used as it is (a public image pulls or builds locally as well)."""
+    images = {key[6:]: value for key, value in maps.items() if key.startswith("image:")}
+    if aws_image in images:
+        return images[aws_image]
+    for pattern, image in [*images.items(), *([("*", hint)] if hint else []), *DEFAULT_IMAGE_MAP.items()]:
+        if fnmatch.fnmatchcase(aws_image, pattern):
+            return image
+    return aws_image
+
+
+def nearest_runtime(runtime: str) -> str | None:
+    """The runtime a function runs on here (None when we run neither its language nor a near one)."""
+    if m := re.fullmatch(r"nodejs(\d+)?(\.\d+|\.x)?", runtime):
+        return runtime if m.group(1) and int(m.group(1)) >= 18 and m.group(2) == ".x" else "nodejs18.x"
+    if m := re.fullmatch(r"python(\d)\.(\d+)", runtime):
+        return runtime if (int(m.group(1)), int(m.group(2))) >= (3, 8) else "python3.12"
+    return None
+
+
+def import_template(text_or_path: str | Path, parameters: dict[str, str] = {}, maps: dict[str, str] = {},
+                    stack_name: str = "pipemu", region: str = "us-east-1", account: str = "123456789012",
+                    code_dir: Path | None = None) -> ImportResult:
+    """Evaluate a template as one stack and translate it into definitions (see the module's doc)."""
+    file = None
+    # One line naming a file (or ending like one) is a path: a missing file says so, rather than
+    # being read as a one-line template that is not one. JSON on one line is text.
+    if isinstance(text_or_path, Path) or ("\n" not in text_or_path and not text_or_path.lstrip().startswith("{")):
+        file = str(text_or_path)
+        text_or_path = Path(text_or_path).read_text(encoding="utf-8")
+    try:
+        document = cfn_yaml.parse(text_or_path)
+    except cfn_yaml.TemplateSyntaxError as exc:
+        raise TemplateError((), exc.message, exc.line, exc.column, file) from exc
+    if not cfn_yaml.is_template(document.data):
+        raise TemplateError((), "not a CloudFormation template (no AWSTemplateFormatVersion nor typed Resources)", 1, 1, file)
+    for key in maps:
+        if key.partition(":")[0] not in MAP_KINDS or ":" not in key:
+            raise TemplateError(("maps", key), f"unknown map; expected one of {', '.join(k + ':NAME' for k in MAP_KINDS)}")
+    stack = Stack(document, dict(parameters), dict(maps), stack_name, region, account, file)
+    if "Transform" in stack.template:
+        raise stack.error(("Transform",), "transforms (macros, SAM) are not supported; give the processed template")
+    return _Translation(stack, Path(code_dir) if code_dir is not None else Path("functions")).run()
+
+
+# Properties each emulated resource may have: translated ones, then ones accepted without
+# effect here (they only matter on AWS), then ones ignored with a warning (they change how the
+# resource behaves on AWS, so the user should know we do not honour them).
+_PIPELINE = ("Name", "RoleArn", "Stages", "ArtifactStore", "ArtifactStores", "PipelineType", "ExecutionMode",
+             "Variables", "Triggers")
+_STAGE = ("Name", "Actions", "Blockers", "OnFailure", "OnSuccess", "BeforeEntry")
+_ACTION = ("Name", "ActionTypeId", "Configuration", "InputArtifacts", "OutputArtifacts", "RunOrder", "Namespace",
+           "Region", "RoleArn", "TimeoutInMinutes", "Commands", "OutputVariables", "EnvironmentVariables")
+
+
+def _camel(value: Any) -> Any:
+    """CloudFormation's PascalCase properties -> the API's camelCase, except inside Configuration
+    (the action's own keys, kept as written; values become strings as the API keeps them)."""
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {k[:1].lower() + k[1:]: ({ck: _config_text(cv) for ck, cv in v.items()} if k == "Configuration" and isinstance(v, dict)
+                                    else _camel(v)) for k, v in value.items()}
+
+
+def _config_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else value
+
+
+def _pascal(loc: tuple) -> tuple:
+    """A path in the camelCase declaration -> the template's path (for error messages)."""
+    out, raw = [], False
+    for part in loc:
+        out.append(part if raw or not isinstance(part, str) else part[:1].upper() + part[1:])
+        raw = raw or part == "configuration"
+    return tuple(out)
+
+
+class _Translation:
+    """The emulated resources of one evaluated stack -> definitions."""
+
+    def __init__(self, stack: Stack, code_dir: Path) -> None:
+        self.s, self.code_dir = stack, code_dir
+        self.result = ImportResult([])
+        self.sections: dict[str, dict] = {"repositories": {}, "buckets": {}, "projects": {}, "functions": {}}
+        self.pipelines: list[dict] = []
+        self.schedules: list[dict] = []
+
+    def run(self) -> ImportResult:
+        handlers = {"AWS::CodePipeline::Pipeline": self.pipeline, "AWS::CodeBuild::Project": self.project,
+                    "AWS::Lambda::Function": self.function, "AWS::Events::Rule": self.rule,
+                    "AWS::Scheduler::Schedule": self.rule, "AWS::CodeCommit::Repository": self.repository}
+        for logical, resource in self.s.resources.items():
+            at = ("Resources", logical)
+            kind = resource.get("Type") if isinstance(resource, dict) else None
+            if not isinstance(kind, str):
+                raise self.s.error(at, "a resource needs a Type")
+            if "Condition" in resource and not self.s.condition(resource["Condition"], at + ("Condition",)):
+                continue
+            if kind.startswith(IGNORED_PREFIXES):
+                self.result.ignored.append(f"{logical} ({kind})")
+            elif kind not in handlers:
+                raise self.s.error(at + ("Type",), f"{kind} is not supported (pipemu emulates {', '.join(handlers)}; "
+                                   "roles, buckets, keys, topics and log groups are ignored)")
+            else:
+                props = self.s.eval(resource.get("Properties") or {}, at + ("Properties",))
+                handlers[kind](logical, props, at + ("Properties",), (resource.get("Metadata") or {}).get("pipemu") or {})
+        resources = {k: v for k, v in self.sections.items() if v}
+        names = [p["name"] for p in self.pipelines]
+        definitions = [{"pipeline": p, **(resources if i == 0 else {})} for i, p in enumerate(self.pipelines)] or [resources]
+        for schedule in self.schedules:  # with its pipeline's definition, else with the resources
+            index = names.index(schedule["pipeline"]) if schedule["pipeline"] in names else 0
+            definitions[index].setdefault("schedules", []).append(schedule)
+        self.result.definitions = definitions
+        self.result.warnings.extend(self.s.warnings)
+        return self.result
+
+    # --- helpers ---
+
+    def warn(self, path: tuple, text: str) -> None:
+        self.result.warnings.append(f"{dotted_path(path)}: {text}")
+
+    def keys(self, props: Any, path: tuple, used: tuple, accepted: tuple = (), warned: tuple = ()) -> None:
+        if not isinstance(props, dict):
+            raise self.s.error(path, "a mapping was expected")
+        for key in props:
+            if key in warned:
+                self.warn(path + (key,), "has no local effect here; ignored")
+            elif key not in used and key not in accepted:
+                raise self.s.error(path + (key,), f"{key} is not supported (supported: {', '.join(used)})")
+
+    def need(self, props: dict, key: str, path: tuple) -> Any:
+        if props.get(key) is None:
+            raise self.s.error(path + (key,), "required property is missing")
+        return props[key]
+
+    def number(self, value: Any, path: tuple) -> int:
+        try:
+            return int(self.s.text(value, path))
+        except ValueError:
+            raise self.s.error(path, f"an integer was expected, got {value!r}") from None
+
+    def flag(self, value: Any, path: tuple) -> bool:
+        if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+            return value if isinstance(value, bool) else str(value).lower() == "true"
+        raise self.s.error(path, f"true or false was expected, got {value!r}")
+
+    def local(self, section: str, name: str) -> None:
+        """A repository (or bucket) named in the template, stood in for by a local folder."""
+        kind, default = ("repo", "repos") if section == "repositories" else ("bucket", "buckets")
+        if name not in self.sections[section]:
+            folder = self.s.maps.get(f"{kind}:{name}")
+            if folder is None:
+                folder = f"{default}/{name}"
+                self.result.warnings.append(f"{section[:-1].replace('ie', 'y')} {name}: no --map {kind}:{name}=FOLDER; "
+                                            f"its folder is {folder}, relative to the written definition")
+            self.sections[section][name] = {"path": folder}
+
+    # --- resources ---
+
+    def pipeline(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        self.keys(props, path, _PIPELINE, ("Tags",), ("RestartExecutionOnUpdate", "DisableInboundStageTransitions"))
+        declaration = {"name": self.s.physical_name(logical),
+                       **{k[:1].lower() + k[1:]: _camel(v) for k, v in props.items() if k in _PIPELINE and k != "Name"}}
+        if isinstance(props.get("ArtifactStores"), list):  # a list of {Region, ArtifactStore} in CloudFormation, a map in the API
+            declaration["artifactStores"] = {s.get("Region"): _camel(s.get("ArtifactStore")) for s in props["ArtifactStores"]}
+        for s, stage in enumerate(props.get("Stages") or []):
+            self.keys(stage, path + ("Stages", s), _STAGE)
+            for a, action in enumerate(stage.get("Actions") or []):
+                self.keys(action, path + ("Stages", s, "Actions", a), _ACTION)
+                converted = declaration["stages"][s]["actions"][a]
+                for key in ("runOrder", "timeoutInMinutes"):  # a Ref to a Number parameter is text
+                    if key in converted:
+                        converted[key] = self.number(converted[key], path + ("Stages", s, "Actions", a, key[:1].upper() + key[1:]))
+        try:
+            model = PipelineDeclaration.model_validate(declaration)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            raise self.s.error(path + _pascal(tuple(first["loc"])), first["msg"]) from None
+        for loc, message in check_pipeline(model)[:1]:
+            raise self.s.error(path + _pascal(loc), message)
+        for stage in model.stages:
+            for action in stage.actions:
+                spec = SUPPORTED_ACTION_TYPES[action.actionTypeId.key]
+                for key, section in spec.resources.items():
+                    if section in ("repositories", "buckets") and (action.configuration or {}).get(key):
+                        self.local(section, action.configuration[key])
+        self.pipelines.append(declaration)
+
+    def project(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        self.keys(props, path, ("Name", "Source", "Artifacts", "Environment"),
+                  ("Description", "ServiceRole", "Tags", "EncryptionKey", "LogsConfig", "QueuedTimeoutInMinutes",
+                   "BadgeEnabled", "ConcurrentBuildLimit", "Visibility"), ("TimeoutInMinutes", "Cache", "VpcConfig"))
+        source = self.need(props, "Source", path)
+        if source.get("Type") != "CODEPIPELINE":  # the type first: it explains the other keys
+            raise self.s.error(path + ("Source", "Type"), f"CODEPIPELINE expected, {source.get('Type')} is not supported")
+        self.keys(source, path + ("Source",), ("Type", "BuildSpec"), (), ("InsecureSsl", "ReportBuildStatus"))
+        artifacts = props.get("Artifacts") or {}
+        self.keys(artifacts, path + ("Artifacts",), ("Type",), ("Name", "Packaging", "EncryptionDisabled"))
+        if artifacts.get("Type", "CODEPIPELINE") not in ("CODEPIPELINE", "NO_ARTIFACTS"):
+            raise self.s.error(path + ("Artifacts", "Type"), f"CODEPIPELINE expected, {artifacts.get('Type')} is not supported")
+        at = path + ("Environment",)
+        env = self.need(props, "Environment", path)
+        self.keys(env, at, ("Type", "ComputeType", "Image", "PrivilegedMode", "EnvironmentVariables", "ImagePullCredentialsType"),
+                  (), ("Certificate", "RegistryCredential", "Fleet"))
+        if str(env.get("Type", "")).startswith("WINDOWS"):
+            raise self.s.error(at + ("Type",), f"{env['Type']} is not supported (Linux containers only)")
+        image = self.s.text(self.need(env, "Image", at), at + ("Image",))
+        project: dict[str, Any] = {"image": local_image(image, self.s.maps, pipemu.get("image"))}
+        if source.get("BuildSpec") is not None:
+            text = self.s.text(source["BuildSpec"], path + ("Source", "BuildSpec"))
+            try:  # inline YAML (or JSON on one line) becomes the mapping; anything else is a path
+                parsed = yaml.safe_load(text)
+            except yaml.YAMLError:
+                parsed = None
+            project["buildspec"] = parsed if isinstance(parsed, dict) else text
+        variables = []
+        for i, var in enumerate(env.get("EnvironmentVariables") or []):
+            self.keys(var, at + ("EnvironmentVariables", i), ("Name", "Value", "Type"))
+            variables.append({"name": self.s.text(self.need(var, "Name", at + ("EnvironmentVariables", i)), at),
+                              "value": self.s.text(var.get("Value", ""), at), "type": var.get("Type", "PLAINTEXT")})
+        if variables:
+            project["environmentVariables"] = variables
+        if "PrivilegedMode" in env:
+            project["privilegedMode"] = self.flag(env["PrivilegedMode"], at + ("PrivilegedMode",))
+        if pipemu.get("network"):
+            project["network"] = pipemu["network"]
+        self.sections["projects"][self.s.physical_name(logical)] = project
+
+    def function(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        self.keys(props, path, ("FunctionName", "Runtime", "Handler", "Code", "Timeout", "MemorySize", "Environment"),
+                  ("Role", "Description", "Tags", "Architectures", "LoggingConfig", "ReservedConcurrentExecutions",
+                   "KmsKeyArn", "PackageType"), ("VpcConfig", "TracingConfig", "DeadLetterConfig", "EphemeralStorage"))
+        if props.get("PackageType", "Zip") != "Zip":
+            raise self.s.error(path + ("PackageType",), f"{props['PackageType']} is not supported (Zip functions only)")
+        name = self.s.physical_name(logical)
+        runtime = self.s.text(self.need(props, "Runtime", path), path + ("Runtime",))
+        local = nearest_runtime(runtime)
+        if local is None:
+            raise self.s.error(path + ("Runtime",), f"{runtime} is not supported (pipemu runs python3.x and nodejs runtimes)")
+        if local != runtime:
+            self.warn(path + ("Runtime",), f"{runtime} is not supported any more; {name} runs on {local}")
+        code = self.need(props, "Code", path)
+        self.keys(code, path + ("Code",), ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion"))
+        folder = self.s.maps.get(f"code:{name}")
+        if folder is None and "ZipFile" in code:  # CloudFormation writes inline code as index.js / index.py
+            folder = str(self.code_dir / name)
+            filename = "index.js" if local.startswith("nodejs") else "index.py"
+            self.result.files[self.code_dir / name / filename] = self.s.text(code["ZipFile"], path + ("Code", "ZipFile"))
+        elif folder is None:
+            raise self.s.error(path + ("Code", "S3Bucket" if "S3Bucket" in code else "ZipFile"),
+                               f"the code of {name} is not in the template: give --map code:{name}=FOLDER")
+        # An export keeps the local runtime in Metadata when it wrote a newer one for AWS.
+        function: dict[str, Any] = {"runtime": pipemu.get("runtime") or local, "handler": self.s.text(self.need(props, "Handler", path), path), "code": folder}
+        environment = props.get("Environment") or {}
+        self.keys(environment, path + ("Environment",), ("Variables",))
+        if environment.get("Variables"):
+            function["environment"] = {k: self.s.text(v, path + ("Environment", "Variables", k)) for k, v in environment["Variables"].items()}
+        if "Timeout" in props:  # absent: our generous default, not AWS's 3 s (containers start cold)
+            function["timeout"] = min(900, self.number(props["Timeout"], path + ("Timeout",)))
+        if "MemorySize" in props:
+            function["memorySize"] = max(128, min(10240, self.number(props["MemorySize"], path + ("MemorySize",))))
+        if pipemu.get("image"):
+            function["image"] = pipemu["image"]
+        self.sections["functions"][name] = function
+
+    def rule(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        """An EventBridge rule (or an EventBridge Scheduler schedule) whose target is a pipeline."""
+        scheduler = "Target" in props or "ScheduleExpressionTimezone" in props or "FlexibleTimeWindow" in props
+        self.keys(props, path, ("ScheduleExpression", "ScheduleExpressionTimezone", "State", "Name")
+                  + (("Target", "FlexibleTimeWindow") if scheduler else ("Targets",)),
+                  ("Description", "RoleArn", "EventBusName", "EventPattern", "GroupName", "KmsKeyArn"), ("StartDate", "EndDate"))
+        if "ScheduleExpression" not in props:
+            self.result.ignored.append(f"{logical} (AWS::Events::Rule)")
+            self.warn(path, "a rule on events, not a schedule: pipemu's own watchers start pipelines on commits")
+            return
+        expression = self.s.text(props["ScheduleExpression"], path + ("ScheduleExpression",))
+        enabled = self.s.text(props.get("State", "ENABLED"), path + ("State",)) != "DISABLED"
+        targets = [("Target",)] if scheduler else [("Targets", i) for i in range(len(props.get("Targets") or []))]
+        for at in targets:
+            target = props[at[0]] if scheduler else props["Targets"][at[1]]
+            self.keys(target, path + at, ("Arn",), ("Id", "RoleArn"))
+            arn = self.s.text(self.need(target, "Arn", path + at), path + at + ("Arn",))
+            match = PIPELINE_ARN.fullmatch(arn)
+            if not match:
+                raise self.s.error(path + at + ("Arn",), f"{arn} is not a pipeline (only schedules of pipelines are emulated)")
+            schedule: dict[str, Any] = {"expression": expression, "pipeline": match.group(1)}
+            if props.get("ScheduleExpressionTimezone") not in (None, "UTC"):
+                schedule["timezone"] = props["ScheduleExpressionTimezone"]
+            if not enabled:
+                schedule["enabled"] = False
+            if props.get("Name"):
+                schedule["name"] = props["Name"]
+            self.schedules.append(schedule)
+
+    def repository(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        self.keys(props, path, ("RepositoryName",), ("RepositoryDescription", "Tags", "KmsKeyId"), ("Code", "Triggers"))
+        self.local("repositories", self.s.physical_name(logical))

@@ -1,0 +1,305 @@
+"""Importing CloudFormation templates: the article-style fixtures under cfn/, every intrinsic,
+parameters, conditions, mappings, ignored resources, inline Lambda code, and each error kind
+naming the resource and the property."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emulator.definitions import load_text
+from emulator.definitions.cfn_import import TemplateError, import_template, local_image, nearest_runtime, parse_assignments
+from emulator.definitions.cfn_yaml import is_template, load, parse
+
+CFN = Path(__file__).parent / "cfn"
+SERVICE = CFN / "service-pipeline.yml"
+RELEASE = CFN / "release-pipeline.yml"
+DEPLOY_ROLE = {"import:shared-deploy-role-arn": "arn:aws:iam::123456789012:role/deploy"}
+
+
+def written(result, folder: Path) -> list:
+    """Write the import as `pipemu import` would (definitions, code files, repository folders)
+    and load every definition: they must load without errors."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, text in result.files.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(text)
+    loaded = []
+    for index, definition in enumerate(result.definitions):
+        for repository in definition.get("repositories", {}).values():
+            (folder / repository["path"]).mkdir(parents=True, exist_ok=True)
+        path = folder / f"imported-{index}.yml"
+        path.write_text(yaml.safe_dump(definition, sort_keys=False))
+        file = load_text(path.read_text(), path)
+        assert file.errors == [], [str(e) for e in file.errors]
+        loaded.append(file.definition)
+    return loaded
+
+
+def test_short_tags_become_long_forms():
+    data = load(
+        "A: !Ref X\nB: !Sub 'a-${X}'\nC: !GetAtt R.Arn\nD: !GetAtt [R, Outputs.Url]\nE: !Join [',', [a, b]]\n"
+        "F: !If [C, 1, 2]\nG: !Equals [a, b]\nH: !Not [!Condition C]\nI: !And [!Condition C, !Condition D]\n"
+        "J: !Or [!Condition C, !Condition D]\nK: !Select [0, !Split [',', 'a,b']]\nL: !FindInMap [M, k, v]\n"
+        "N: !Base64 text\nO: !GetAZs ''\nP: !ImportValue shared\nQ: !Sub [\"${V}\", {V: !Ref X}]\nR: !GetAtt R.Outputs.Url\n"
+    )
+    assert data == {
+        "A": {"Ref": "X"}, "B": {"Fn::Sub": "a-${X}"}, "C": {"Fn::GetAtt": ["R", "Arn"]},
+        "D": {"Fn::GetAtt": ["R", "Outputs.Url"]}, "E": {"Fn::Join": [",", ["a", "b"]]}, "F": {"Fn::If": ["C", 1, 2]},
+        "G": {"Fn::Equals": ["a", "b"]}, "H": {"Fn::Not": [{"Condition": "C"}]},
+        "I": {"Fn::And": [{"Condition": "C"}, {"Condition": "D"}]}, "J": {"Fn::Or": [{"Condition": "C"}, {"Condition": "D"}]},
+        "K": {"Fn::Select": [0, {"Fn::Split": [",", "a,b"]}]}, "L": {"Fn::FindInMap": ["M", "k", "v"]},
+        "N": {"Fn::Base64": "text"}, "O": {"Fn::GetAZs": ""}, "P": {"Fn::ImportValue": "shared"},
+        "Q": {"Fn::Sub": ["${V}", {"V": {"Ref": "X"}}]}, "R": {"Fn::GetAtt": ["R", "Outputs.Url"]},
+    }
+    assert parse("A:\n  B: !Ref X\n").locate(("A", "B")).line == 2
+
+
+def test_is_template():
+    assert is_template(load(SERVICE.read_text()))
+    assert is_template({"Resources": {"R": {"Type": "AWS::S3::Bucket"}}})
+    assert not is_template({"pipeline": {"name": "p"}, "Resources": {}})
+    assert not is_template({"projects": {}})
+    assert not is_template([1])
+
+
+def test_service_template_used_for_two_services(tmp_path):
+    a = import_template(SERVICE, {"ServiceName": "service-a"}, DEPLOY_ROLE)
+    b = import_template(
+        SERVICE.read_text(),
+        {"ServiceName": "service-b", "RepositoryName": "svc-b", "Tier": "large", "TestRunOrder": "2",
+         "BuildImage": "aws/codebuild/standard:7.0"},
+        {**DEPLOY_ROLE, "image:aws/codebuild/standard:7.0": "my/local:tag", "image:aws/codebuild/amazon*": "my/al2:1",
+         "repo:svc-b": str(tmp_path / "git" / "svc-b")},
+        stack_name="my-service-b", region="eu-west-1", account="210987654321",
+    )
+    (da,), (db,) = written(a, tmp_path / "a"), written(b, tmp_path / "b")
+    pa, pb = a.definition["pipeline"], b.definition["pipeline"]
+    assert (pa["name"], pb["name"]) == ("my-service-a-pipeline", "my-service-b-pipeline")
+    # GetAtt of a role gives its ARN; Ref of a bucket its name (a Sub of parameters and pseudo parameters)
+    assert pa["roleArn"] == "arn:aws:iam::123456789012:role/service-a-pipeline"
+    assert pb["artifactStore"] == {"type": "S3", "location": "my-service-b-artifacts-210987654321"}
+    # conditions: !If with a Not/Equals condition, AWS::NoValue removes a property and a stage
+    assert pa["stages"][0]["actions"][0]["configuration"] == {"RepositoryName": "service-a", "BranchName": "main", "PollForSourceChanges": "false"}
+    assert pb["stages"][0]["actions"][0]["configuration"]["RepositoryName"] == "svc-b"
+    assert [s["name"] for s in pa["stages"]] == ["Source", "Building", "StagingDEV", "StagingQA", "StagingPROD"]
+    assert "ExternalEntityLink" not in pa["stages"][3]["actions"][1]["configuration"]
+    assert pb["stages"][3]["actions"][1]["configuration"]["ExternalEntityLink"] == "https://console.amazonaws.com/aws"
+    assert pa["stages"][4]["actions"][0]["region"] == "us-east-1" and "region" not in pb["stages"][4]["actions"][0]
+    no_prod = import_template(SERVICE, {"ServiceName": "service-c", "WithProd": "no"}, DEPLOY_ROLE)
+    assert [s["name"] for s in no_prod.definition["pipeline"]["stages"]][-1] == "StagingQA"
+    # Ref of projects gives their Name (Join, Sub with variables); Number parameter -> runOrder int
+    dev = pa["stages"][2]["actions"]
+    assert [a["configuration"].get("ProjectName") for a in dev] == [None, "my-service-a-test", None]
+    assert dev[1]["runOrder"] == 2 and dev[2]["timeoutInMinutes"] == 60
+    assert dev[0]["configuration"]["RoleArn"] == "arn:aws:iam::123456789012:role/deploy"  # ImportValue through maps
+    assert dev[2]["configuration"]["CustomData"] == "service-a #{SourceVariables.CommitId}: approve to stage into QA (us-east-1)"
+    assert pb["stages"][2]["actions"][2]["configuration"]["CustomData"].endswith("(eu-west-1)")
+    assert pb["stages"][1]["actions"][0]["configuration"]["ProjectName"] == "my-service-b-build"
+    # projects: image map (defaults and maps), mappings, environment variables, inline buildspec
+    assert da.projects["my-service-a-build"].image == "pipemu/busybox:latest"
+    assert db.projects["my-service-b-build"].image == "my/local:tag" and db.projects["my-service-b-test"].image == "my/al2:1"
+    assert (da.projects["my-service-a-build"].privilegedMode, db.projects["my-service-b-build"].privilegedMode) == (False, True)
+    assert [(v.name, v.value, v.type) for v in db.projects["my-service-b-build"].environmentVariables] == [
+        ("SERVICE", "service-b", "PLAINTEXT"), ("ARTIFACTS", "s3://my-service-b-artifacts-210987654321/my-service-b", "PLAINTEXT"),
+        ("DOCKER_PASSWORD", "my/docker:password", "SECRETS_MANAGER")]
+    spec = da.projects["my-service-a-test"].buildspec
+    assert spec["env"]["variables"] == {"REGION": "us-east-1", "TARGET": "http://service-a:8080", "LITERAL": "${NotSubstituted}"}
+    assert spec["phases"]["build"]["commands"] == ["sh tests/integration.sh"]
+    # repositories: from the maps, else repos/NAME with a warning
+    assert db.repositories["svc-b"].path == tmp_path / "git" / "svc-b"
+    assert da.repositories["service-a"].path == tmp_path / "a" / "repos" / "service-a"
+    assert any("repos/service-a" in w for w in a.warnings) and not any("svc-b" in w for w in b.warnings)
+    assert a.ignored == ["ArtifactBucket (AWS::S3::Bucket)", "PipelineRole (AWS::IAM::Role)", "BuildRole (AWS::IAM::Role)"]
+    assert "Resources.Pipeline.Properties.RestartExecutionOnUpdate: has no local effect here; ignored" in a.warnings
+    assert "Resources.BuildProject.Properties.TimeoutInMinutes: has no local effect here; ignored" in a.warnings
+
+
+def test_release_template_with_inline_nodejs_lambda_and_schedules(tmp_path):
+    result = import_template(RELEASE, code_dir=Path("code"), maps={"repo:my-e2e-tests": "../git/e2e"})
+    (definition,) = written(result, tmp_path / "pipelines")
+    assert definition.pipeline.name == "my-release-pipeline"
+    assert definition.pipeline.stages[0].actions[0].configuration["RepositoryName"] == "my-e2e-tests"  # GetAtt .Name
+    assert definition.pipeline.stages[2].actions[0].configuration == {
+        "FunctionName": "my-release-approval", "UserParameters": '{"product": "my", "stage": "StagingDEV", "action": "approve"}'}
+    assert definition.repositories["my-e2e-tests"].path == tmp_path / "git" / "e2e"
+    function = definition.functions["my-release-approval"]
+    assert (function.runtime, function.handler, function.timeout, function.memorySize) == ("nodejs18.x", "index.handler", 60, 256)
+    assert function.code == tmp_path / "pipelines" / "code" / "my-release-approval"
+    assert function.environment == {"PRODUCT": "my", "SERVICES": "service-a,service-b", "FIRST_ZONE": "us-east-1a"}
+    assert list(result.files) == [Path("code/my-release-approval/index.js")]
+    code = (function.code / "index.js").read_text()
+    assert "require('aws-sdk')" in code and "exports.handler" in code and "${pipeline}" in code  # Base64 is identity
+    assert "Resources.ReleaseFunction.Properties.Runtime: nodejs8.10 is not supported any more; my-release-approval runs on nodejs18.x" in result.warnings
+    assert any("DisableInboundStageTransitions" in w for w in result.warnings)
+    assert [s.model_dump(exclude_defaults=True) for s in definition.schedules] == [
+        {"expression": "cron(0 1 ? * MON-FRI *)", "pipeline": "my-release-pipeline"},
+        {"expression": "cron(0 6 ? * SAT *)", "pipeline": "my-release-pipeline", "enabled": False, "name": "weekend-release"},
+    ]
+    assert result.ignored == ["ReleaseRole (AWS::IAM::Role)", "ReleaseFunctionPermission (AWS::Lambda::Permission)",
+                              "ReleaseFunctionLogs (AWS::Logs::LogGroup)", "OnTestsChange (AWS::Events::Rule)"]
+    disabled = import_template(RELEASE, {"NightlyState": "DISABLED", "Product": "our"})
+    assert disabled.definition["schedules"][0] == {"expression": "cron(0 1 ? * MON-FRI *)", "pipeline": "our-release-pipeline", "enabled": False}
+    assert list(disabled.files) == [Path("functions/our-release-approval/index.js")]
+
+
+def test_json_template_gives_the_same_definitions():
+    as_json = json.dumps(load(SERVICE.read_text()), indent="\t")
+    yaml_import = import_template(SERVICE, {"ServiceName": "service-a"}, DEPLOY_ROLE)
+    json_import = import_template(as_json, {"ServiceName": "service-a"}, DEPLOY_ROLE)
+    assert json_import.definitions == yaml_import.definitions
+    assert import_template(json.dumps(load(RELEASE.read_text()))).files == import_template(RELEASE).files
+
+
+def test_several_pipelines_give_one_definition_each(tmp_path):
+    template = {"Resources": {}}
+    for service in ("a", "b"):
+        source = load(SERVICE.read_text())["Resources"]["Pipeline"]
+        source["Properties"]["Name"] = f"p-{service}"
+        source["Properties"]["Stages"] = source["Properties"]["Stages"][:2]
+        source["Properties"]["Stages"][1]["Actions"][0]["Configuration"]["ProjectName"] = "shared-build"
+        template["Resources"][f"Pipeline{service}"] = source
+    template["Resources"]["Nightly"] = {"Type": "AWS::Events::Rule", "Properties": {
+        "ScheduleExpression": "rate(1 day)", "Targets": [{"Id": "b", "Arn": {"Fn::GetAtt": "Pipelineb.Arn"}}]}}
+    template["Parameters"] = {"ServiceName": {"Type": "String", "Default": "svc"}, "RepositoryName": {"Type": "String", "Default": ""},
+                              "BranchName": {"Type": "String", "Default": "main"}}
+    template["Conditions"] = {"HasRepositoryName": {"Fn::Not": [{"Fn::Equals": [{"Ref": "RepositoryName"}, ""]}]}}
+    template["Resources"]["Role"] = {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "r"}}
+    template["Resources"]["PipelineRole"] = {"Type": "AWS::IAM::Role"}
+    template["Resources"]["ArtifactBucket"] = {"Type": "AWS::S3::Bucket"}
+    result = import_template(json.dumps(template))
+    first, second = written(result, tmp_path)
+    assert (first.pipeline.name, second.pipeline.name) == ("p-a", "p-b")
+    assert list(first.repositories) == ["svc"] and second.repositories == {}
+    assert second.schedules[0].pipeline == "p-b" and first.schedules == []
+    assert first.pipeline.artifactStore == {"type": "S3", "location": "ArtifactBucket"}  # Ref without a name: the logical id
+    assert first.pipeline.roleArn == "arn:aws:iam::123456789012:role/PipelineRole"
+
+
+def test_image_map_and_runtimes():
+    assert local_image("aws/codebuild/standard:7.0", {}) == "pipemu/busybox:latest"
+    assert local_image("aws/codebuild/standard:7.0", {"image:aws/codebuild/standard:7.0": "x:1", "image:aws/*": "y:1"}) == "x:1"
+    assert local_image("aws/codebuild/amazonlinux2-x86_64-standard:5.0", {"image:aws/*": "y:1"}) == "y:1"
+    assert local_image("python:3.12-slim", {}) == "python:3.12-slim"
+    assert local_image("aws/codebuild/standard:7.0", {}, hint="mine:1") == "mine:1"
+    assert [nearest_runtime(r) for r in ("nodejs8.10", "nodejs10.x", "nodejs", "nodejs20.x", "python2.7", "python3.6", "python3.11", "java11")] == [
+        "nodejs18.x", "nodejs18.x", "nodejs18.x", "nodejs20.x", "python3.12", "python3.12", "python3.11", None]
+    assert parse_assignments(["image:aws/codebuild/standard:7.0=my/local:tag", "A=b=c"]) == {
+        "image:aws/codebuild/standard:7.0": "my/local:tag", "A": "b=c"}
+    with pytest.raises(ValueError):
+        parse_assignments(["nothing"])
+
+
+FUNCTION = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: release
+      Runtime: python3.6
+      Handler: index.handler
+      Role: arn:aws:iam::123456789012:role/x
+      Code:
+        S3Bucket: code-bucket
+        S3Key: release.zip
+"""
+
+
+def test_lambda_code_in_s3_needs_a_map(tmp_path):
+    with pytest.raises(TemplateError) as error:
+        import_template(FUNCTION)
+    assert str(error.value) == "11:9: Resources.Fn.Properties.Code.S3Bucket: the code of release is not in the template: give --map code:release=FOLDER"
+    assert (error.value.line, error.value.column) == (11, 9)
+    result = import_template(FUNCTION, maps={"code:release": str(tmp_path / "release")})
+    assert result.definition == {"functions": {"release": {"runtime": "python3.12", "handler": "index.handler", "code": str(tmp_path / "release")}}}
+    assert result.warnings == ["Resources.Fn.Properties.Runtime: python3.6 is not supported any more; release runs on python3.12"]
+    inline = import_template(FUNCTION.replace("S3Bucket: code-bucket\n        S3Key: release.zip", "ZipFile: |\n          def handler(e, c): pass"))
+    assert inline.files == {Path("functions/release/index.py"): "def handler(e, c): pass\n"}
+
+
+SMALL = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Name: {Type: String}
+Resources:
+  BuildProject:
+    Type: AWS::CodeBuild::Project
+    Properties:
+      Name: !Ref Name
+      Source: {Type: CODEPIPELINE}
+      Environment: {Type: LINUX_CONTAINER, ComputeType: BUILD_GENERAL1_SMALL, Image: aws/codebuild/standard:7.0}
+      ServiceRole: arn:aws:iam::123456789012:role/x
+"""
+
+
+@pytest.mark.parametrize("edit, parameters, maps, expected", [
+    (None, {"Name": "b", "Other": "x"}, {},
+     "Parameters.Other: an override was given but the template declares no parameter Other"),
+    (None, {}, {}, "3:3: Parameters.Name: parameter Name has no Default and no value was given (--parameter Name=VALUE)"),
+    (("Name: {Type: String}", "Name: {Type: String, AllowedValues: [a, b]}"), {"Name": "c"}, {},
+     "3:24: Parameters.Name.AllowedValues: 'c' is not one of ['a', 'b']"),
+    (("Source: {Type: CODEPIPELINE}", "Source: {Type: S3, Location: b/k}"), {"Name": "b"}, {},
+     "9:16: Resources.BuildProject.Properties.Source.Type: CODEPIPELINE expected, S3 is not supported"),
+    (("      ServiceRole", "      SecondarySources: []\n      ServiceRole"), {"Name": "b"}, {},
+     "11:7: Resources.BuildProject.Properties.SecondarySources: SecondarySources is not supported (supported: Name, Source, Artifacts, Environment)"),
+    (("Image: aws/codebuild/standard:7.0", "Image: !ImportValue images"), {"Name": "b"}, {},
+     "Resources.BuildProject.Properties.Environment.Image: Fn::ImportValue images: no other stacks here; give --map import:images=VALUE"),
+    (("Type: AWS::CodeBuild::Project", "Type: AWS::ECS::Service"), {"Name": "b"}, {},
+     "6:5: Resources.BuildProject.Type: AWS::ECS::Service is not supported"),
+    (("Name: !Ref Name", "Name: !Ref Missing"), {"Name": "b"}, {},
+     "8:7: Resources.BuildProject.Properties.Name: Missing is neither a parameter, a pseudo parameter nor a resource"),
+    (("Name: !Ref Name", "Name: !FindInMap [M, a, b]"), {"Name": "b"}, {},
+     "Resources.BuildProject.Properties.Name: Fn::FindInMap: Mappings has no M.a.b"),
+    (("Name: !Ref Name", "Name: !If [Nope, a, b]"), {"Name": "b"}, {},
+     "Resources.BuildProject.Properties.Name: condition Nope is not declared in Conditions"),
+    (None, {"Name": "b"}, {"thing:x": "y"}, "maps.thing:x: unknown map"),
+])
+def test_errors_name_resource_and_property(edit, parameters, maps, expected):
+    text = SMALL.replace(*edit) if edit else SMALL
+    with pytest.raises(TemplateError) as error:
+        import_template(text, parameters, maps)
+    assert expected in str(error.value)
+
+
+PIPELINE = SERVICE.read_text()
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("Provider: CloudFormation, Version: \"1\"}\n              Configuration:\n                ActionMode: CREATE_UPDATE\n                StackName: !Ref ServiceName\n                RoleArn",
+     "Provider: ECS, Version: \"1\"}\n              Configuration:\n                ActionMode: CREATE_UPDATE\n                StackName: !Ref ServiceName\n                RoleArn",
+     "Resources.Pipeline.Properties.Stages[2].Actions[0].ActionTypeId: provider ECS (Deploy) is not supported"),
+    ("      PipelineType: V2\n", "      PipelineType: V2\n      Frobnicate: true\n",
+     "Resources.Pipeline.Properties.Frobnicate: Frobnicate is not supported"),
+    ("              Namespace: SourceVariables\n", "              Namespace: SourceVariables\n              Retries: 3\n",
+     "Resources.Pipeline.Properties.Stages[0].Actions[0].Retries: Retries is not supported"),
+    ("RunOrder: 3", "RunOrder: 1000", "Resources.Pipeline.Properties.Stages[2].Actions[2].RunOrder: must be 1..999"),
+    ("Runtime: nodejs8.10", "Runtime: java11", "Resources.ReleaseFunction.Properties.Runtime: java11 is not supported"),
+    ("Arn: !GetAtt ReleasePipeline.Arn\n", "Arn: !GetAtt ReleaseFunction.Arn\n",
+     "Resources.WeekendRelease.Properties.Targets[0].Arn: arn:aws:lambda:us-east-1:123456789012:function:my-release-approval is not a pipeline"),
+])
+def test_pipeline_errors_name_resource_and_property(old, new, expected):
+    text, parameters = (PIPELINE, {"ServiceName": "s"}) if old in PIPELINE else (RELEASE.read_text(), {})
+    assert old in text
+    with pytest.raises(TemplateError) as error:
+        import_template(text.replace(old, new, 1), parameters, DEPLOY_ROLE)
+    assert expected in str(error.value)
+    line = text.replace(old, new, 1).splitlines()[error.value.line - 1]
+    assert expected.split(":")[0].split(".")[-1].split("[")[0] in line or "Type" in line or "Arn" in line
+
+
+def test_template_syntax_and_kind_errors(tmp_path):
+    with pytest.raises(TemplateError, match="not a CloudFormation template"):
+        import_template("pipeline: {name: p}\n")
+    with pytest.raises(TemplateError, match=r"^4:1: <template>: expected the node content"):
+        import_template("Resources:\n  A: {Type: AWS::S3::Bucket}\n  B: [\n")
+    path = tmp_path / "t.yml"
+    path.write_text("Resources:\n  A:\n    Type: AWS::Foo::Bar\n")
+    with pytest.raises(TemplateError) as error:
+        import_template(path)
+    assert str(error.value).startswith(f"{path}:3:5: Resources.A.Type: AWS::Foo::Bar is not supported")
+    with pytest.raises(FileNotFoundError):
+        import_template(str(tmp_path / "missing.yml"))
