@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from emulator.cli_cfn import register as register_cloudformation
+
 
 @click.group()
 def main() -> None:
@@ -530,6 +532,9 @@ def logs(out: Out, pipeline: str, execution: str | None, stage: str | None, acti
     if out.json:
         out.emit(about)
     sys.exit(1 if about.get("status") == "Failed" else 0)
+
+
+register_cloudformation(main)  # pipemu import / pipemu export (emulator/cli_cfn.py)
 
 
 if __name__ == "__main__":
