@@ -205,6 +205,52 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
     return LoadedFile(path, None if errors else definition, errors), document
 
 
+# --- a CloudFormation template placed in the folder ---
+
+_TEMPLATE_MARK = re.compile(r"^(AWSTemplateFormatVersion|Resources)\s*:|^\s*\"(AWSTemplateFormatVersion|Resources)\"\s*:", re.M)
+
+
+def _is_template_file(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return bool(_TEMPLATE_MARK.search(text)) and not re.search(r"^pipeline\s*:", text, re.M)
+
+
+def _load_template(path: Path, folder: Path) -> dict[Path, LoadedFile]:
+    """A template in the pipelines folder, imported as `pipemu import` would with its defaults
+    (parameters' Default values; repositories under repos/NAME of the folder unless another file
+    declares them). Its pipelines become entries `FILE`, `FILE#1`, ...; a Lambda's inline code is
+    written under `.pipemu-imports/<template>/` of the folder."""
+    from .cfn_import import TemplateError, import_template
+
+    try:
+        imported = import_template(path, stack_name=path.stem, code_dir=Path(".pipemu-imports") / path.stem)
+    except TemplateError as error:
+        return {path: LoadedFile(path, None, [DefinitionError(str(path), error.line or 1, error.column or 1,
+                                                              error.path, error.message)])}
+    for relative, text in imported.files.items():
+        target = folder / relative
+        if not target.exists() or target.read_text() != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    loaded: dict[Path, LoadedFile] = {}
+    for index, data in enumerate(imported.definitions):
+        key = path if index == 0 else path.with_name(f"{path.name}#{index}")
+        try:
+            definition = DefinitionFile.model_validate(data, context={"base_dir": folder.resolve()})
+        except ValidationError as exc:
+            errors = [DefinitionError(str(path), 1, 1, format_path(tuple(e["loc"])), _message(e, tuple(e["loc"])))
+                      for e in exc.errors(include_url=False)]
+            loaded[key] = LoadedFile(key, None, errors)
+            continue
+        problems = check_pipeline(definition.pipeline) if definition.pipeline else []
+        errors = [DefinitionError(str(path), 1, 1, format_path(("pipeline",) + loc), message) for loc, message in problems]
+        loaded[key] = LoadedFile(key, None if errors else definition, errors)
+    return loaded
+
+
 # --- a folder ---
 
 
@@ -226,6 +272,10 @@ def load_folder(folder: str | Path) -> LoadedFolder:
         return result
     documents: dict[Path, yamlpos.PositionedDocument | None] = {}
     for path in _definition_files(folder):
+        if _is_template_file(path):
+            for key, loaded in _load_template(path, folder).items():
+                result.files[key], documents[key] = loaded, None
+            continue
         result.files[path], documents[path] = _load_file(path)
     folder_errors: dict[Path, list[DefinitionError]] = {path: [] for path in result.files}
 
@@ -236,9 +286,13 @@ def load_folder(folder: str | Path) -> LoadedFolder:
 
     parsed = {path: loaded.definition for path, loaded in result.files.items() if loaded.definition is not None}
     declared: dict[str, dict[str, tuple[Path, Any]]] = {section: {} for section in RESOURCE_KINDS}
-    for path, definition in parsed.items():
+    # Files first, then templates: a template's guess at a resource (a repository under repos/)
+    # yields to a file that declares it.
+    for path, definition in sorted(parsed.items(), key=lambda item: documents[item[0]] is None):
         for section, kind in RESOURCE_KINDS.items():
             for name, resource in getattr(definition, section).items():
+                if name in declared[section] and documents[path] is None:
+                    continue
                 if name in declared[section]:
                     error(path, (section, name), f"{kind} {name} is also declared in {declared[section][name][0]}")
                 else:

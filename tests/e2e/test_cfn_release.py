@@ -74,3 +74,26 @@ def test_imported_templates_release_the_product(tmp_path, busybox_image):
             assert stage(service_state, "StagingPROD")["latestExecution"]["status"] == "Succeeded", name
     finally:
         daemon.stop()
+
+
+def test_templates_placed_in_the_pipelines_folder(tmp_path, service_repo):
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    shutil.copy(TEMPLATES / "release-pipeline.yml", folder / "release-pipeline.yml")
+    shutil.copy(TEMPLATES / "service-pipeline.yml", folder / "service-pipeline.yml")  # ServiceName has no value
+    (folder / "local.yml").write_text(yaml.safe_dump({"repositories": {"e2e-tests": {"path": str(service_repo)}}}))
+    result = subprocess.run([sys.executable, "-m", "emulator.cli", "validate", str(folder)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    [error] = result.stdout.splitlines()
+    assert error.startswith(f"{folder / 'service-pipeline.yml'}:") and "ServiceName" in error
+    daemon = Daemon(folder, tmp_path / "state").start()
+    try:
+        client = daemon.client()
+        assert [p["name"] for p in client.list_pipelines()["pipelines"]] == ["my-release-pipeline"]
+        stages = [s["name"] for s in client.get_pipeline(name="my-release-pipeline")["pipeline"]["stages"]]
+        assert stages == ["Source", "E2ETesting", "StagingQA", "StagingProd"]
+        assert any("ServiceName" in e for e in daemon.health()["definitionErrors"])
+        assert (folder / ".pipemu-imports" / "release-pipeline" / "my-release-approval" / "index.js").exists()
+    finally:
+        daemon.stop()
