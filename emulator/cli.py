@@ -147,25 +147,6 @@ BY = click.option("--by", type=click.Choice(["commit", "message"]), default="com
                   help="Show revisions as 7 characters of the commit id, or the commit message's first words.")
 
 
-def _status_snapshot(out: Out, target: str | None, by: str) -> dict:
-    from emulator.cli_render import revision_labels, status_model
-
-    daemon = out.daemon
-    names = daemon.pipeline_names()
-    if target is not None:
-        chosen = [target] if target in names else [n for n in names if n.startswith(target + "-")]
-        if not chosen:
-            daemon.state(target)  # the daemon's PipelineNotFoundException
-            chosen = [target]
-        names = chosen
-    models = []
-    for name in names:
-        state = daemon.state(name)
-        labels = revision_labels(daemon.executions(name, limit=100), by)
-        models.append(status_model(state, labels))
-    return {"pipelines": models, "definitionErrors": daemon.health().get("definitionErrors", [])}
-
-
 @main.command()
 @click.argument("target", metavar="[PIPELINE_OR_PRODUCT]", required=False)
 @click.option("--watch", "-w", is_flag=True, help="Redraw whenever the daemon's state moves (Ctrl-C quits).")
@@ -188,19 +169,16 @@ def status(out: Out, target: str | None, watch: bool, by: str) -> None:
 
     Exit codes: 0 ok (also on Ctrl-C in --watch), 2 usage error, 3 daemon not reachable (or gone
     while watching), 4 AWS error from the daemon (e.g. PipelineNotFoundException)."""
-    from emulator.cli_render import render_status
+    from emulator.cli_render import render_status, to_json
 
     def render() -> str:
-        snapshot = _status_snapshot(out, target, by)
-        if out.json:
-            return json.dumps(snapshot, ensure_ascii=False) if watch else None
+        snapshot = out.daemon.status_snapshot(target, by)
+        if out.json:  # one document per line while watching
+            return json.dumps(snapshot, ensure_ascii=False) if watch else to_json(snapshot)
         return render_status(snapshot["pipelines"], snapshot["definitionErrors"], out.paint)
 
     if not watch:
-        if out.json:
-            out.emit(_status_snapshot(out, target, by))
-        else:
-            click.echo(render())
+        click.echo(render())
         return
     try:
         _watch(out, render)
@@ -248,39 +226,10 @@ def _watch(out: Out, render) -> None:
 
 
 def _answer(out: Out, pipeline: str, stage: str, action: str | None, summary: str | None, verdict: str) -> None:
-    from emulator.cli_client import NEGATIVE, USAGE, CliError, approval_actions, aws_error, stage_of
-
-    daemon = out.daemon
-    declaration = daemon.declaration(pipeline)
-    approvals = approval_actions(declaration, stage)
-    state = daemon.state(pipeline)
-    stage_state = stage_of(state, stage)
-    actions = {a["actionName"]: a for a in stage_state["actionStates"]}
-
-    def pending(name: str) -> bool:
-        latest = actions.get(name, {}).get("latestExecution", {})
-        return latest.get("status") == "InProgress" and "token" in latest
-
-    if action is None:
-        if not approvals:
-            raise CliError(f"stage {stage} of {pipeline} has no manual approval action", USAGE)
-        waiting = [name for name in approvals if pending(name)]
-        if len(approvals) > 1 and len(waiting) != 1:
-            raise CliError(f"stage {stage} has several approval actions ({', '.join(approvals)}): name one", USAGE)
-        action = waiting[0] if waiting else approvals[0]
-    elif action not in actions:
-        raise aws_error("ActionNotFoundException", f"Action '{action}' not found in stage '{stage}' of pipeline '{pipeline}'")
-    elif action not in approvals:
-        raise CliError(f"{stage}.{action} of {pipeline} is not a manual approval", USAGE)
-    if not pending(action):
-        latest = actions[action].get("latestExecution", {}).get("status")
-        was = f" (its latest execution is {latest})" if latest else ""
-        raise CliError(f"nothing waits for approval at {stage}.{action} of {pipeline}{was}", NEGATIVE)
-    token = actions[action]["latestExecution"]["token"]
-    execution = (stage_state.get("latestExecution") or {}).get("pipelineExecutionId")
+    action, token, execution = out.daemon.pending_approval(pipeline, stage, action)
     summary = summary if summary is not None else f"{verdict} with the pipemu CLI"
-    answer = daemon.call("put_approval_result", pipelineName=pipeline, stageName=stage, actionName=action,
-                         result={"summary": summary, "status": verdict}, token=token)
+    answer = out.daemon.call("put_approval_result", pipelineName=pipeline, stageName=stage, actionName=action,
+                             result={"summary": summary, "status": verdict}, token=token)
     word = "approved" if verdict == "Approved" else "rejected"
     out.emit({"pipelineName": pipeline, "stageName": stage, "actionName": action, "pipelineExecutionId": execution,
               "status": verdict, "summary": summary, **answer},
@@ -460,28 +409,6 @@ def history(out: Out, pipeline: str, limit: int, by: str) -> None:
     out.emit({"pipelineExecutionSummaries": summaries}, render_history(summaries, out.paint, by))
 
 
-def _pick_action(out: Out, pipeline: str, execution: str | None, stage: str | None, action: str | None) -> dict:
-    """The newest action execution that matches (approvals skipped unless --action names one)."""
-    from emulator.cli_client import NEGATIVE, CliError
-
-    params: dict = {"pipelineName": pipeline, "maxResults": 100}
-    if execution:
-        params["filter"] = {"pipelineExecutionId": execution}
-    for _ in range(50):
-        answer = out.daemon.call("list_action_executions", **params)
-        for detail in answer.get("actionExecutionDetails", []):
-            if stage and detail["stageName"] != stage or action and detail["actionName"] != action:
-                continue
-            if not action and detail.get("input", {}).get("actionTypeId", {}).get("category") == "Approval":
-                continue
-            return detail
-        if not answer.get("nextToken"):
-            break
-        params["nextToken"] = answer["nextToken"]
-    wanted = " ".join(f"{k} {v}" for k, v in (("execution", execution), ("stage", stage), ("action", action)) if v)
-    raise CliError(f"no action execution of {pipeline} to show{' for ' + wanted if wanted else ''}", NEGATIVE)
-
-
 @main.command()
 @click.argument("pipeline")
 @click.option("--execution", default=None, help="The pipeline execution (default: the latest that ran an action).")
@@ -502,7 +429,7 @@ def logs(out: Out, pipeline: str, execution: str | None, stage: str | None, acti
     3 daemon not reachable, 4 AWS error from the daemon."""
     from emulator.cli_render import log_header
 
-    detail = _pick_action(out, pipeline, execution, stage, action)
+    detail = out.daemon.pick_action(pipeline, execution, stage, action)
     action_execution_id = detail["actionExecutionId"]
     daemon = out.daemon
     about = daemon.logs(action_execution_id)

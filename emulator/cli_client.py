@@ -169,6 +169,72 @@ class Daemon:
         return self.pages("list_pipeline_executions", "pipelineExecutionSummaries", limit=limit,
                           pipelineName=pipeline, maxResults=min(limit, 100))
 
+    def status_snapshot(self, target: str | None, by: str = "commit") -> dict:
+        """What `status` shows: one pipeline, a product (`my` -> every `my-*`) or all, and /health's
+        definition errors (the shape `status --json` prints)."""
+        from emulator.cli_render import revision_labels, status_model
+
+        names = self.pipeline_names()
+        if target is not None:
+            chosen = [target] if target in names else [n for n in names if n.startswith(target + "-")]
+            if not chosen:
+                self.state(target)  # the daemon's own PipelineNotFoundException
+                chosen = [target]
+            names = chosen
+        models = [status_model(self.state(name), revision_labels(self.executions(name, limit=100), by))
+                  for name in names]
+        return {"pipelines": models, "definitionErrors": self.health().get("definitionErrors", [])}
+
+    def pending_approval(self, pipeline: str, stage: str, action: str | None) -> tuple[str, str, str | None]:
+        """(action, token, execution inside the stage) of the approval waiting in `stage`; `action`
+        defaults to the stage's only manual approval (or the only one of several that waits)."""
+        approvals = approval_actions(self.declaration(pipeline), stage)
+        stage_state = stage_of(self.state(pipeline), stage)
+        actions = {a["actionName"]: a for a in stage_state["actionStates"]}
+
+        def pending(name: str) -> bool:
+            latest = actions.get(name, {}).get("latestExecution", {})
+            return latest.get("status") == "InProgress" and "token" in latest
+
+        if action is None:
+            if not approvals:
+                raise CliError(f"stage {stage} of {pipeline} has no manual approval action", USAGE)
+            waiting = [name for name in approvals if pending(name)]
+            if len(approvals) > 1 and len(waiting) != 1:
+                raise CliError(f"stage {stage} has several approval actions ({', '.join(approvals)}): name one", USAGE)
+            action = waiting[0] if waiting else approvals[0]
+        elif action not in actions:
+            raise aws_error("ActionNotFoundException",
+                            f"Action '{action}' not found in stage '{stage}' of pipeline '{pipeline}'")
+        elif action not in approvals:
+            raise CliError(f"{stage}.{action} of {pipeline} is not a manual approval", USAGE)
+        if not pending(action):
+            latest = actions[action].get("latestExecution", {}).get("status")
+            was = f" (its latest execution is {latest})" if latest else ""
+            raise CliError(f"nothing waits for approval at {stage}.{action} of {pipeline}{was}", NEGATIVE)
+        execution = (stage_state.get("latestExecution") or {}).get("pipelineExecutionId")
+        return action, actions[action]["latestExecution"]["token"], execution
+
+    def pick_action(self, pipeline: str, execution: str | None, stage: str | None, action: str | None) -> dict:
+        """The newest action execution that matches (ListActionExecutions is newest first); approvals,
+        which have no log, are skipped unless `action` names one."""
+        params: dict = {"pipelineName": pipeline, "maxResults": 100}
+        if execution:
+            params["filter"] = {"pipelineExecutionId": execution}
+        for _ in range(50):
+            answer = self.call("list_action_executions", **params)
+            for detail in answer.get("actionExecutionDetails", []):
+                if stage and detail["stageName"] != stage or action and detail["actionName"] != action:
+                    continue
+                if not action and detail.get("input", {}).get("actionTypeId", {}).get("category") == "Approval":
+                    continue
+                return detail
+            if not answer.get("nextToken"):
+                break
+            params["nextToken"] = answer["nextToken"]
+        wanted = " ".join(f"{k} {v}" for k, v in (("execution", execution), ("stage", stage), ("action", action)) if v)
+        raise CliError(f"no action execution of {pipeline} to show{' for ' + wanted if wanted else ''}", NEGATIVE)
+
 
 def stage_of(state: dict, stage: str) -> dict:
     for candidate in state["stageStates"]:

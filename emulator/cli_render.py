@@ -35,6 +35,7 @@ class Paint:
         self.colour = colour
 
     def __call__(self, text: str, **style) -> str:
+        style = {key: value for key, value in style.items() if value}
         return click.style(text, **style) if self.colour and style else text
 
     def status(self, text: str, status: str | None) -> str:

@@ -3,6 +3,7 @@ daemon running real containers: output, `--json` and exit codes."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import queue
@@ -115,7 +116,7 @@ def building(client) -> bool:
 @pytest.fixture
 def slow_daemon(tmp_path, service_repo, busybox_image):
     """The article's pipeline whose build prints a line, then takes a few seconds."""
-    definition = article_pipeline.service_pipeline(PIPELINE, service_repo, busybox_image)
+    definition = copy.deepcopy(article_pipeline.service_pipeline(PIPELINE, service_repo, busybox_image))
     commands = definition["projects"][f"{PIPELINE}-build"]["buildspec"]["phases"]["build"]["commands"]
     commands[:0] = ["echo warming up", "sleep 4"]
     article_pipeline.write(tmp_path / "pipelines", definition)
@@ -130,7 +131,8 @@ def product_daemon(tmp_path, service_repo, busybox_image):
     folder = tmp_path / "pipelines"
     for name in ("my-a-pipeline", "my-b-pipeline"):
         article_pipeline.write(folder, article_pipeline.service_pipeline(name, service_repo, busybox_image))
-    other = article_pipeline.service_pipeline("other-pipeline", service_repo, busybox_image)
+    # (deep copies: the buildspecs are the module's shared dicts)
+    other = copy.deepcopy(article_pipeline.service_pipeline("other-pipeline", service_repo, busybox_image))
     other["projects"]["other-pipeline-build"]["buildspec"]["phases"]["build"]["commands"] = ["echo about to fail", "exit 3"]
     article_pipeline.write(folder, other)
     (folder / "broken.yml").write_text("pipeline:\n  name: [unclosed\n")
@@ -230,7 +232,7 @@ def test_approve_and_reject_move_executions(article_daemon):
 
 
 def test_start_with_revision_and_variables(tmp_path, service_repo, busybox_image):
-    definition = article_pipeline.service_pipeline(PIPELINE, service_repo, busybox_image)
+    definition = copy.deepcopy(article_pipeline.service_pipeline(PIPELINE, service_repo, busybox_image))
     definition["pipeline"].update(pipelineType="V2", variables=[{"name": "GREETING", "defaultValue": "hi"}])
     article_pipeline.write(tmp_path / "pipelines", definition)
     daemon = Daemon(tmp_path / "pipelines", tmp_path / "state").start()
@@ -380,7 +382,7 @@ def test_logs_of_finished_actions(article_daemon):
 
     missing = fails(article_daemon, 1, "logs", PIPELINE, "--stage", "StagingPROD")
     assert "no action execution of svc-pipeline to show for stage StagingPROD" in one_line_error(missing)
-    unknown = fails(article_daemon, 4, "logs", PIPELINE, "--execution", "nope")
+    unknown = fails(article_daemon, 4, "logs", PIPELINE, "--execution", "00000000-0000-0000-0000-000000000000")
     assert one_line_error(unknown).startswith("pipemu: PipelineExecutionNotFoundException: ")
 
 

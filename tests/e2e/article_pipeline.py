@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import yaml
@@ -72,10 +73,11 @@ def service_pipeline(name: str, repo: Path, image: str, poll: bool = False, mode
             ],
         },
         "repositories": {f"{name}-repo": {"path": str(repo)}},
+        # Copies: tests change a definition's buildspec (a slow build) for themselves only.
         "projects": {
-            f"{name}-build": {"image": image, "buildspec": BUILD},
-            f"{name}-deploy": {"image": image, "buildspec": DEPLOY},
-            f"{name}-test": {"image": image, "buildspec": TEST},
+            f"{name}-build": {"image": image, "buildspec": copy.deepcopy(BUILD)},
+            f"{name}-deploy": {"image": image, "buildspec": copy.deepcopy(DEPLOY)},
+            f"{name}-test": {"image": image, "buildspec": copy.deepcopy(TEST)},
         },
     }
 
