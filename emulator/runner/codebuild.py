@@ -11,19 +11,18 @@ import base64
 import io
 import os
 import queue
-import re
 import tarfile
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
 import docker.errors
 from docker.utils import parse_repository_tag
 
+from .containers import existing, kill, pump_logs, remove, root_owned, started_at
 from .buildspec import (
     EXPORTED_FILE,
     FAILURE_FILE,
@@ -101,31 +100,25 @@ def _environment(job: BuildJob) -> dict[str, str]:
     return env
 
 
-def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    return info
-
-
 def _input_tar(job: BuildJob, script: str):
     """A tar (on disk: inputs can be large) extracting at / into the container's layout."""
     fh = tempfile.TemporaryFile()
     with tarfile.open(fileobj=fh, mode="w") as tar:
         for d in ("codebuild", "codebuild/output", "codebuild/pipemu"):
-            info = _root_owned(tarfile.TarInfo(d))
+            info = root_owned(tarfile.TarInfo(d))
             info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
             tar.addfile(info)
         folders = [(SRC_DIR, job.primary_input)] + [
             (f"{SRC_DIR}_{name}", path) for name, path in job.secondary_inputs.items()]
         for target, folder in folders:
             if folder is None:
-                info = _root_owned(tarfile.TarInfo(target.lstrip("/")))
+                info = root_owned(tarfile.TarInfo(target.lstrip("/")))
                 info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
                 tar.addfile(info)
             else:
-                tar.add(str(folder), arcname=target.lstrip("/"), filter=_root_owned)
+                tar.add(str(folder), arcname=target.lstrip("/"), filter=root_owned)
         data = script.encode()
-        info = _root_owned(tarfile.TarInfo(SCRIPT_PATH.lstrip("/")))
+        info = root_owned(tarfile.TarInfo(SCRIPT_PATH.lstrip("/")))
         info.size, info.mode, info.mtime = len(data), 0o755, int(time.time())
         tar.addfile(info, io.BytesIO(data))
     fh.seek(0)
@@ -163,53 +156,19 @@ def _create(client, job: BuildJob, spec: Buildspec):
         with _input_tar(job, render_script(spec, state_dir=STATE_DIR)) as data:
             container.put_archive("/", data)
     except BaseException:
-        _remove(container)
+        remove(container)
         raise
     return container
 
 
 # ---------------------------------------------------------------- running
 
-def _pump_logs(container, lines: queue.Queue) -> None:
-    """Reads the container's log (stdout+stderr) into `lines`, one line per item; None ends."""
-    try:
-        pending = b""
-        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for raw in complete:
-                lines.put(raw.decode("utf-8", "replace").rstrip("\r"))
-        if pending:
-            lines.put(pending.decode("utf-8", "replace").rstrip("\r"))
-    except Exception as exc:  # the engine went away: the status poll below decides the outcome
-        lines.put(f"[pipemu] log stream ended: {exc}")
-    finally:
-        lines.put(None)
-
-
-def _started_at(container) -> float | None:
-    raw = container.attrs.get("State", {}).get("StartedAt", "")
-    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?", raw or "")
-    if not m or raw.startswith("0001"):
-        return None
-    frac = float(m.group(2) or 0)
-    return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(
-        tzinfo=timezone.utc).timestamp() + frac
-
-
-def _kill(container) -> None:
-    try:
-        container.kill()
-    except docker.errors.APIError:
-        pass  # already stopped
-
-
 def _follow(container, job: BuildJob, log: Callable[[str], None],
             cancel: threading.Event | None, started: float) -> tuple[int, str | None]:
     """Streams logs until the container stops; returns (exit code, stop reason or None)."""
     deadline = time.monotonic() + job.timeout_seconds - (time.time() - started)
     lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_pump_logs, args=(container, lines), daemon=True,
+    threading.Thread(target=pump_logs, args=(container, lines), daemon=True,
                      name=f"logs-{job.name}").start()
     stopped: str | None = None
     stream_open = True
@@ -241,7 +200,7 @@ def _follow(container, job: BuildJob, log: Callable[[str], None],
                 stopped = f"Build timed out after {job.timeout_seconds:g} seconds"
             if stopped:
                 log(f"[pipemu] {stopped}")
-                _kill(container)
+                kill(container)
                 drain_until = time.monotonic() + 10
         elif stream_open and drain_until is not None and time.monotonic() > drain_until:
             stream_open = False  # a log stream that hangs after the kill must not hold us
@@ -326,25 +285,11 @@ def _collect_outputs(container, job: BuildJob, spec: Buildspec) -> None:
 
 # ---------------------------------------------------------------- the entry point
 
-def _remove(container) -> None:
-    try:
-        container.remove(force=True)
-    except docker.errors.DockerException:
-        pass  # already gone, or the engine is away: nothing more to do
-
-
-def _existing(client, name: str):
-    try:
-        return client.containers.get(name)
-    except docker.errors.NotFound:
-        return None
-
-
 def remove_container(client, name: str) -> None:
     """Remove the build container `name` if it is still there."""
-    container = _existing(client, name)
+    container = existing(client, name)
     if container is not None:
-        _remove(container)
+        remove(container)
 
 
 def run_build(client, job: BuildJob, log: Callable[[str], None],
@@ -362,10 +307,10 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
     exported: dict[str, str] = {}
     try:
         spec = _load_buildspec(job)
-        container = _existing(client, job.name)
+        container = existing(client, job.name)
         if container is not None and container.status == "created":
             # Died between create and start: the inputs may be incomplete, so start afresh.
-            _remove(container)
+            remove(container)
             container = None
         if container is None:
             container = _create(client, job, spec)
@@ -373,7 +318,7 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
             started = time.time()
         else:
             log(f"[pipemu] re-attaching to container {job.name} ({container.status})")
-            started = _started_at(container) or time.time()
+            started = started_at(container) or time.time()
         code, stopped = _follow(container, job, log, cancel, started)
         # The state files are read only when there is something to read: an archive copy out of
         # a container costs ~40 ms, a tenth of a no-op build.
@@ -405,7 +350,7 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
         raise
     finally:
         if container is not None and not keep:
-            _remove(container)
+            remove(container)
 
 
 __all__ = ["BuildJob", "BuildResult", "remove_container", "run_build", "SRC_DIR", "STATE_DIR"]

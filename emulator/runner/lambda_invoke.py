@@ -12,7 +12,6 @@ import collections
 import io
 import json
 import queue
-import re
 import tarfile
 import tempfile
 import threading
@@ -24,6 +23,7 @@ from typing import Callable
 
 import docker.errors
 
+from .containers import existing, kill, pump_logs, remove, root_owned, started_at
 from .images import image_exists
 
 TASK_ROOT = "/var/task"
@@ -108,20 +108,14 @@ def _environment(inv: Invocation) -> dict[str, str]:
     return env
 
 
-def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    return info
-
-
 def _add_dir(tar: tarfile.TarFile, name: str) -> None:
-    info = _root_owned(tarfile.TarInfo(name))
+    info = root_owned(tarfile.TarInfo(name))
     info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
     tar.addfile(info)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
-    info = _root_owned(tarfile.TarInfo(name))
+    info = root_owned(tarfile.TarInfo(name))
     info.size, info.mode, info.mtime = len(data), mode, int(time.time())
     tar.addfile(info, io.BytesIO(data))
 
@@ -133,7 +127,7 @@ def _input_tar(inv: Invocation):
     fh = tempfile.TemporaryFile()
     with tarfile.open(fileobj=fh, mode="w") as tar:
         _add_dir(tar, "var")
-        tar.add(str(inv.code_dir), arcname=TASK_ROOT.lstrip("/"), filter=_root_owned)
+        tar.add(str(inv.code_dir), arcname=TASK_ROOT.lstrip("/"), filter=root_owned)
         _add_dir(tar, RUNTIME_DIR.lstrip("/"))
         _add_bytes(tar, f"{RUNTIME_DIR.lstrip('/')}/{shim_name}",
                    (BOOTSTRAP_DIR / shim_name).read_bytes(), 0o755)
@@ -167,52 +161,19 @@ def _create(client, inv: Invocation):
         with _input_tar(inv) as data:
             container.put_archive("/", data)
     except BaseException:
-        _remove(container)
+        remove(container)
         raise
     return container
 
 
 # ---------------------------------------------------------------- running
 
-def _pump_logs(container, lines: queue.Queue) -> None:
-    """Reads the container's log (stdout+stderr) into `lines`, one line per item; None ends."""
-    try:
-        pending = b""
-        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for raw in complete:
-                lines.put(raw.decode("utf-8", "replace").rstrip("\r"))
-        if pending:
-            lines.put(pending.decode("utf-8", "replace").rstrip("\r"))
-    except Exception as exc:  # the engine went away: the status poll decides the outcome
-        lines.put(f"[pipemu] log stream ended: {exc}")
-    finally:
-        lines.put(None)
-
-
-def _started_at(container) -> float | None:
-    raw = container.attrs.get("State", {}).get("StartedAt", "")
-    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?", raw or "")
-    if not m or raw.startswith("0001"):
-        return None
-    return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(
-        tzinfo=timezone.utc).timestamp() + float(m.group(2) or 0)
-
-
-def _kill(container) -> None:
-    try:
-        container.kill()
-    except docker.errors.APIError:
-        pass  # already stopped
-
-
 def _follow(container, inv: Invocation, log: Callable[[str], None], tail: collections.deque,
             cancel: threading.Event | None, started: float) -> tuple[int, _Failure | None]:
     """Streams logs until the container stops; returns (exit code, stop reason or None)."""
     deadline = time.monotonic() + inv.timeout_seconds - (time.time() - started)
     lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_pump_logs, args=(container, lines), daemon=True,
+    threading.Thread(target=pump_logs, args=(container, lines), daemon=True,
                      name=f"logs-{inv.name}").start()
     stopped: _Failure | None = None
     stream_open = True
@@ -245,7 +206,7 @@ def _follow(container, inv: Invocation, log: Callable[[str], None], tail: collec
                                    f"{inv.timeout_seconds:.2f} seconds")
             if stopped:
                 log(f"[pipemu] {stopped}")
-                _kill(container)
+                kill(container)
                 drain_until = time.monotonic() + 10
         elif stream_open and drain_until is not None and time.monotonic() > drain_until:
             stream_open = False  # a log stream that hangs after the kill must not hold us
@@ -300,28 +261,14 @@ def _outcome(data: dict) -> InvocationResult:
 
 # ---------------------------------------------------------------- the entry point
 
-def _remove(container) -> None:
-    try:
-        container.remove(force=True)
-    except (docker.errors.DockerException, OSError):
-        pass  # already gone, or the engine is away: nothing more to do
-
-
-def _existing(client, name: str):
-    try:
-        return client.containers.get(name)
-    except docker.errors.NotFound:
-        return None
-
-
 def remove_invocation(client, name: str) -> None:
     """Remove the invocation container `name` if it is still there."""
     try:
-        container = _existing(client, name)
+        container = existing(client, name)
     except (docker.errors.DockerException, OSError):
         return
     if container is not None:
-        _remove(container)
+        remove(container)
 
 
 def invoke(client, inv: Invocation, log: Callable[[str], None],
@@ -338,10 +285,10 @@ def invoke(client, inv: Invocation, log: Callable[[str], None],
     keep = keep_container
     tail: collections.deque = collections.deque(maxlen=_TAIL_LINES)
     try:
-        container = _existing(client, inv.name)
+        container = existing(client, inv.name)
         if container is not None and container.status == "created":
             # Died between create and start: the inputs may be incomplete, so start afresh.
-            _remove(container)
+            remove(container)
             container = None
         if container is None:
             container = _create(client, inv)
@@ -349,7 +296,7 @@ def invoke(client, inv: Invocation, log: Callable[[str], None],
             started = time.time()
         else:
             log(f"[pipemu] re-attaching to container {inv.name} ({container.status})")
-            started = _started_at(container) or time.time()
+            started = started_at(container) or time.time()
         code, stopped = _follow(container, inv, log, tail, cancel, started)
         if stopped is not None:
             return _fail(stopped.error_type, str(stopped))
@@ -368,7 +315,7 @@ def invoke(client, inv: Invocation, log: Callable[[str], None],
         raise
     finally:
         if container is not None and not keep:
-            _remove(container)
+            remove(container)
 
 
 __all__ = ["Invocation", "InvocationResult", "invoke", "remove_invocation", "RUNTIME_DIR",

@@ -43,7 +43,8 @@ from typing import Callable
 
 import docker.errors
 
-from .codebuild import _ensure_image, _Failure, _remove  # same rules as builds
+from .codebuild import _ensure_image, _Failure  # same rules as builds
+from .containers import remove as _remove
 
 MEM_LIMIT = "512m"
 NANO_CPUS = 1_000_000_000

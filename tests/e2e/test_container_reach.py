@@ -35,15 +35,6 @@ def test_a_build_container_calls_the_api(tmp_path, service_repo, busybox_image):
         state = settle(client, PIPELINE)
         building = next(s for s in state["stageStates"] if s["stageName"] == "Building")
         assert building["latestExecution"]["status"] == "Succeeded", building
-        assert f"endpoint=http://host.docker.internal:{daemon.port} region=us-east-1" in daemon_logs(tmp_path, building)
+        assert f"endpoint=http://host.docker.internal:{daemon.port} region=us-east-1" in daemon.action_log(building["actionStates"][0]["latestExecution"]["actionExecutionId"])
     finally:
         daemon.stop()
-
-
-def daemon_logs(tmp_path, building: dict) -> str:
-    import sqlite3
-
-    action_execution_id = building["actionStates"][0]["latestExecution"]["actionExecutionId"]
-    with sqlite3.connect(f"file:{tmp_path / 'state' / 'state.sqlite3'}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT text FROM action_logs WHERE action_execution_id = ?", (action_execution_id,)).fetchall()
-    return "\n".join(r[0] for r in rows)

@@ -6,7 +6,7 @@ import pytest
 
 from tests.e2e import article_pipeline
 from tests.e2e.waiting import settle
-from tests.support.daemon import Daemon, commit
+from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.docker
 PIPELINE = "svc-pipeline"
@@ -54,15 +54,6 @@ def test_pending_approval_survives_kill_9(tmp_path, service_repo, busybox_image)
             )
     finally:
         daemon.stop()
-
-
-def sqlite_logs(state, action_execution_id: str) -> str:
-    import sqlite3
-
-    with sqlite3.connect(f"file:{state / 'state.sqlite3'}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT text FROM action_logs WHERE action_execution_id = ? ORDER BY seq",
-                          (action_execution_id,)).fetchall()
-    return "\n".join(text for (text,) in rows)
 
 
 def test_left_over_containers_of_ended_actions_are_removed_on_start(tmp_path, service_repo, busybox_image,
@@ -118,7 +109,7 @@ def test_action_running_at_kill_9_is_finished_after_restart(tmp_path, service_re
         assert stages["Building"] == {"pipelineExecutionId": execution, "status": "Succeeded"}
         assert stages["StagingDEV"] == {"pipelineExecutionId": execution, "status": "InProgress"}
         # The build container was re-attached (not run again), finished and removed.
-        logs = sqlite_logs(tmp_path / "state", build_id)
+        logs = daemon.action_log(build_id)
         assert logs.count("[pipemu] re-attaching to container") == 1
         assert logs.count("[Container] Entering phase BUILD") == 1, logs
         left = docker_client.containers.list(all=True, filters={"label": f"pipemu.execution={execution}"})

@@ -46,13 +46,6 @@ def definition(repo, image) -> dict:
     }
 
 
-def all_logs(tmp_path) -> str:
-    import sqlite3
-
-    with sqlite3.connect(f"file:{tmp_path / 'state' / 'state.sqlite3'}?mode=ro", uri=True) as db:
-        return "\n".join(t for (t,) in db.execute("SELECT text FROM action_logs ORDER BY rowid"))
-
-
 def test_deploy_serves_by_stack_name_and_an_unhealthy_one_keeps_the_old(tmp_path, service_repo, busybox_image,
                                                                          docker_client):
     (tmp_path / "pipelines").mkdir()
@@ -78,7 +71,7 @@ def test_deploy_serves_by_stack_name_and_an_unhealthy_one_keeps_the_old(tmp_path
             settle(client, "web-pipeline")
             got = client.get_pipeline_execution(pipelineName="web-pipeline", pipelineExecutionId=execution)
             assert got["pipelineExecution"]["status"] == "Succeeded", got
-            assert version in served(), (served(), all_logs(tmp_path))
+            assert version in served()
         details = client.list_action_executions(pipelineName="web-pipeline", filter={"pipelineExecutionId": execution})
         deploy = next(d for d in details["actionExecutionDetails"] if d["actionName"] == "stage")
         assert deploy["output"]["outputVariables"]["ServiceUrl"] == "http://web:8080"
@@ -91,17 +84,10 @@ def test_deploy_serves_by_stack_name_and_an_unhealthy_one_keeps_the_old(tmp_path
         dev = next(s for s in state["stageStates"] if s["stageName"] == "StagingDEV")
         error = dev["actionStates"][0]["latestExecution"]["errorDetails"]["message"]
         assert dev["latestExecution"]["status"] == "Failed" and "healthy" in error, error
-        if "v2" not in served():
-            net = docker_client.networks.get(network)
-            info = [(c.name, c.labels.get("pipemu.execution"), c.exec_run(["cat", "/app/index.html"]).output)
-                    for c in docker_client.containers.list(all=True, filters={"network": network})]
-            raise AssertionError((served(), info, all_logs(tmp_path)[-3000:]))
+        assert "v2" in served()  # the old one still serves
         assert len(stacks.stack_containers(docker_client, daemon_id, "web")) == 1
     finally:
-        daemon.stop()
-        for container in stacks.stack_containers(docker_client, daemon_id):
-            container.remove(force=True)
-        stacks.remove_network(docker_client, daemon_id, "StagingDEV")
+        daemon.stop()  # removes this daemon's containers (the stacks and the client too) and networks
 
 
 TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"

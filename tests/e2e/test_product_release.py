@@ -65,15 +65,6 @@ def product(tmp_path, busybox_image):
     daemon.stop()
 
 
-def logs_of(root, action_execution_id: str) -> str:
-    import sqlite3
-
-    with sqlite3.connect(f"file:{root / '.pipemu' / 'state.sqlite3'}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT text FROM action_logs WHERE action_execution_id = ? ORDER BY seq",
-                          (action_execution_id,)).fetchall()
-    return "\n".join(text for (text,) in rows)
-
-
 def test_the_product_release(product):
     daemon, root, ports = product
     client = daemon.client()
@@ -85,7 +76,7 @@ def test_the_product_release(product):
         assert action(state, "StagingDEV", "approve")["status"] == "InProgress", name
     assert client.list_pipeline_executions(pipelineName=RELEASE)["pipelineExecutionSummaries"] == []
     test_run = action(states["my-service-a-pipeline"], "StagingDEV", "test")["actionExecutionId"]
-    assert "service-a integration tests passed" in logs_of(root, test_run)  # kept per action execution
+    assert "service-a integration tests passed" in daemon.action_log(test_run)  # kept per action execution
 
     # The nightly release (started here as its schedule would).
     release = client.start_pipeline_execution(name=RELEASE)["pipelineExecutionId"]

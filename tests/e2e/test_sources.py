@@ -4,7 +4,6 @@ source variables, and secrets masked in the kept logs, through the real daemon a
 from __future__ import annotations
 
 import io
-import sqlite3
 import zipfile
 
 import pytest
@@ -49,15 +48,10 @@ def run(tmp_path, definition: dict, **start) -> tuple[dict, dict, str]:
         execution_id = client.start_pipeline_execution(name="p", **start)["pipelineExecutionId"]
         state = settle(client, "p")
         history = client.list_action_executions(pipelineName="p", filter={"pipelineExecutionId": execution_id})
+        details = {d["actionName"]: d for d in history["actionExecutionDetails"]}
+        logs = daemon.action_log(details["build"]["actionExecutionId"]) if "build" in details else ""
     finally:
         daemon.stop()
-    details = {d["actionName"]: d for d in history["actionExecutionDetails"]}
-    logs = ""
-    if "build" in details:
-        with sqlite3.connect(f"file:{tmp_path / 'state' / 'state.sqlite3'}?mode=ro", uri=True) as db:
-            rows = db.execute("SELECT text FROM action_logs WHERE action_execution_id = ? ORDER BY seq",
-                              (details["build"]["actionExecutionId"],)).fetchall()
-        logs = "\n".join(r[0] for r in rows)
     return state, details, logs
 
 

@@ -62,6 +62,11 @@ class Daemon:
         with urllib.request.urlopen(self.endpoint + "/health", timeout=5) as answer:
             return json.loads(answer.read())
 
+    def action_log(self, action_execution_id: str) -> str:
+        """The kept log of an action execution, through the daemon's /pipemu/logs endpoint."""
+        with urllib.request.urlopen(f"{self.endpoint}/pipemu/logs/{action_execution_id}", timeout=30) as answer:
+            return "\n".join(line["text"] for line in json.loads(answer.read())["lines"])
+
     def kill(self) -> None:
         """kill -9: no chance to clean up."""
         if self.process and self.process.poll() is None:
