@@ -4,10 +4,16 @@
 # repositories (.pipemu/repos) and its images (built locally; pulled only where a registry is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e .
-.venv/bin/python -m emulator.sample .
+if [ -n "${PIPEMU_PYTHON:-}" ]; then
+  # An interpreter that already has the package (the test suite runs this script that way).
+  PY=$PIPEMU_PYTHON
+else
+  PYTHON=${PYTHON:-python3}
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+  PY=.venv/bin/python
+fi
+"$PY" -m emulator.sample .
 PORT=${PIPEMU_PORT:-7788}
 cat <<MSG
 pipemu: serving the sample product "my" on http://127.0.0.1:${PORT}
@@ -21,14 +27,4 @@ pipemu: serving the sample product "my" on http://127.0.0.1:${PORT}
   prod:     curl localhost:8081/greeting   (once the product is released)
   the article, step by step:   .venv/bin/pipemu demo --endpoint http://127.0.0.1:${PORT}
 MSG
-pipemu: serving the sample product on http://127.0.0.1:${PORT}
-  look:     aws codepipeline list-pipelines --endpoint-url http://127.0.0.1:${PORT}
-  start:    aws codepipeline start-pipeline-execution --name my-service-a-pipeline --endpoint-url http://127.0.0.1:${PORT}
-  state:    aws codepipeline get-pipeline-state --name my-service-a-pipeline --endpoint-url http://127.0.0.1:${PORT}
-  commit:   cd .pipemu/repos/service-a && echo 2 > VERSION && git commit -am "version 2"
-  approve:  take the token from get-pipeline-state, then
-            aws codepipeline put-approval-result --pipeline-name my-service-a-pipeline --stage-name StagingDEV \\
-              --action-name approve --result summary=ok,status=Approved --token TOKEN --endpoint-url http://127.0.0.1:${PORT}
-  (any credentials and region do: export AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1)
-MSG
-exec .venv/bin/pipemu serve --pipelines pipelines --state-dir .pipemu --port "$PORT" "$@"
+exec "$PY" -m emulator.cli serve --pipelines pipelines --state-dir .pipemu --port "$PORT" "$@"
