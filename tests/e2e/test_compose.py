@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import article_pipeline
+from tests.support.environment import unavailable
 from tests.support.daemon import Daemon, commit, free_port, init_repo
 
 pytestmark = pytest.mark.docker
@@ -23,10 +24,6 @@ IMAGE = "pipemu/daemon:latest"
 PIPELINE = "compose-pipeline"
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def compose_command() -> list[str]:
@@ -35,7 +32,7 @@ def compose_command() -> list[str]:
         return ["docker-compose"]
     if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
-    _unavailable("neither docker-compose nor `docker compose` is installed")
+    unavailable("neither docker-compose nor `docker compose` is installed")
 
 
 @pytest.fixture(scope="module")

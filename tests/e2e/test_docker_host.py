@@ -16,16 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import article_pipeline
+from tests.support.environment import unavailable
 from tests.support.daemon import Daemon, commit
 
 pytestmark = pytest.mark.docker
 PIPELINE = "remote-pipeline"
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def _free_subnet() -> ipaddress.IPv4Network:
@@ -41,7 +38,7 @@ def _free_subnet() -> ipaddress.IPv4Network:
         candidate = ipaddress.ip_network(f"10.252.{third}.0/24")
         if not any(candidate.overlaps(net) for net in taken if net.prefixlen > 0):
             return candidate
-    _unavailable("no free 10.252.x.0/24 for the second engine's bridge")
+    unavailable("no free 10.252.x.0/24 for the second engine's bridge")
 
 
 @pytest.fixture
@@ -52,9 +49,9 @@ def second_engine(docker_client):
     its own: with `--bridge none`, dockerd deletes the default `docker0` interface at start,
     which is the FIRST engine's bridge."""
     if os.geteuid() != 0:
-        _unavailable("starting a second dockerd needs root")
+        unavailable("starting a second dockerd needs root")
     if not shutil.which("dockerd") or not shutil.which("ip"):
-        _unavailable("dockerd or ip (iproute2) is missing")
+        unavailable("dockerd or ip (iproute2) is missing")
     import docker
 
     root = Path(tempfile.mkdtemp(prefix="pipemu-d2-", dir="/tmp"))  # short: socket paths have a limit

@@ -9,16 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.environment import unavailable
+
 CHROMIUM = Path(os.environ.get("PIPEMU_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 VIEWPORT = {"width": 1400, "height": 900}
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser tests cannot run in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -26,9 +24,9 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Playwright's Python package is not installed (pip install -e '.[test]')")
+        unavailable("Playwright's Python package is not installed (pip install -e '.[test]')")
     if not CHROMIUM.exists():
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set PIPEMU_CHROMIUM)")
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set PIPEMU_CHROMIUM)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
