@@ -11,14 +11,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench import idle, overhead  # noqa: E402
+from bench import api, idle, latency, overhead, scale  # noqa: E402
 
-BENCHMARKS = {"overhead": overhead.run, "idle": idle.run}
+BENCHMARKS = {"overhead": overhead.run, "idle": idle.run, "latency": latency.run, "api": api.run,
+              "scale": scale.run}
 
 
 HEADLINES = {
     "overhead": lambda r: f"ratio {r['ratio_median']}",
     "idle": lambda r: f"{r['cpu_percent']}% CPU, {r['rss_mb']} MB RSS",
+    "latency": lambda r: f"{r['commit_to_start_median']} s; article {r['article_scenario_seconds']} s",
+    "api": lambda r: (f"x moto {r['ratio_vs_moto']['GetPipeline']}/{r['ratio_vs_moto']['ListPipelines']}"
+                      f" (nodelay {r['with_tcp_nodelay']['ratio_vs_moto']['GetPipeline']}/"
+                      f"{r['with_tcp_nodelay']['ratio_vs_moto']['ListPipelines']}); release "
+                      f"{r['release_lambda_100_seconds']} s"),
+    "scale": lambda r: (f"load {r['load_folder_seconds']} s, reload {r['hot_reload_seconds']} s, "
+                        f"list x{r['list_growth']} to {r['largest_history']}, {r['rss_mb_with_history']} MB"),
 }
 
 

@@ -111,7 +111,10 @@ def listening_sockets(host: str, port: int) -> list[socket.socket]:
             hosts.append(gateway)
     sockets = []
     for address in hosts:
-        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+        # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on accepted sockets
+        # whose protocol says TCP; without it every answer waited ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM,
+                             socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((address, port))

@@ -89,10 +89,21 @@ def _without_json_tabs(text: str) -> str:
 
 def parse(text: str) -> PositionedDocument:
     """Parse one YAML document; raises YamlSyntaxError with the parser's position."""
-    loader = yaml.SafeLoader(_without_json_tabs(text))
+    try:
+        # Inside the try: the reader checks the characters as soon as the loader is built.
+        loader = yaml.SafeLoader(_without_json_tabs(text))
+    except yaml.YAMLError as exc:  # e.g. a control character the YAML spec does not allow
+        mark = getattr(exc, "problem_mark", None)
+        position = getattr(exc, "position", None)
+        line, column = _line_column(text, position) if position is not None else (1, 1)
+        raise YamlSyntaxError(getattr(exc, "reason", None) or str(exc), line, column) from exc
+    node = None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_column(text, exc.position)
+        raise YamlSyntaxError(f"{exc.reason} (character {exc.character!r} is not allowed in YAML)", line, column) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = exc.problem or exc.context or "invalid YAML"
@@ -102,12 +113,56 @@ def parse(text: str) -> PositionedDocument:
         raise YamlSyntaxError(message, line, column) from exc
     except yaml.YAMLError as exc:  # e.g. a reader error without a mark
         raise YamlSyntaxError(str(exc), 1, 1) from exc
+    except (ValueError, IndexError, TypeError, OverflowError) as exc:
+        # PyYAML's own constructors fail this way on tags such as `!!int x`: say where.
+        where = _failing_node(node)
+        line, column = (where.line + 1, where.column + 1) if where else (1, 1)
+        raise YamlSyntaxError(f"cannot read the value: {exc}", line, column) from exc
     finally:
         loader.dispose()
     document = PositionedDocument(data)
     if node is not None:
         _walk(node, (), document, set(), override=True)
     return document
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a character offset, counting lines as YAML does (\r\n, \r,
+    \n, NEL, LS and PS all end a line)."""
+    line, column, index = 1, 1, 0
+    while index < min(position, len(text)):
+        char = text[index]
+        if char == "\r" and index + 1 < len(text) and text[index + 1] == "\n":
+            index += 1
+        if char in "\r\n\x85\u2028\u2029":
+            line, column = line + 1, 1
+        else:
+            column += 1
+        index += 1
+    return line, column
+
+
+def _failing_node(node: yaml.Node | None):
+    """The start of the first explicitly tagged scalar (where constructors fail), else the document's."""
+    stack = [node] if node is not None else []
+    seen = set()
+    while stack:
+        current = stack.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.ScalarNode) and current.tag.startswith("tag:yaml.org,2002:") and current.style is None \
+                and current.tag not in ("tag:yaml.org,2002:str",) and current.start_mark is not None:
+            try:
+                yaml.SafeLoader("").construct_object(current, deep=True)
+            except Exception:
+                return current.start_mark
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                stack.extend((key, value))
+    return node.start_mark if node is not None else None
 
 
 def _walk(node: yaml.Node, path: NodePath, doc: PositionedDocument, active: set[int], override: bool) -> None:

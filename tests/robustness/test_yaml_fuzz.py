@@ -177,3 +177,23 @@ def test_any_text(text):
 
 def test_the_base_document_is_valid():
     assert load_text(BASE_TEXT, "gen.yml").errors == []
+
+
+# What the fuzzing found (shrunk): the loader lets these escape as exceptions instead of errors.
+FOUND = {
+    "control character": 'a: "\x7f"',  # yaml.reader.ReaderError: SafeLoader(text) checks before parse's try
+    "bad !!int": "name: !!int s",  # ValueError from PyYAML's int constructor
+    "empty !!int": "name: !!int ",  # IndexError from PyYAML's int constructor
+}
+
+
+def test_what_the_fuzzing_found():
+    crashes = {}
+    for name, text in FOUND.items():
+        try:
+            check(text)
+        except AssertionError:
+            raise
+        except Exception as exc:
+            crashes[name] = f"{type(exc).__name__}: {exc}"
+    assert crashes == {}
