@@ -7,6 +7,7 @@ Artifacts live under `<state-dir>/artifacts/<execution>/<artifact>/` (kept for t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -356,6 +357,11 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         network=runner.network(project.network or command.stage),
     )
     result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
+    if not result.succeeded and "network" in result.message and "not found" in result.message:
+        # Seen once with Docker 20.10: a network made a moment before was "not found" at start.
+        runner.log(command, "[pipemu] the stage's network was not found at start; making it again, once")
+        job = dataclasses.replace(job, network=runner.network(project.network or command.stage))
+        result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
     if not result.succeeded:
         raise ActionFailure(result.message, external_id=build_id)
     return ActionOutput(
