@@ -48,3 +48,9 @@ def article_daemon(tmp_path, service_repo, busybox_image):
     daemon = Daemon(tmp_path / "pipelines", tmp_path / "state").start()
     yield daemon
     daemon.stop()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The engine-restart test stops and starts dockerd: it runs after every other test (a stable
+    sort keeps the rest in their order)."""
+    items.sort(key=lambda item: item.get_closest_marker("engine_restart") is not None)

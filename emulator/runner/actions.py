@@ -24,10 +24,11 @@ from emulator.engine import ActionFailed, ActionSucceeded, Event, JobFailed, Run
 from emulator.engine.events import ActionOutput, ArtifactOutput
 
 from . import cfn_record, stacks
-from .codebuild import BuildJob, remove_container, run_build
+from .codebuild import BuildJob, run_build
+from .containers import EngineUnavailable, engine_down, remove_named, unavailable_message
 from .job_data import job_data, lambda_event
 from .lambda_images import ensure_runtime_image
-from .lambda_invoke import Invocation, invoke, remove_invocation
+from .lambda_invoke import Invocation, invoke
 from .source import SourceError, export_commit, resolve_commit
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class ActionRunner:
         self._client_lock = threading.Lock()
         self._cancels: dict[str, threading.Event] = {}
         self._secrets: dict[str, list[str]] = {}  # action execution -> values to mask in its log
+        self._leftovers: set[str] = set()  # containers to remove once the engine answers again
         self.daemon_id = daemon_id
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
@@ -90,6 +92,8 @@ class ActionRunner:
     # -- running ------------------------------------------------------------------------------
 
     def _run(self, command: RunAction, report: Callable[[Event], None], cancel: threading.Event) -> None:
+        for name in list(self._leftovers):
+            self._discard(name)
         action = command.action
         provider = PROVIDERS.get((action.category, action.provider))
         where = (command.pipeline, command.execution_id, command.stage, action.name, command.action_execution_id)
@@ -105,9 +109,14 @@ class ActionRunner:
         except ActionFailure as failure:
             self.log(command, f"[pipemu] action failed: {failure}")
             report(failed(str(failure), failure.external_id))
-        except Exception as exc:  # a bug of ours must still end the action
-            log.exception("action %s.%s crashed", command.stage, action.name)
-            report(failed(f"pipeline-emulator internal error: {exc}"))
+        except Exception as exc:
+            if engine_down(exc):  # no engine (stopped, restarting, DOCKER_HOST wrong): not a bug
+                message = unavailable_message(exc)
+                self.log(command, f"[pipemu] action failed: {message}")
+                report(failed(message))
+            else:  # a bug of ours must still end the action
+                log.exception("action %s.%s crashed", command.stage, action.name)
+                report(failed(f"pipeline-emulator internal error: {exc}"))
         else:
             if output is not None:  # None: the job reports its own result through the API
                 report(ActionSucceeded(*where, output=output))
@@ -117,9 +126,21 @@ class ActionRunner:
         # Only now that the result is committed may the container go: a crash before this
         # point re-attaches to the exited container instead of running the action again.
         if provider is not None and action.provider == "CodeBuild":
-            remove_container(self.client(), container_name(command.action_execution_id))
+            self._discard(container_name(command.action_execution_id))
         if provider is not None and command.job_id:
-            remove_invocation(self.client(), container_name(command.job_id))
+            self._discard(container_name(command.job_id))
+
+    def _discard(self, name: str) -> None:
+        """Remove a finished action's container; with no engine to ask now, at a later action's
+        start (an engine restart leaves the stopped container behind)."""
+        try:
+            gone = remove_named(self.client(), name)
+        except EngineUnavailable:
+            gone = False
+        if gone:
+            self._leftovers.discard(name)
+        else:
+            self._leftovers.add(name)
 
     def shutdown(self) -> None:
         """The daemon stops: running actions are handed over (their containers go on); networks
@@ -130,7 +151,9 @@ class ActionRunner:
 
         try:
             stacks.remove_idle_networks(self._client, self.daemon_id)
-        except docker.errors.DockerException as exc:
+        except Exception as exc:
+            if not (engine_down(exc) or isinstance(exc, docker.errors.DockerException)):
+                raise
             log.warning("could not remove idle networks: %s", exc)
 
     def reap(self, keep: set[str]) -> list[str]:
@@ -147,8 +170,10 @@ class ActionRunner:
                 if action_execution_id is not None and action_execution_id not in keep:
                     container.remove(force=True)
                     removed.append(container.name)
-        except docker.errors.DockerException as exc:  # no engine now: actions will say so
-            log.warning("could not look for leftover containers: %s", exc)
+        except Exception as exc:
+            if not (engine_down(exc) or isinstance(exc, docker.errors.DockerException)):
+                raise
+            log.warning("could not look for leftover containers: %s", exc)  # actions will say why
         return removed
 
     def resource(self, section: str, name: str, what: str):
@@ -176,7 +201,10 @@ class ActionRunner:
     def client(self):
         with self._client_lock:
             if self._client is None:
-                self._client = self._client_factory()
+                try:
+                    self._client = self._client_factory()
+                except Exception as exc:  # docker.from_env asks the engine for its API version
+                    raise EngineUnavailable(str(exc)) from exc
             return self._client
 
     def network(self, network: str) -> str:

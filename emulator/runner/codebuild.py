@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import queue
 import tarfile
 import tempfile
 import threading
@@ -22,7 +21,7 @@ from typing import Callable
 import docker.errors
 from docker.utils import parse_repository_tag
 
-from .containers import existing, kill, pump_logs, remove, root_owned, started_at
+from .containers import EngineUnavailable, ENGINE_DOWN, existing, unavailable_message, follow, remove, root_owned, started_at
 from .buildspec import (
     EXPORTED_FILE,
     FAILURE_FILE,
@@ -37,7 +36,6 @@ from .buildspec import (
 SRC_DIR = "/codebuild/output/src"
 STATE_DIR = "/codebuild/pipemu"
 SCRIPT_PATH = f"{STATE_DIR}/build.sh"
-_POLL = 0.1  # seconds between checks of cancel and timeout while the build runs
 
 
 @dataclass(frozen=True)
@@ -163,47 +161,10 @@ def _create(client, job: BuildJob, spec: Buildspec):
 
 # ---------------------------------------------------------------- running
 
-def _follow(container, job: BuildJob, log: Callable[[str], None],
-            cancel: threading.Event | None, started: float) -> tuple[int, str | None]:
-    """Streams logs until the container stops; returns (exit code, stop reason or None)."""
-    deadline = time.monotonic() + job.timeout_seconds - (time.time() - started)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=pump_logs, args=(container, lines), daemon=True,
-                     name=f"logs-{job.name}").start()
-    stopped: str | None = None
-    stream_open = True
-    drain_until = None
-    while True:
-        if stream_open:
-            try:
-                item = lines.get(timeout=_POLL)
-                if item is None:
-                    stream_open = False
-                else:
-                    log(item)  # called on the caller's thread, never on the pump's
-            except queue.Empty:
-                pass
-        else:
-            # The log stream ended with the container: wait for its exit code (blocking, no poll).
-            try:
-                code = container.wait(timeout=max(1.0, deadline - time.monotonic()) if stopped is None else 30)
-                return int(code.get("StatusCode", -1)), stopped
-            except Exception:  # the wait timed out (or the engine hiccuped): check cancel/timeout
-                container.reload()
-                state = container.attrs.get("State", {})
-                if state.get("Status") in ("exited", "dead"):
-                    return int(state.get("ExitCode", -1)), stopped
-        if stopped is None:
-            if cancel is not None and cancel.is_set():
-                stopped = "Build stopped"
-            elif time.monotonic() > deadline:
-                stopped = f"Build timed out after {job.timeout_seconds:g} seconds"
-            if stopped:
-                log(f"[pipemu] {stopped}")
-                kill(container)
-                drain_until = time.monotonic() + 10
-        elif stream_open and drain_until is not None and time.monotonic() > drain_until:
-            stream_open = False  # a log stream that hangs after the kill must not hold us
+def _stop_reason(job: BuildJob, why: str) -> str:
+    if why == "cancel":
+        return "Build stopped"
+    return f"Build timed out after {job.timeout_seconds:g} seconds"
 
 
 # ---------------------------------------------------------------- collecting
@@ -285,20 +246,13 @@ def _collect_outputs(container, job: BuildJob, spec: Buildspec) -> None:
 
 # ---------------------------------------------------------------- the entry point
 
-def remove_container(client, name: str) -> None:
-    """Remove the build container `name` if it is still there."""
-    container = existing(client, name)
-    if container is not None:
-        remove(container)
-
-
 def run_build(client, job: BuildJob, log: Callable[[str], None],
               cancel: threading.Event | None = None, keep_container: bool = False) -> BuildResult:
     """Run (or re-attach to) the build `job`; every failure is a BuildResult, never an exception.
 
     If the caller is interrupted (KeyboardInterrupt, SystemExit: the daemon is going down) the
     container is left running, so the next run_build with the same job re-attaches to it. With
-    `keep_container` the caller removes the container itself (remove_container), once it has
+    `keep_container` the caller removes the container itself (containers.remove_named), once it has
     recorded the result: a crash before that re-attaches to the exited container instead of
     running the build a second time.
     """
@@ -319,7 +273,9 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
         else:
             log(f"[pipemu] re-attaching to container {job.name} ({container.status})")
             started = started_at(container) or time.time()
-        code, stopped = _follow(container, job, log, cancel, started)
+        followed = follow(container, timeout_seconds=job.timeout_seconds, started=started, on_line=log,
+                          cancel=cancel, stop_reason=lambda why: _stop_reason(job, why))
+        code, stopped = followed.code, followed.stopped
         # The state files are read only when there is something to read: an archive copy out of
         # a container costs ~40 ms, a tenth of a no-op build.
         exported, failure = {}, None
@@ -328,12 +284,16 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
         if stopped:
             return BuildResult(False, stopped, exported)
         if code != 0:
+            container.reload()  # the attributes are those of its creation until then (OOMKilled)
             if failure and len(failure) == 3:
                 phase, status, command = failure
                 message = (f"COMMAND_EXECUTION_ERROR in phase {phase}: Error while executing "
                            f"command: {command}. Reason: exit status {status}")
             elif container.attrs.get("State", {}).get("OOMKilled"):
                 message = "Build container ran out of memory"
+            elif followed.engine_restarted:
+                message = (f"Build container exited with status {code}: the Docker engine "
+                           f"restarted while the build ran")
             else:
                 message = f"Build container exited with status {code}"
             return BuildResult(False, message, exported)
@@ -341,6 +301,8 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
         return BuildResult(True, "Build succeeded", exported)
     except _Failure as exc:
         return BuildResult(False, str(exc), exported)
+    except (EngineUnavailable, *ENGINE_DOWN) as exc:
+        return BuildResult(False, unavailable_message(exc), exported)
     except docker.errors.DockerException as exc:
         return BuildResult(False, f"Docker error: {exc}", exported)
     except Exception:
@@ -353,4 +315,4 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
             remove(container)
 
 
-__all__ = ["BuildJob", "BuildResult", "remove_container", "run_build", "SRC_DIR", "STATE_DIR"]
+__all__ = ["BuildJob", "BuildResult", "run_build", "SRC_DIR", "STATE_DIR"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import io
 import json
-import queue
 import tarfile
 import tempfile
 import threading
@@ -23,14 +22,13 @@ from typing import Callable
 
 import docker.errors
 
-from .containers import existing, kill, pump_logs, remove, root_owned, started_at
+from .containers import EngineUnavailable, ENGINE_DOWN, existing, unavailable_message, follow, remove, root_owned, started_at
 from .images import image_exists
 
 TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 RESULT_PATH = f"{RUNTIME_DIR}/result.json"
 BOOTSTRAP_DIR = Path(__file__).with_name("lambda_bootstrap")
-_POLL = 0.1        # seconds between checks of cancel and timeout while the function runs
 _TAIL_LINES = 20   # log lines kept for the message of a crash
 
 
@@ -168,48 +166,13 @@ def _create(client, inv: Invocation):
 
 # ---------------------------------------------------------------- running
 
-def _follow(container, inv: Invocation, log: Callable[[str], None], tail: collections.deque,
-            cancel: threading.Event | None, started: float) -> tuple[int, _Failure | None]:
-    """Streams logs until the container stops; returns (exit code, stop reason or None)."""
-    deadline = time.monotonic() + inv.timeout_seconds - (time.time() - started)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=pump_logs, args=(container, lines), daemon=True,
-                     name=f"logs-{inv.name}").start()
-    stopped: _Failure | None = None
-    stream_open = True
-    drain_until = None
-    while True:
-        if stream_open:
-            try:
-                item = lines.get(timeout=_POLL)
-                if item is None:
-                    stream_open = False
-                else:
-                    tail.append(item)
-                    log(item)  # called on the caller's thread, never on the pump's
-            except queue.Empty:
-                pass
-        else:
-            container.reload()
-            state = container.attrs.get("State", {})
-            if state.get("Status") in ("exited", "dead"):
-                return int(state.get("ExitCode", -1)), stopped
-            time.sleep(_POLL)
-        if stopped is None:
-            if cancel is not None and cancel.is_set():
-                stopped = _Failure("Cancelled", "Invocation cancelled")
-            elif time.monotonic() > deadline:
-                request_id = (inv.context or {}).get("aws_request_id", "")
-                stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-                stopped = _Failure("Sandbox.Timedout",  # Lambda's own wording
-                                   f"{stamp[:-6]}Z {request_id} Task timed out after "
-                                   f"{inv.timeout_seconds:.2f} seconds")
-            if stopped:
-                log(f"[pipemu] {stopped}")
-                kill(container)
-                drain_until = time.monotonic() + 10
-        elif stream_open and drain_until is not None and time.monotonic() > drain_until:
-            stream_open = False  # a log stream that hangs after the kill must not hold us
+def _stop_reason(inv: Invocation, why: str) -> _Failure:
+    if why == "cancel":
+        return _Failure("Cancelled", "Invocation cancelled")
+    request_id = (inv.context or {}).get("aws_request_id", "")
+    stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return _Failure("Sandbox.Timedout",  # Lambda's own wording
+                    f"{stamp[:-6]}Z {request_id} Task timed out after {inv.timeout_seconds:.2f} seconds")
 
 
 # ---------------------------------------------------------------- collecting
@@ -236,8 +199,10 @@ def _read_result(container) -> dict | None:
     return None
 
 
-def _crash(container, code: int, tail: collections.deque, inv: Invocation) -> InvocationResult:
+def _crash(container, code: int, tail: collections.deque, inv: Invocation,
+           engine_restarted: bool) -> InvocationResult:
     request_id = (inv.context or {}).get("aws_request_id", "")
+    container.reload()  # the attributes are those of its creation until then
     if container.attrs.get("State", {}).get("OOMKilled"):
         error_type = "Runtime.OutOfMemory"
         reason = f"Runtime exited with error: signal: killed (out of memory, {inv.memory_mb} MB)"
@@ -245,6 +210,8 @@ def _crash(container, code: int, tail: collections.deque, inv: Invocation) -> In
         error_type, reason = "Runtime.ExitError", "Runtime exited without providing a result"
     else:
         error_type, reason = "Runtime.ExitError", f"Runtime exited with error: exit status {code}"
+    if engine_restarted:
+        reason += " (the Docker engine restarted while the function ran)"
     last = "\n".join(list(tail)[-10:])
     message = f"RequestId: {request_id} Error: {reason}"
     if last:
@@ -261,23 +228,13 @@ def _outcome(data: dict) -> InvocationResult:
 
 # ---------------------------------------------------------------- the entry point
 
-def remove_invocation(client, name: str) -> None:
-    """Remove the invocation container `name` if it is still there."""
-    try:
-        container = existing(client, name)
-    except (docker.errors.DockerException, OSError):
-        return
-    if container is not None:
-        remove(container)
-
-
 def invoke(client, inv: Invocation, log: Callable[[str], None],
            cancel: threading.Event | None = None, keep_container: bool = False) -> InvocationResult:
     """Run (or re-attach to) the invocation `inv`; every failure is a result, never an exception.
 
     If the caller is interrupted (KeyboardInterrupt, SystemExit: the daemon is going down) the
     container is left running, so the next invoke with the same name re-attaches to it. With
-    `keep_container` the caller removes the container itself (remove_invocation) once it has
+    `keep_container` the caller removes the container itself (containers.remove_named) once it has
     recorded the result: a crash before that re-attaches to the exited container instead of
     invoking the function a second time.
     """
@@ -297,15 +254,23 @@ def invoke(client, inv: Invocation, log: Callable[[str], None],
         else:
             log(f"[pipemu] re-attaching to container {inv.name} ({container.status})")
             started = started_at(container) or time.time()
-        code, stopped = _follow(container, inv, log, tail, cancel, started)
+        def on_line(line: str) -> None:
+            tail.append(line)
+            log(line)
+
+        followed = follow(container, timeout_seconds=inv.timeout_seconds, started=started, on_line=on_line,
+                          cancel=cancel, stop_reason=lambda why: _stop_reason(inv, why))
+        code, stopped = followed.code, followed.stopped
         if stopped is not None:
             return _fail(stopped.error_type, str(stopped))
         data = _read_result(container)
         if data is None:
-            return _crash(container, code, tail, inv)
+            return _crash(container, code, tail, inv, followed.engine_restarted)
         return _outcome(data)
     except _Failure as exc:
         return _fail(exc.error_type, str(exc))
+    except (EngineUnavailable, *ENGINE_DOWN) as exc:
+        return _fail("Docker.Error", unavailable_message(exc))
     except (docker.errors.DockerException, OSError) as exc:
         return _fail("Docker.Error", f"Docker error: {exc}")
     except Exception:
@@ -318,5 +283,5 @@ def invoke(client, inv: Invocation, log: Callable[[str], None],
             remove(container)
 
 
-__all__ = ["Invocation", "InvocationResult", "invoke", "remove_invocation", "RUNTIME_DIR",
+__all__ = ["Invocation", "InvocationResult", "invoke", "RUNTIME_DIR",
            "TASK_ROOT"]

@@ -315,3 +315,14 @@ def test_limits_and_a_missing_shell(docker_client, busybox_image, tmp_path):
     result = run_build(docker_client, job, Log())
     assert not result.succeeded and "/bin/bash" in result.message
     assert_removed(docker_client, job.name)
+
+
+def test_no_engine_fails_with_where_and_why(tmp_path, monkeypatch):
+    """An engine that is not there (a socket nobody listens on): the build fails and says where."""
+    socket = f"unix://{tmp_path}/no-engine.sock"
+    monkeypatch.setenv("DOCKER_HOST", socket)
+    client = docker.from_env(version="1.41")  # a fixed version: from_env would ask the engine
+    job = make_job("pipemu/busybox:latest", tmp_path, {"version": 0.2, "phases": {"build": {"commands": ["true"]}}})
+    result = run_build(client, job, Log())
+    assert not result.succeeded
+    assert result.message == f"Docker engine unavailable at {socket}: No such file or directory"

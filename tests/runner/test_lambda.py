@@ -19,7 +19,8 @@ import pytest
 from emulator.runner.lambda_images import (
     NODEJS_TAG, PYTHON_TAG, apt_mirror, default_images, ensure_runtime_image, runtime_image_tag,
 )
-from emulator.runner.lambda_invoke import Invocation, invoke, remove_invocation
+from emulator.runner.containers import remove_named
+from emulator.runner.lambda_invoke import Invocation, invoke
 
 pytestmark = pytest.mark.docker
 
@@ -375,6 +376,6 @@ def test_reattach_to_a_running_invocation(docker_client, python_image, tmp_path)
     # again re-attaches to the result instead of running the function again.
     again = invoke(docker_client, inv, Log())
     assert again == res
-    remove_invocation(docker_client, inv.name)
-    remove_invocation(docker_client, inv.name)  # idempotent
+    assert remove_named(docker_client, inv.name)
+    assert remove_named(docker_client, inv.name)  # idempotent
     assert_removed(docker_client, inv.name)
