@@ -1,0 +1,313 @@
+"""The providers: one function per (category, provider) that carries out a RunAction and
+returns its ActionOutput (None: the job reports its own result through the API) or raises
+ActionFailure. ActionRunner (actions.py) gives them the state folder, the definitions, the
+Docker client, logging and masking.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import threading
+import time
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from emulator.engine import RunAction
+from emulator.engine.events import ActionOutput, ArtifactOutput
+
+from . import cfn_record, stacks
+from .codebuild import BuildJob, run_build
+from .job_data import job_data, lambda_event
+from .lambda_images import ensure_runtime_image
+from .lambda_invoke import Invocation, invoke
+from .source import SourceError, export_commit, resolve_commit
+
+if TYPE_CHECKING:
+    from .actions import ActionRunner
+
+
+class ActionFailure(Exception):
+    """The action failed for a reason its user should read (the text); not a bug of ours."""
+
+    def __init__(self, message: str, external_id: str | None = None):
+        super().__init__(message)
+        self.external_id = external_id
+
+
+def container_name(action_execution_id: str) -> str:
+    return f"pipemu-{action_execution_id}"
+
+
+def _git_source(runner: ActionRunner, command: RunAction, name: str, branch: str) -> ActionOutput:
+    """CodeCommit and CodeStarSourceConnection: the tree of a commit of a local repository."""
+    repository = runner.resource("repositories", name, "repository")
+    try:
+        revision = resolve_commit(Path(repository.path), branch, command.source_revision)
+        artifacts = []
+        for artifact in command.action.output_artifacts:
+            dest = runner.fresh_artifact_dir(command.execution_id, artifact)
+            export_commit(Path(repository.path), revision.commit_id, dest)
+            artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact),
+                                            revision.commit_id))
+    except SourceError as error:
+        raise ActionFailure(f"{name}: {error}") from None
+    first_line = revision.message.splitlines()[0] if revision.message else ""
+    runner.log(command, f"[pipemu] {name}@{revision.branch}: {revision.commit_id} {first_line}")
+    variables = {
+        "CommitId": revision.commit_id,
+        "CommitMessage": revision.message,
+        "AuthorDate": revision.author_date,
+        "CommitterDate": revision.author_date,
+        "BranchName": revision.branch,
+        "RepositoryName": name,
+    }
+    if command.action.provider == "CodeStarSourceConnection":
+        variables = {k: v for k, v in variables.items() if k != "RepositoryName"} | {
+            "FullRepositoryName": name, "ConnectionArn": dict(command.configuration).get("ConnectionArn", "")}
+    return ActionOutput(
+        summary=first_line or None,
+        external_execution_id=revision.commit_id,
+        revision_id=revision.commit_id,
+        revision_summary=revision.message,
+        revision_created=_epoch(revision.author_date),
+        output_variables=tuple(variables.items()),
+        artifacts=tuple(artifacts),
+    )
+
+
+def _codecommit(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    config = dict(command.configuration)
+    return _git_source(runner, command, config["RepositoryName"], config["BranchName"])
+
+
+def _codestar(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    config = dict(command.configuration)
+    return _git_source(runner, command, config["FullRepositoryId"], config["BranchName"])
+
+
+def _s3(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    """S3 source: an object key in a local folder standing in for the bucket, either a zip (as
+    AWS expects) or a folder; its revision is the content's SHA-256 (S3 gives a version id)."""
+    config = dict(command.configuration)
+    bucket = runner.resource("buckets", config["S3Bucket"], "bucket")
+    source = (Path(bucket.path) / config["S3ObjectKey"]).resolve()
+    if not source.is_relative_to(Path(bucket.path).resolve()) or not source.exists():
+        raise ActionFailure(f"s3://{config['S3Bucket']}/{config['S3ObjectKey']}: no such object in {bucket.path}")
+    digest = hashlib.sha256()
+    artifacts = []
+    for artifact in command.action.output_artifacts:
+        dest = runner.fresh_artifact_dir(command.execution_id, artifact)
+        if source.is_dir():
+            shutil.copytree(source, dest, dirs_exist_ok=True)
+            for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                digest.update(str(path.relative_to(source)).encode() + path.read_bytes())
+        else:
+            digest.update(source.read_bytes())
+            try:
+                with zipfile.ZipFile(source) as archive:
+                    archive.extractall(dest)
+            except zipfile.BadZipFile:
+                raise ActionFailure(f"s3://{config['S3Bucket']}/{config['S3ObjectKey']} is not a zip") from None
+        artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact)))
+    version = digest.hexdigest()
+    runner.log(command, f"[pipemu] s3://{config['S3Bucket']}/{config['S3ObjectKey']} version {version[:12]}")
+    return ActionOutput(
+        summary=config["S3ObjectKey"],
+        external_execution_id=version,
+        revision_id=version,
+        revision_summary=config["S3ObjectKey"],
+        output_variables=(("ObjectKey", config["S3ObjectKey"]), ("VersionId", version), ("ETag", version[:32])),
+        artifacts=tuple(ArtifactOutput(a.name, a.location, version) for a in artifacts),
+    )
+
+
+def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    config = dict(command.configuration)
+    name = config["ProjectName"]
+    project = runner.resource("projects", name, "CodeBuild project")
+    inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
+    primary = config.get("PrimarySource") or (command.action.input_artifacts[0] if command.inputs else None)
+    env = runner.aws_environment()
+    env.update({v["name"]: v["value"] for v in (project.model_dump().get("environmentVariables") or [])})
+    if "EnvironmentVariables" in config:
+        try:
+            env.update({v["name"]: v["value"] for v in json.loads(config["EnvironmentVariables"])})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ActionFailure(f"EnvironmentVariables is not a JSON list of name/value: {exc}") from None
+    outputs = [(a, runner.fresh_artifact_dir(command.execution_id, a)) for a in command.action.output_artifacts]
+    revision = next((a.revision for a in command.inputs if a.name == primary), None)
+    if revision:
+        env.setdefault("CODEBUILD_RESOLVED_SOURCE_VERSION", revision)
+        env.setdefault("CODEBUILD_SOURCE_VERSION", revision)
+    secret_names = {v.name for v in project.environmentVariables if v.type != "PLAINTEXT"}
+    runner.mask(command, env, secret_names)
+    build_id = f"{name}:{command.action_execution_id}"
+    job = BuildJob(
+        name=container_name(command.action_execution_id),
+        image=project.image,
+        buildspec=project.buildspec,
+        primary_input=inputs.get(primary) if primary else None,
+        secondary_inputs={k: v for k, v in inputs.items() if k != primary},
+        outputs=outputs,
+        env=env,
+        labels=runner.labels(command),
+        timeout_seconds=float(command.action.timeout_in_minutes or 60) * 60,
+        privileged=project.privilegedMode,
+        network=runner.network(project.network or command.stage),
+    )
+    result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
+    if not result.succeeded and "network" in result.message and "not found" in result.message:
+        # Seen once with Docker 20.10: a network made a moment before was "not found" at start.
+        runner.log(command, "[pipemu] the stage's network was not found at start; making it again, once")
+        job = dataclasses.replace(job, network=runner.network(project.network or command.stage))
+        result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
+    if not result.succeeded:
+        raise ActionFailure(result.message, external_id=build_id)
+    return ActionOutput(
+        summary=f"Build {build_id} succeeded",
+        external_execution_id=build_id,
+        output_variables=tuple(result.exported_variables.items()),
+        artifacts=tuple(
+            ArtifactOutput(n, runner.artifact_location(command.execution_id, n), revision) for n, _ in outputs
+        ),
+    )
+
+
+def _cloudformation(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    """A stack declared in `stacks:` runs as a long-lived container on its environment's network;
+    its parameters (ParameterOverrides) become the service's environment variables."""
+    config = dict(command.configuration)
+    name = config["StackName"]
+    if name not in (getattr(runner._resources(), "stacks", None) or {}):
+        return cfn_record.record(runner, command, config)
+    stack = runner.resource("stacks", name, "stack")
+    network = stack.network or command.stage
+    log = lambda line: runner.log(command, line)  # noqa: E731
+    mode = config["ActionMode"]
+    if mode == "DELETE_ONLY":
+        result = stacks.delete(runner.client(), runner.daemon_id, name, network, log)
+        if not result.succeeded:
+            raise ActionFailure(result.message)
+        return ActionOutput(summary=result.message, external_execution_id=name)
+    if mode not in ("CREATE_UPDATE", "REPLACE_ON_FAILURE", "CHANGE_SET_REPLACE", "CHANGE_SET_EXECUTE"):
+        raise ActionFailure(f"ActionMode {mode} is not supported")
+    try:
+        overrides = json.loads(config.get("ParameterOverrides") or "{}")
+        assert isinstance(overrides, dict)
+    except (ValueError, AssertionError):
+        raise ActionFailure("ParameterOverrides must be a JSON object") from None
+    template_artifact = config.get("TemplatePath", "").split("::")[0]
+    inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
+    artifact = inputs.get(template_artifact) or next(iter(inputs.values()), None)
+    health = stack.healthCheck
+    environment = {**runner.aws_environment(), **stack.environment, **{k: str(v) for k, v in overrides.items()}}
+    runner.mask(command, environment)
+    job = stacks.StackJob(
+        stack=name,
+        network=network,
+        daemon_id=runner.daemon_id,
+        image=stack.image,
+        dockerfile=stack.dockerfile,
+        artifact=artifact,
+        command=stack.command,
+        environment=environment,
+        port=stack.port,
+        host_port=stack.hostPort,
+        health=stacks.HealthSpec(health.command, health.path, health.interval, health.retries, health.startPeriod)
+        if health else None,
+        workdir=stack.workdir,
+        labels=runner.labels(command),
+        timeout_seconds=float(command.action.timeout_in_minutes or 10) * 60,
+    )
+    runner.network(network)
+    result = stacks.deploy(runner.client(), job, log, cancel)
+    if not result.succeeded:
+        raise ActionFailure(result.message, external_id=name)
+    artifacts = []
+    if config.get("OutputFileName") and command.action.output_artifacts:
+        out = command.action.output_artifacts[0]
+        dest = runner.fresh_artifact_dir(command.execution_id, out)
+        dest.mkdir(parents=True)
+        (dest / config["OutputFileName"]).write_text(json.dumps(result.outputs, indent=2))
+        artifacts.append(ArtifactOutput(out, runner.artifact_location(command.execution_id, out)))
+    return ActionOutput(
+        summary=result.message,
+        external_execution_id=result.outputs.get("ContainerId", name),
+        output_variables=tuple(sorted(result.outputs.items())),
+        artifacts=tuple(artifacts),
+    )
+
+
+def _lambda(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput | None:
+    """Invoke the function with the event AWS sends; the function ends the job itself with
+    PutJobSuccessResult/PutJobFailureResult through the daemon's API (nothing is reported here
+    unless the invocation fails: an exception, a crash, its timeout)."""
+    config = dict(command.configuration)
+    name = config["FunctionName"]
+    function = runner.resource("functions", name, "function")
+    client = runner.client()
+    image = function.image or ensure_runtime_image(client, function.runtime, log=lambda line: runner.log(command, line))
+    data = job_data(
+        region=runner.region, pipeline=command.pipeline, execution_id=command.execution_id, stage=command.stage,
+        action=command.action.name, action_execution_id=command.action_execution_id,
+        action_type={"category": command.action.category, "owner": command.action.owner,
+                     "provider": command.action.provider, "version": command.action.version},
+        configuration=config, inputs=[(a.name, a.location) for a in command.inputs],
+        outputs=list(command.action.output_artifacts), execution_outputs_prefix=f"artifacts/{command.execution_id}",
+        continuation_token=command.continuation_token,
+    )
+    environment = {**runner.aws_environment(), **function.environment}
+    runner.mask(command, environment)
+    arn = f"arn:aws:lambda:{runner.region}:123456789012:function:{name}"
+    result = invoke(
+        client,
+        Invocation(
+            name=container_name(command.job_id),
+            image=image,
+            runtime=function.runtime,
+            handler=function.handler,
+            code_dir=Path(function.code),
+            event=lambda_event(command.job_id, data),
+            context={
+                "function_name": name, "function_version": "$LATEST", "invoked_function_arn": arn,
+                "memory_limit_in_mb": function.memorySize, "aws_request_id": command.job_id,
+                "log_group_name": f"/aws/lambda/{name}", "log_stream_name": command.job_id,
+                "deadline_ms": int((time.time() + function.timeout) * 1000),
+            },
+            environment=environment,
+            labels=runner.labels(command),
+            timeout_seconds=function.timeout,
+            memory_mb=function.memorySize,
+            network=runner.network(command.stage),
+        ),
+        lambda line: runner.log(command, line),
+        cancel,
+        keep_container=True,
+    )
+    if not result.succeeded:
+        raise ActionFailure(f"{name}: {result.error_type}: {result.error_message}")
+    return None
+
+
+def _epoch(iso: str) -> float | None:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+PROVIDERS: dict[tuple[str, str], Callable[[ActionRunner, RunAction, threading.Event], ActionOutput]] = {
+    ("Source", "CodeCommit"): _codecommit,
+    ("Source", "CodeStarSourceConnection"): _codestar,
+    ("Source", "S3"): _s3,
+    ("Build", "CodeBuild"): _codebuild,
+    ("Test", "CodeBuild"): _codebuild,
+    ("Deploy", "CloudFormation"): _cloudformation,
+    ("Invoke", "Lambda"): _lambda,
+}
+
