@@ -158,10 +158,10 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         labels=runner.labels(command),
         timeout_seconds=float(command.action.timeout_in_minutes or 60) * 60,
         privileged=project.privilegedMode,
-        network=runner.network(project.network or command.stage),
+        network=runner.network_for(command.stage, project.network),
     )
     result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
-    if not result.succeeded and "network" in result.message and "not found" in result.message:
+    if job.network and not result.succeeded and "network" in result.message and "not found" in result.message:
         # Seen once with Docker 20.10: a network made a moment before was "not found" at start.
         runner.log(command, "[pipemu] the stage's network was not found at start; making it again, once")
         job = dataclasses.replace(job, network=runner.network(project.network or command.stage))
@@ -283,7 +283,7 @@ def _lambda(runner: ActionRunner, command: RunAction, cancel: threading.Event) -
             labels=runner.labels(command),
             timeout_seconds=function.timeout,
             memory_mb=function.memorySize,
-            network=runner.network(command.stage),
+            network=runner.network_for(command.stage),
         ),
         lambda line: runner.log(command, line),
         cancel,

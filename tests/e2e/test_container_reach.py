@@ -3,6 +3,9 @@ while the daemon listens on loopback (and the Docker bridge) only."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
 import pytest
 
 from tests.e2e import article_pipeline
@@ -13,12 +16,13 @@ pytestmark = pytest.mark.docker
 PIPELINE = "svc-pipeline"
 
 
-def test_a_build_container_calls_the_api(tmp_path, service_repo, busybox_image):
+def test_a_build_container_calls_the_api(tmp_path, service_repo, busybox_image, docker_client):
     definition = article_pipeline.service_pipeline(PIPELINE, service_repo, busybox_image)
     definition["projects"][f"{PIPELINE}-build"]["buildspec"] = {
         "version": 0.2,
         "phases": {"build": {"commands": [
             'echo "endpoint=$AWS_ENDPOINT_URL region=$AWS_REGION"',
+            'echo "address=$(hostname -i)"',
             "wget -q -O- --header 'X-Amz-Target: CodePipeline_20150709.GetPipelineState' "
             "--header 'Content-Type: application/x-amz-json-1.1' "
             f"--post-data '{{\"name\": \"{PIPELINE}\"}}' \"$AWS_ENDPOINT_URL/\" > state.json",
@@ -35,6 +39,14 @@ def test_a_build_container_calls_the_api(tmp_path, service_repo, busybox_image):
         state = settle(client, PIPELINE)
         building = next(s for s in state["stageStates"] if s["stageName"] == "Building")
         assert building["latestExecution"]["status"] == "Succeeded", building
-        assert f"endpoint=http://host.docker.internal:{daemon.port} region=us-east-1" in daemon.action_log(building["actionStates"][0]["latestExecution"]["actionExecutionId"])
+        log = daemon.action_log(building["actionStates"][0]["latestExecution"]["actionExecutionId"])
+        assert f"endpoint=http://host.docker.internal:{daemon.port} region=us-east-1" in log
+        # Nothing is deployed in the stage: the build ran on the engine's default bridge (a network
+        # of its own costs ~85 ms per container start) and no network was made for it.
+        address = ipaddress.ip_address(re.search(r"^address=(\S+)", log, re.M).group(1))
+        bridge = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Subnet"]
+        assert address in ipaddress.ip_network(bridge), (address, bridge)
+        daemon_id = (tmp_path / "state" / "daemon-id").read_text().strip()
+        assert docker_client.networks.list(filters={"label": f"pipemu.daemon={daemon_id}"}) == []
     finally:
         daemon.stop()

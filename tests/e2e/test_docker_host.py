@@ -124,7 +124,8 @@ def test_actions_run_on_the_engine_docker_host_names(tmp_path, docker_client, se
             ],
         },
         "repositories": {"app": {"path": str(service_repo)}},
-        "projects": {f"{PIPELINE}-build": {"image": image, "buildspec": {
+        # A network the project names is joined (made) even with nothing deployed in it.
+        "projects": {f"{PIPELINE}-build": {"image": image, "network": "Build", "buildspec": {
             "version": 0.2,
             # Long enough for the test to see the container on the second engine.
             "phases": {"build": {"commands": ["cat app.txt", 'echo "build-host=$(hostname)"', "sleep 3"]}},
@@ -149,7 +150,7 @@ def test_actions_run_on_the_engine_docker_host_names(tmp_path, docker_client, se
         assert status == "Succeeded", daemon.log()
         assert on_remote, "no container of this daemon seen on the engine DOCKER_HOST names"
         assert not on_local, f"containers ran on the local engine: {on_local}"
-        # The stage's network was made there too, and only there.
+        # The project's network was made there too, and only there.
         label = {"label": f"pipemu.daemon={daemon_id}"}
         assert remote.networks.list(filters=label)
         assert not docker_client.networks.list(filters=label)
