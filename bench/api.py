@@ -117,23 +117,7 @@ def waiting_tokens(raw: Raw, names: list[str], timeout: float = 120) -> dict[str
     return tokens
 
 
-NODELAY = """import asyncio.base_events as _b, socket as _s
-_b._set_nodelay = lambda sock: sock.setsockopt(_s.IPPROTO_TCP, _s.TCP_NODELAY, 1) if (
-    sock.family in (_s.AF_INET, _s.AF_INET6) and sock.type == _s.SOCK_STREAM) else None
-"""
-
-
-def nodelay_env(tmp: Path) -> dict:
-    """The environment of a daemon with TCP_NODELAY on its connections (see NODELAY)."""
-    (tmp / "site").mkdir(exist_ok=True)
-    (tmp / "site" / "sitecustomize.py").write_text(NODELAY)
-    return {"PYTHONPATH": str(tmp / "site")}
-
-
-def ours(tmp: Path, nodelay: bool = False) -> tuple[dict, float]:
-    """`nodelay`: the same daemon with TCP_NODELAY on its accepted sockets (asyncio skips it
-    because the daemon's listening socket is made with proto 0), patched in by a sitecustomize."""
-    env = nodelay_env(tmp) if nodelay else None
+def ours(tmp: Path) -> tuple[dict, float]:
     repo = init_repo(tmp / "repo")
     commit(repo, "api")
     folder = tmp / "pipelines"
@@ -141,7 +125,7 @@ def ours(tmp: Path, nodelay: bool = False) -> tuple[dict, float]:
     (folder / "repo.yml").write_text(yaml.safe_dump({"repositories": {"repo": {"path": str(repo)}}}))
     for name in NAMES:
         (folder / f"{name}.yml").write_text(yaml.safe_dump({"pipeline": definition(name)}))
-    daemon = Daemon(folder, tmp / "state", env=env).start()
+    daemon = Daemon(folder, tmp / "state").start()
     try:
         port = daemon.port
         raw = Raw(port)
@@ -218,8 +202,6 @@ def moto() -> dict:
 def run() -> dict:
     with tempfile.TemporaryDirectory(prefix="pipemu-api-") as tmp:
         mine, release = ours(Path(tmp))
-    with tempfile.TemporaryDirectory(prefix="pipemu-api-nodelay-") as tmp:
-        fixed, fixed_release = ours(Path(tmp), nodelay=True)
     theirs = moto()
     ratios = {op: round(mine[op]["rps"] / theirs[op]["rps"], 2) for op in theirs}
     return {
@@ -228,8 +210,6 @@ def run() -> dict:
         "moto": theirs,
         "ratio_vs_moto": ratios,
         "release_lambda_100_seconds": round(release, 2),
-        "with_tcp_nodelay": {"pipemu": fixed, "release_lambda_100_seconds": round(fixed_release, 2),
-                             "ratio_vs_moto": {op: round(fixed[op]["rps"] / theirs[op]["rps"], 2) for op in theirs}},
         "goal": ">= 2x moto; release < 3 s",
     }
 
