@@ -8,10 +8,13 @@ pipeline, so a bad edit never replaces the last good version (the caller keeps i
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import threading
 import types
 import typing
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,9 +172,19 @@ def _load_file(path: Path) -> tuple[LoadedFile, yamlpos.PositionedDocument | Non
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return LoadedFile(path, None, [DefinitionError(str(path), 1, 1, "<file>", f"cannot read: {reason}")]), None
+        return _unreadable(path, exc), None
     return _load_text(text, path)
+
+
+def _unreadable(path: Path, exc: OSError | UnicodeDecodeError) -> LoadedFile:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return LoadedFile(path, None, [DefinitionError(str(path), 1, 1, "<file>", f"cannot read: {reason}")])
+
+
+def _decode(raw: bytes, errors: str | None = None) -> str:
+    """The text `Path.read_text(encoding="utf-8")` gives for these bytes: the same universal
+    newlines (a \r\n or \r becomes \n) and, for bytes that are not UTF-8, the same error."""
+    return io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8", errors=errors).read()
 
 
 def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDocument | None]:
@@ -210,11 +223,7 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
 _TEMPLATE_MARK = re.compile(r"^(AWSTemplateFormatVersion|Resources)\s*:|^\s*\"(AWSTemplateFormatVersion|Resources)\"\s*:", re.M)
 
 
-def _is_template_file(path: Path) -> bool:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
+def _is_template_text(text: str) -> bool:
     return bool(_TEMPLATE_MARK.search(text)) and not re.search(r"^pipeline\s*:", text, re.M)
 
 
@@ -254,6 +263,89 @@ def _load_template(path: Path, folder: Path) -> dict[Path, LoadedFile]:
 # --- a folder ---
 
 
+@dataclass
+class _ParsedFile:
+    """What one file's bytes gave: everything load_folder needs from the file on its own."""
+
+    raw: bytes
+    template: bool  # a CloudFormation template: imported on every load, never kept (see below)
+    loaded: LoadedFile | None = None  # shared by the LoadedFolders of successive loads: read-only
+    # Where things are in the file, for the folder's errors. Kept only while the file has such
+    # errors (rare): positions of 1,000 files would take ~12 MB. Parsed again when needed.
+    document: yamlpos.PositionedDocument | None = None
+    declared_name: str | None = None  # _declared_name's guess, once the file has errors
+    name_guessed: bool = False
+
+    def positions(self) -> yamlpos.PositionedDocument:
+        if self.document is None:  # the bytes parsed before (the file has a definition): no error
+            self.document = yamlpos.parse(_decode(self.raw))
+        return self.document
+
+
+class _ParseCache:
+    """The daemon calls load_folder on every change in its folder (emulator/daemon/main.py's
+    reload); re-parsing all of 1,000 files to take in one edit took seconds. This keeps, per
+    folder, what each file's bytes gave (parsing, types and AWS's rules of one file: the costly
+    part) so that a reload parses only the files whose bytes changed; the rules that span files
+    (unique names, references to resources declared in other files, templates) are not kept and
+    run over the whole folder on every load.
+
+    A file is reused only when its bytes are exactly those parsed before: load_folder reads
+    every file on every load (1,000 small files take milliseconds; parsing them took seconds).
+    Keying on (st_mtime_ns, st_size) alone would miss an edit that keeps the size within one
+    mtime tick (coarse on some filesystems, and a tool may restore mtimes), and a hash would
+    only stand for the bytes we already hold: comparing them is exact, and a file edited and
+    then changed back is not parsed again. A file's result also depends on the folder's
+    resolved path (relative paths in a definition resolve against it) and on the folder path
+    as given (paths in errors are written with it): both are the folder's key. Paths in a
+    definition are resolved (symlinks followed) when its file is parsed: a symlink re-pointed
+    under an unchanged file counts once that file changes or the daemon restarts.
+
+    Bounded: each load replaces its folder's entries with those of the files it found (a
+    deleted file is forgotten), and only the last `folders` folders loaded are kept (the
+    daemon has one; `pipemu validate` or tests may load several). Loads may run in several
+    threads: each builds its own entries and swaps them in at the end under a lock."""
+
+    def __init__(self, folders: int = 8) -> None:
+        self._folders: OrderedDict[tuple[Path, Path], dict[Path, _ParsedFile]] = OrderedDict()
+        self._size = folders
+        self._lock = threading.Lock()
+
+    def files(self, key: tuple[Path, Path]) -> dict[Path, _ParsedFile]:
+        with self._lock:
+            return dict(self._folders.get(key, {}))
+
+    def keep(self, key: tuple[Path, Path], files: dict[Path, _ParsedFile]) -> None:
+        with self._lock:
+            self._folders[key] = files
+            self._folders.move_to_end(key)
+            while len(self._folders) > self._size:
+                self._folders.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._folders.clear()
+
+
+_PARSED = _ParseCache()
+
+
+def _parse_file(path: Path, raw: bytes, previous: _ParsedFile | None) -> _ParsedFile:
+    if previous is not None and previous.raw == raw:
+        return previous
+    try:
+        text = _decode(raw)
+    except UnicodeDecodeError as exc:
+        return _ParsedFile(raw, False, _unreadable(path, exc))
+    if _is_template_text(text):
+        # A template is imported anew on every load, as before this cache: importing writes its
+        # Lambdas' code under .pipemu-imports/ (rewritten if someone deleted it), and its guesses
+        # yield to what other files declare. Folders rarely hold more than a few.
+        return _ParsedFile(raw, True)
+    loaded, document = _load_text(text, path)
+    return _ParsedFile(raw, False, loaded, document)
+
+
 def _definition_files(folder: Path) -> list[Path]:
     # Editors leave hidden files (locks, swaps) beside the ones being edited; they are not definitions.
     return sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and not p.name.startswith(".") and p.is_file())
@@ -270,18 +362,28 @@ def load_folder(folder: str | Path) -> LoadedFolder:
     if not folder.is_dir():
         result.errors.append(DefinitionError(str(folder), 1, 1, "<folder>", "not a folder"))
         return result
-    documents: dict[Path, yamlpos.PositionedDocument | None] = {}
+    cache_key = (folder, folder.resolve())
+    previous = _PARSED.files(cache_key)
+    current: dict[Path, _ParsedFile] = {}
+    documents: dict[Path, _ParsedFile | None] = {}  # None: a template's pipeline, an unreadable file
     for path in _definition_files(folder):
-        if _is_template_file(path):
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:  # gone since the listing, or unreadable: said, and not kept
+            result.files[path], documents[path] = _unreadable(path, exc), None
+            continue
+        entry = current[path] = _parse_file(path, raw, previous.get(path))
+        if entry.template:
             for key, loaded in _load_template(path, folder).items():
                 result.files[key], documents[key] = loaded, None
             continue
-        result.files[path], documents[path] = _load_file(path)
+        result.files[path], documents[path] = entry.loaded, entry
+    _PARSED.keep(cache_key, current)
     folder_errors: dict[Path, list[DefinitionError]] = {path: [] for path in result.files}
 
     def error(path: Path, loc: Loc, message: str) -> None:
         document = documents[path]
-        position = document.locate(loc) if document else yamlpos.Position(1, 1)
+        position = document.positions().locate(loc) if document else yamlpos.Position(1, 1)
         folder_errors[path].append(DefinitionError(str(path), position.line, position.column, format_path(loc), message))
 
     parsed = {path: loaded.definition for path, loaded in result.files.items() if loaded.definition is not None}
@@ -310,6 +412,9 @@ def load_folder(folder: str | Path) -> LoadedFolder:
             if resource not in declared[section]:
                 error(path, ("pipeline",) + loc, f"{RESOURCE_KINDS[section]} {resource} is not declared in any file of {folder} (add it under {section}:)")
 
+    for path, entry in current.items():
+        if not folder_errors.get(path):
+            entry.document = None
     for path, loaded in result.files.items():
         result.errors.extend(loaded.errors)
         result.errors.extend(sorted(folder_errors[path], key=lambda e: (e.line, e.column)))
@@ -320,7 +425,7 @@ def load_folder(folder: str | Path) -> LoadedFolder:
         setattr(result, section, {name: resource for name, (_, resource) in declared[section].items()})
     for path, loaded in result.files.items():
         if loaded.errors or folder_errors[path]:
-            name = _declared_name(path)
+            name = _guessed_name(path, loaded, current.get(path))
             if name:
                 result.names_in_broken_files.add(name)
     for path, definition in parsed.items():
@@ -330,14 +435,29 @@ def load_folder(folder: str | Path) -> LoadedFolder:
     return result
 
 
-def _declared_name(path: Path) -> str | None:
+def _guessed_name(path: Path, loaded: LoadedFile, parsed: _ParsedFile | None) -> str | None:
+    """_declared_name of a file, from the bytes load_folder parsed, once per version of them."""
+    if parsed is None or parsed.template:  # a template's pipelines, or a file that could not be read
+        if loaded.definition is not None and loaded.definition.pipeline is not None:
+            return loaded.definition.pipeline.name  # valid on its own: a folder rule excluded it
+        try:
+            return _declared_name(path)
+        except OSError:  # `TEMPLATE#1` is no file; an unreadable file stays so
+            return None
+    if not parsed.name_guessed:
+        parsed.declared_name, parsed.name_guessed = _declared_name(path, parsed.raw), True
+    return parsed.declared_name
+
+
+def _declared_name(path: Path, raw: bytes | None = None) -> str | None:
     """Best effort: the pipeline name a broken file means to declare (YAML may not even parse)."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.safe_load(path.read_text(encoding="utf-8") if raw is None else _decode(raw))
         name = document["pipeline"]["name"]
         return name if isinstance(name, str) else None
     except Exception:
-        match = re.search(r"^\s*\"?name\"?\s*:\s*\"?([A-Za-z0-9.@\-_]+)", path.read_text(errors="replace"), re.M)
+        text = path.read_text(errors="replace") if raw is None else _decode(raw, errors="replace")
+        match = re.search(r"^\s*\"?name\"?\s*:\s*\"?([A-Za-z0-9.@\-_]+)", text, re.M)
         return match.group(1) if match else None
 
 

@@ -8,6 +8,7 @@ nodes, construct the plain Python data from those nodes, and keep a map from eac
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,13 +88,114 @@ def _without_json_tabs(text: str) -> str:
     return text.replace("\t", " ")
 
 
+# libyaml (PyYAML's C extension, yaml.CSafeLoader) scans and composes in C; PyYAML's pure-Python
+# scanner and composer were ~90% of reloading a folder of 1,000 files, and with libyaml a file
+# parses ~5x faster (construction and positions stay in Python). Its nodes carry marks (line and
+# column) and the constructor is PyYAML's Python one either way, so for most documents both give
+# the same data and positions; where they do not, the pure loader answers:
+# - any error (libyaml's messages and marks differ; it rejects lone surrogates, which Python's str
+#   allows, in its own way): the pure loader parses the text again and gives the errors (messages
+#   and positions) users and tests know. Valid files, the common case, take the fast path only;
+# - text libyaml accepts but PyYAML rejects or reads differently, found by comparing the two on
+#   generated documents (tests/definitions/test_reload_cache.py), goes to the pure loader at once:
+#   - a tab (one left after _without_json_tabs): libyaml takes tabs PyYAML calls "found character
+#     '\t' that cannot start any token" (after a value, inside a plain scalar, ...);
+#   - a BOM: libyaml skips one at the start of any line (PyYAML keeps it in the key) and counts
+#     the column of the others, which PyYAML's marks do not;
+#   - a non-specific tag (`!` alone, `!<!>`): on an empty value libyaml makes it '' where PyYAML
+#     makes it null (and `[!, 1]` PyYAML rejects);
+#   - a comment right after a block scalar's header (`|#c`), which PyYAML rejects;
+#   matched wherever they could be, in quotes or comments too: a false match only costs time;
+# - an empty value in a flow collection (`{k: }`) is marked elsewhere: see _has_empty_flow_value;
+# - the end of a text without a final line break is marked elsewhere: see _end_marks_as_pure.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+_NON_SPECIFIC_TAG = re.compile(r"!<!>|(?:^|[\s\[\]{},])!(?:[\s\[\]{},]|$)")
+_BLOCK_HEADER_COMMENT = re.compile(r"[|>][-+0-9]{0,3}#")
+# YAML's line breaks, which its marks count (str.splitlines knows more).
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _pure_only(text: str) -> bool:
+    # `in` first: a regular expression costs more than a C scan for its first character.
+    return ("\t" in text or "\ufeff" in text or ("!" in text and _NON_SPECIFIC_TAG.search(text) is not None)
+            or ("#" in text and _BLOCK_HEADER_COMMENT.search(text) is not None))
+
+
 def parse(text: str) -> PositionedDocument:
     """Parse one YAML document; raises YamlSyntaxError with the parser's position."""
+    text = _without_json_tabs(text)
+    if _FAST_LOADER is not None and not _pure_only(text):
+        try:
+            return _parse_fast(text)
+        except Exception:  # whatever libyaml or the constructor rejects, the pure loader explains
+            pass
+    return _parse_pure(text)
+
+
+class _UsePureLoader(Exception):
+    """libyaml read the document, but where PyYAML would place something differently."""
+
+
+def _parse_fast(text: str) -> PositionedDocument:
+    loader = _FAST_LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _has_empty_flow_value(node):
+            raise _UsePureLoader()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    document = _positioned(data, node)
+    if text and not text.endswith(("\n", "\r", "\x85", "\u2028", "\u2029")):
+        _end_marks_as_pure(text, document)
+    return document
+
+
+def _has_empty_flow_value(root: yaml.Node) -> bool:
+    """Whether a flow collection holds an empty value (`{k: }`, `[k: , b]`, `[? ]`). libyaml marks
+    it where the next token starts, PyYAML just after the `:` or `?` before it; block collections'
+    empty values both mark after the indicator."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            continue
+        if node.flow_style:
+            # A plain scalar is never empty unless the value was left out.
+            if any(isinstance(child, yaml.ScalarNode) and child.value == "" and not child.style for child in children):
+                return True
+        stack.extend(children)
+    return False
+
+
+def _end_marks_as_pure(text: str, document: PositionedDocument) -> None:
+    """Without a final line break, libyaml puts the end of the stream (where a value left empty at
+    the end, as in `---` or `key:`, starts) at the start of a line after the text; PyYAML puts it
+    just after the last character. Here it is PyYAML's, which the tests (and users) see."""
+    lines = _LINE_BREAK.split(text)
+    end = Position(len(lines), len(lines[-1]) + 1)
+
+    def fixed(position: Position) -> Position:
+        return end if position.line > len(lines) else position
+
+    for positions in (document.key_positions, document.node_positions):
+        for path, position in positions.items():
+            positions[path] = fixed(position)
+    document.duplicate_keys[:] = [(path, fixed(position)) for path, position in document.duplicate_keys]
+
+
+def _parse_pure(text: str) -> PositionedDocument:
     try:
         # Inside the try: the reader checks the characters as soon as the loader is built.
-        loader = yaml.SafeLoader(_without_json_tabs(text))
+        loader = yaml.SafeLoader(text)
     except yaml.YAMLError as exc:  # e.g. a control character the YAML spec does not allow
-        mark = getattr(exc, "problem_mark", None)
         position = getattr(exc, "position", None)
         line, column = _line_column(text, position) if position is not None else (1, 1)
         raise YamlSyntaxError(getattr(exc, "reason", None) or str(exc), line, column) from exc
@@ -120,6 +222,10 @@ def parse(text: str) -> PositionedDocument:
         raise YamlSyntaxError(f"cannot read the value: {exc}", line, column) from exc
     finally:
         loader.dispose()
+    return _positioned(data, node)
+
+
+def _positioned(data: Any, node: yaml.Node | None) -> PositionedDocument:
     document = PositionedDocument(data)
     if node is not None:
         _walk(node, (), document, set(), override=True)
