@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these")
     args = parser.parse_args()
     results = {"machine": machine(), "results": {}}
+    if args.only and (HERE / "results.json").exists():  # update those, keep the others' last results
+        results["results"] = json.loads((HERE / "results.json").read_text())["results"]
     for name, bench in BENCHMARKS.items():
         if args.only and name not in args.only:
             continue
@@ -54,6 +56,8 @@ def main() -> None:
             results["results"][name] = bench()
     print(f"{'benchmark':<58} {'result':<34} goal")
     for name, result in results["results"].items():
+        if args.only and name not in args.only:
+            continue
         print(f"{result['name']:<58} {HEADLINES[name](result):<34} {result['goal']}")
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 

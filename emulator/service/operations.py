@@ -13,7 +13,7 @@ from . import views
 from .core import ServiceCore
 from .control import ControlOperations
 from .errors import ServiceError, pipeline_not_found, validation
-from .paging import page
+from .paging import page, page_of
 from .jobs import JobOperations
 from .pipelines import PipelineOperations
 
@@ -104,14 +104,17 @@ class CodePipeline(ControlOperations, PipelineOperations, JobOperations, Service
     def list_pipeline_executions(self, params: dict) -> dict:
         with self.lock:
             pipeline = self._pipeline(params["pipelineName"])
-            newest_first = list(reversed(pipeline.executions.values()))
+            # Lazily, newest first: a page reads only its own executions, however long the history.
+            newest_first = reversed(pipeline.executions.values())
+            total = len(pipeline.executions)
             stage = ((params.get("filter") or {}).get("succeededInStage") or {}).get("stageName")
             if stage is not None:
-                newest_first = [
+                newest_first = (
                     e for e in newest_first
                     if e.stage_runs.get(stage) is not None and e.stage_runs[stage].status == "Succeeded"
-                ]
-            chunk, token = page(newest_first, params)
+                )
+                total = None
+            chunk, token = page_of(newest_first, params, total=total)
             summaries = [views.execution_summary(pipeline, e) for e in chunk]
         return {"pipelineExecutionSummaries": summaries, **({"nextToken": token} if token else {})}
 

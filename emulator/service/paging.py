@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import base64
+from itertools import islice
+from typing import Iterable
 
 from .errors import ServiceError
 
 
 def page(items: list, params: dict, default_size: int = 100) -> tuple[list, str | None]:
     """One page of `items` and the token of the next (here: the offset, base64-encoded)."""
+    return page_of(items, params, default_size, total=len(items))
+
+
+def page_of(items: Iterable, params: dict, default_size: int = 100,
+            total: int | None = None) -> tuple[list, str | None]:
+    """page() of an iterable, read only as far as the page goes: the first page of a history of
+    100k executions costs what its 100 cost (a list of them all took ~5 ms). With `total` known,
+    a token past the end is refused; without it (a filtered history) it gives an empty page."""
     start = 0
     token = params.get("nextToken")
     if token:
@@ -16,9 +26,9 @@ def page(items: list, params: dict, default_size: int = 100) -> tuple[list, str 
             start = int(base64.urlsafe_b64decode(token.encode()).decode())
         except (ValueError, UnicodeDecodeError):
             raise ServiceError("InvalidNextTokenException", "The next token is not valid") from None
-        if start < 0 or start > len(items):
+        if start < 0 or (total is not None and start > total):
             raise ServiceError("InvalidNextTokenException", "The next token is not valid")
     size = params.get("maxResults") or default_size
-    chunk = items[start : start + size]
-    more = start + size < len(items)
-    return chunk, base64.urlsafe_b64encode(str(start + size).encode()).decode() if more else None
+    chunk = list(islice(items, start, start + size + 1))  # one more: is there a next page?
+    more = len(chunk) > size
+    return chunk[:size], base64.urlsafe_b64encode(str(start + size).encode()).decode() if more else None

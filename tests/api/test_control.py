@@ -172,6 +172,22 @@ def test_retry_of_an_older_execution_is_not_latest(article_daemon):
     assert in_dev["pipelineExecutionSummaries"] == []
 
 
+def test_list_pipeline_executions_pages_newest_first(article_daemon):
+    client = article_daemon.client()
+    started = [client.start_pipeline_execution(name=PIPELINE)["pipelineExecutionId"] for _ in range(5)]
+    pages = list(client.get_paginator("list_pipeline_executions").paginate(
+        pipelineName=PIPELINE, PaginationConfig={"PageSize": 2}))
+    assert [len(p["pipelineExecutionSummaries"]) for p in pages] == [2, 2, 1]
+    listed = [s["pipelineExecutionId"] for p in pages for s in p["pipelineExecutionSummaries"]]
+    assert listed == started[::-1]
+    assert "nextToken" not in pages[-1]
+    with pytest.raises(client.exceptions.InvalidNextTokenException):
+        client.list_pipeline_executions(pipelineName=PIPELINE, nextToken="bm90IGEgbnVtYmVy")  # "not a number"
+    with pytest.raises(client.exceptions.InvalidNextTokenException):
+        client.list_pipeline_executions(pipelineName=PIPELINE, nextToken="OTk5")  # 999: past the end
+    settle(client, PIPELINE)
+
+
 def test_client_request_token_makes_start_idempotent(article_daemon):
     client = article_daemon.client()
     one = client.start_pipeline_execution(name=PIPELINE, clientRequestToken="deploy-42")["pipelineExecutionId"]
