@@ -117,12 +117,18 @@ def waiting_tokens(raw: Raw, names: list[str], timeout: float = 120) -> dict[str
     return tokens
 
 
-def ours(tmp: Path) -> tuple[dict, float]:
+def pipelines_folder(tmp: Path, label: str) -> Path:
+    """tmp/pipelines, declaring the repository `repo` (tmp/repo, one commit) that definitions use."""
     repo = init_repo(tmp / "repo")
-    commit(repo, "api")
+    commit(repo, label)
     folder = tmp / "pipelines"
     folder.mkdir()
     (folder / "repo.yml").write_text(yaml.safe_dump({"repositories": {"repo": {"path": str(repo)}}}))
+    return folder
+
+
+def ours(tmp: Path) -> tuple[dict, float]:
+    folder = pipelines_folder(tmp, "api")
     for name in NAMES:
         (folder / f"{name}.yml").write_text(yaml.safe_dump({"pipeline": definition(name)}))
     daemon = Daemon(folder, tmp / "state").start()

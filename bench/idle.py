@@ -15,7 +15,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.daemon import Daemon, commit, init_repo  # noqa: E402
+from bench.api import pipelines_folder  # noqa: E402
+from tests.support.daemon import Daemon  # noqa: E402
 
 TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
 
@@ -51,11 +52,7 @@ def definition(n: int) -> dict:
 def run(pipelines: int = 100, seconds: float = 30) -> dict:
     with tempfile.TemporaryDirectory(prefix="pipemu-idle-") as tmp:
         tmp = Path(tmp)
-        repo = init_repo(tmp / "repo")
-        commit(repo, "idle")
-        folder = tmp / "pipelines"
-        folder.mkdir()
-        (folder / "repo.yml").write_text(yaml.safe_dump({"repositories": {"repo": {"path": str(repo)}}}))
+        folder = pipelines_folder(tmp, "idle")
         for n in range(pipelines):
             (folder / f"idle-{n:03d}.yml").write_text(yaml.safe_dump(definition(n)))
         daemon = Daemon(folder, tmp / "state").start()

@@ -18,10 +18,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import Raw, definition  # noqa: E402
+from bench.api import Raw, definition, pipelines_folder  # noqa: E402
 from bench.idle import rss_mb  # noqa: E402
 from emulator.definitions import load_folder, loader  # noqa: E402
-from tests.support.daemon import Daemon, commit, init_repo  # noqa: E402
+from tests.support.daemon import Daemon  # noqa: E402
 
 
 def list_latency_ms(raw: Raw, name: str, calls: int = 30) -> dict:
@@ -60,11 +60,7 @@ def grow(port: int, name: str, target: int, have: int, deadline: float, threads:
 def run(pipelines: int = 1000, histories: tuple[int, ...] = (1000, 10000), budget: float = 200) -> dict:
     with tempfile.TemporaryDirectory(prefix="pipemu-scale-") as tmp:
         tmp = Path(tmp)
-        repo = init_repo(tmp / "repo")
-        commit(repo, "scale")
-        folder = tmp / "pipelines"
-        folder.mkdir()
-        (folder / "repo.yml").write_text(yaml.safe_dump({"repositories": {"repo": {"path": str(repo)}}}))
+        folder = pipelines_folder(tmp, "scale")
         names = [f"scale-{n:04d}" for n in range(pipelines)]
         for name in names:
             (folder / f"{name}.yml").write_text(yaml.safe_dump({"pipeline": definition(name)}))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
 from tests.e2e import article_pipeline
-from tests.e2e.waiting import settle
+from tests.e2e.waiting import action_of, settle, stage_of, wait_for
 from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.docker
@@ -24,22 +23,6 @@ def slow_daemon(tmp_path, service_repo, busybox_image):
     daemon = Daemon(tmp_path / "pipelines", tmp_path / "state").start()
     yield daemon
     daemon.stop()
-
-
-def stage_of(state: dict, name: str) -> dict:
-    return next(s for s in state["stageStates"] if s["stageName"] == name)
-
-
-def action_of(state: dict, stage: str, action: str) -> dict:
-    return next(a for a in stage_of(state, stage)["actionStates"] if a["actionName"] == action)
-
-
-def wait_for(predicate, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return result
 
 
 def execution_status(client, execution_id: str) -> str:

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.e2e import article_pipeline
-from tests.e2e.waiting import settle
+from tests.e2e.waiting import action_of, settle, stage_of, wait_for
 from tests.support.daemon import ROOT, Daemon, commit, free_port, git
 
 pytestmark = pytest.mark.docker
@@ -52,22 +52,6 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("pipemu: "), result.stderr
     return lines[0]
-
-
-def wait_for(predicate, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return result
-
-
-def stage_of(state: dict, name: str) -> dict:
-    return next(s for s in state["stageStates"] if s["stageName"] == name)
-
-
-def action_of(state: dict, stage: str, action: str) -> dict:
-    return next(a for a in stage_of(state, stage)["actionStates"] if a["actionName"] == action)
 
 
 def row(table: str, first: str) -> list[str]:

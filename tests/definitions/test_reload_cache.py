@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.definitions import load_folder, loader, yamlpos
+from tests.support.environment import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
@@ -228,7 +229,7 @@ def _pure(text: str):
 def test_libyaml_is_used_when_installed():
     assert yamlpos._FAST_LOADER is getattr(yaml, "CSafeLoader", None)
     if yamlpos._FAST_LOADER is None:
-        pytest.skip("PyYAML without libyaml: only the pure loader runs")
+        unavailable("PyYAML without libyaml: only the pure loader runs")
 
 
 SAMPLES = sorted((ROOT / "pipelines").glob("*.yml")) + sorted(p for p in DATA.rglob("*") if p.suffix in (".yml", ".yaml", ".json"))
@@ -237,7 +238,7 @@ SAMPLES = sorted((ROOT / "pipelines").glob("*.yml")) + sorted(p for p in DATA.rg
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_libyaml_and_pure_read_the_samples_alike(path, monkeypatch):
     if yamlpos._FAST_LOADER is None:
-        pytest.skip("no libyaml")
+        unavailable("PyYAML without libyaml")
     text = path.read_text(encoding="utf-8")
     assert not yamlpos._pure_only(yamlpos._without_json_tabs(text))  # parse gives them to libyaml...
     fast = yamlpos._parse_fast(yamlpos._without_json_tabs(text))  # ...which takes them (no fallback)

@@ -27,6 +27,19 @@ def codebuild(name: str, project: str, inputs: list[str], outputs=(), run_order=
     }
 
 
+def codecommit_source(repository: str, poll: bool = False) -> dict:
+    """The `source` action: the main branch of `repository`, output as SourceOutput."""
+    configuration = {"RepositoryName": repository, "BranchName": "main"}
+    if not poll:
+        configuration["PollForSourceChanges"] = "false"
+    return {
+        "name": "source",
+        "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+        "configuration": configuration,
+        "outputArtifacts": [{"name": "SourceOutput"}],
+    }
+
+
 def approve(run_order: int):
     return {
         "name": "approve",
@@ -41,15 +54,7 @@ def approve(run_order: int):
 
 def service_pipeline(name: str, repo: Path, image: str, poll: bool = False, mode: str = "SUPERSEDED") -> dict:
     env = lambda stage: '[{"name": "STAGE", "value": "%s", "type": "PLAINTEXT"}]' % stage  # noqa: E731
-    source = {
-        "name": "source",
-        "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
-        "configuration": {"RepositoryName": f"{name}-repo", "BranchName": "main"},
-        "outputArtifacts": [{"name": "SourceOutput"}],
-        "namespace": "SourceVariables",
-    }
-    if not poll:
-        source["configuration"]["PollForSourceChanges"] = "false"
+    source = {**codecommit_source(f"{name}-repo", poll), "namespace": "SourceVariables"}
     return {
         "pipeline": {
             "name": name,

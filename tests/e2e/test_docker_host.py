@@ -114,12 +114,7 @@ def test_actions_run_on_the_engine_docker_host_names(tmp_path, docker_client, se
             "name": PIPELINE,
             "roleArn": "arn:aws:iam::123456789012:role/pipeline",
             "stages": [
-                {"name": "Source", "actions": [{
-                    "name": "source",
-                    "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
-                    "configuration": {"RepositoryName": "app", "BranchName": "main", "PollForSourceChanges": "false"},
-                    "outputArtifacts": [{"name": "SourceOutput"}],
-                }]},
+                {"name": "Source", "actions": [article_pipeline.codecommit_source("app")]},
                 {"name": "Build", "actions": [build]},
             ],
         },

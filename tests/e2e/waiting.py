@@ -26,3 +26,20 @@ def settle(client, pipeline: str, timeout: float = 120) -> dict:
         if time.monotonic() > deadline:
             raise AssertionError(f"still running after {timeout}s: {busy}")
         time.sleep(0.1)
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "the condition"):
+    """predicate()'s first truthy answer, asked every 50 ms for up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.05)
+    return result
+
+
+def stage_of(state: dict, name: str) -> dict:
+    return next(s for s in state["stageStates"] if s["stageName"] == name)
+
+
+def action_of(state: dict, stage: str, action: str) -> dict:
+    return next(a for a in stage_of(state, stage)["actionStates"] if a["actionName"] == action)

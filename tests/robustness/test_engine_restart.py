@@ -7,12 +7,11 @@ This test stops the machine's dockerd and starts it again, so it runs after ever
 
 from __future__ import annotations
 
-import time
-
 import docker
 import pytest
 
 from tests.e2e import article_pipeline
+from tests.e2e.waiting import wait_for
 from tests.support.daemon import Daemon, commit
 from tests.support.engine import Engine, answers
 from tests.support.environment import unavailable
@@ -32,12 +31,7 @@ def _definition(repo, image: str) -> dict:
             # Executions do not wait for each other: one can start while another's build hangs.
             "executionMode": "PARALLEL",
             "stages": [
-                {"name": "Source", "actions": [{
-                    "name": "source",
-                    "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
-                    "configuration": {"RepositoryName": "repo", "BranchName": "main", "PollForSourceChanges": "false"},
-                    "outputArtifacts": [{"name": "SourceOutput"}],
-                }]},
+                {"name": "Source", "actions": [article_pipeline.codecommit_source("repo")]},
                 {"name": "Build", "actions": [article_pipeline.codebuild("build", "slow", ["SourceOutput"])]},
             ],
         },
@@ -56,17 +50,6 @@ def _error(detail: dict) -> str:
     return detail["output"]["executionResult"]["errorDetails"]["message"]
 
 
-def _wait(what: str, check, timeout: float):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
-
-
 def _ended(client, execution_id: str):
     execution = client.get_pipeline_execution(pipelineName=PIPELINE, pipelineExecutionId=execution_id)
     status = execution["pipelineExecution"]["status"]
@@ -82,8 +65,9 @@ def test_engine_restart_mid_build(tmp_path, service_repo, busybox_image, docker_
     client = daemon.client()
     try:
         first = client.start_pipeline_execution(name=PIPELINE)["pipelineExecutionId"]
-        running = _wait("the build to run", lambda: (b := _build(client, first)) and b["status"] == "InProgress"
-                        and "build began" in daemon.action_log(b["actionExecutionId"]) and b, 60)
+        running = wait_for(lambda: (b := _build(client, first)) and b["status"] == "InProgress"
+                           and "build began" in daemon.action_log(b["actionExecutionId"]) and b,
+                           60, what="the build to run")
 
         engine.stop()
         assert not answers()
@@ -93,7 +77,7 @@ def test_engine_restart_mid_build(tmp_path, service_repo, busybox_image, docker_
         assert [s["stageName"] for s in state["stageStates"]] == ["Source", "Build"]
         second = client.start_pipeline_execution(name=PIPELINE)["pipelineExecutionId"]
         # A build that starts now fails at once, and says why.
-        assert _wait("the second execution to fail", lambda: _ended(client, second), 60) == "Failed"
+        assert wait_for(lambda: _ended(client, second), 60, what="the second execution to fail") == "Failed"
         failed = _build(client, second)
         assert failed["status"] == "Failed"
         assert _error(failed).startswith("Docker engine unavailable at unix://"), _error(failed)
@@ -101,7 +85,7 @@ def test_engine_restart_mid_build(tmp_path, service_repo, busybox_image, docker_
         engine.start()
         # The build that ran across the restart: the engine stopped its container, so it fails
         # and its reason names the restart (with live-restore it would have gone on and succeeded).
-        outcome = _wait("the first execution to end", lambda: _ended(client, first), 120)
+        outcome = wait_for(lambda: _ended(client, first), 120, what="the first execution to end")
         build = _build(client, first)
         log = daemon.action_log(running["actionExecutionId"])
         if outcome == "Failed":
@@ -113,13 +97,13 @@ def test_engine_restart_mid_build(tmp_path, service_repo, busybox_image, docker_
         # With the engine back, the same daemon runs builds again (no restart of ours needed).
         commit(service_repo, "fast", {"fast.txt": "no sleeping\n"})
         third = client.start_pipeline_execution(name=PIPELINE)["pipelineExecutionId"]
-        assert _wait("the third execution to end", lambda: _ended(client, third), 120) == "Succeeded"
+        assert wait_for(lambda: _ended(client, third), 120, what="the third execution to end") == "Succeeded"
         # Every action container is gone, the one left behind by the engine's restart included.
         daemon_id = (tmp_path / "state" / "daemon-id").read_text().strip()
-        leftovers = _wait("action containers to be removed", lambda: not [
+        leftovers = wait_for(lambda: not [
             c.name for c in docker.from_env().containers.list(
                 all=True, filters={"label": [f"pipemu.daemon={daemon_id}", "pipemu.action-execution"]})
-        ] and "none", 30)
+        ] and "none", 30, what="action containers to be removed")
         assert leftovers == "none"
         assert daemon.process.poll() is None, daemon.log()
     finally:
