@@ -44,21 +44,26 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help='Print {"ok": bool, "errors": [...]} instead.')
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Check definition files or folders; print FILE:LINE:COL: field: message for each error.
+    """Check definition files or folders; print FILE:LINE:COL: field: message for each error,
+    and FILE:LINE:COL: warning: field: message for each field accepted but not carried out
+    (or a stand-in the pipeline will need when it runs).
 
-    Exit codes: 0 valid, 1 errors found, 2 usage error."""
+    Exit codes: 0 valid (warnings or not), 1 errors found, 2 usage error."""
     from emulator.definitions import validate_paths
 
-    errors = validate_paths(list(paths))
+    found = validate_paths(list(paths))
+    errors = [e for e in found if e.severity == "error"]
+    warnings = [e for e in found if e.severity == "warning"]
     if as_json:
-        click.echo(json.dumps({"ok": not errors, "errors": [str(e) for e in errors]}, indent=2))
+        click.echo(json.dumps({"ok": not errors, "errors": [str(e) for e in errors],
+                               "warnings": [str(w) for w in warnings]}, indent=2))
         sys.exit(1 if errors else 0)
-    for error in errors:
-        click.echo(str(error))
+    for problem in found:
+        click.echo(str(problem))
     if errors:
-        click.echo(f"{len(errors)} error(s)", err=True)
+        click.echo(f"{len(errors)} error(s)" + (f", {len(warnings)} warning(s)" if warnings else ""), err=True)
         sys.exit(1)
-    click.echo("ok")
+    click.echo(f"ok, {len(warnings)} warning(s)" if warnings else "ok")
 
 
 @main.command()

@@ -24,7 +24,8 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None) -> 
         with service.lock:
             pipelines = len(service.engine.pipelines)
             errors = [str(e) for e in service.definition_errors]
-        return JSONResponse({"status": "ok", "pipelines": pipelines, "definitionErrors": errors})
+        return JSONResponse({"status": "ok", "pipelines": pipelines, "definitionErrors": errors,
+                             "definitionWarnings": service.warnings()})
 
     async def action_logs(request: Request) -> Response:
         return await extensions.logs(request, service)

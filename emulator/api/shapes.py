@@ -85,6 +85,12 @@ def service_model() -> botocore.model.ServiceModel:
     return botocore.session.get_session().get_service_model(_SERVICE)
 
 
+@functools.lru_cache(maxsize=None)
+def modeled_errors(operation: str) -> frozenset[str]:
+    """The error codes botocore's model lists for `operation`."""
+    return frozenset(shape.name for shape in service_model().operation_model(operation).error_shapes)
+
+
 def operation_names() -> list[str]:
     """Every CodePipeline operation name, e.g. ``GetPipelineState``."""
     return list(service_model().operation_names)

@@ -50,6 +50,25 @@ SUPPORTED = (
     "PutJobFailureResult",
 )
 
+# Errors any operation of a JSON 1.1 service may answer besides its modeled ones (the protocol's
+# and the authentication layer's, as AWS answers them).
+COMMON_ERRORS = frozenset({
+    "ValidationException", "SerializationException", "UnknownOperationException", "AccessDeniedException",
+    "InvalidSignatureException", "IncompleteSignatureException", "MissingAuthenticationTokenException",
+    "UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch", "InternalFailure",
+    "ThrottlingException", "RequestEntityTooLargeException",
+})
+# A service error whose code the operation does not model becomes the modeled code that means
+# the same there (else ValidationException), so that clients catching the modeled exceptions
+# catch ours. Where AWS is known to answer otherwise, it is said here.
+_UNMODELED = {
+    ("StopPipelineExecution", "PipelineExecutionNotFoundException"): "PipelineExecutionNotStoppableException",
+    ("RetryStageExecution", "PipelineExecutionNotFoundException"): "StageNotRetryableException",
+}
+# Request bodies larger than this are refused by their Content-Length, before they are read or
+# authenticated (a declaration at AWS's quotas stays far below it).
+MAX_BODY = 4 * 1024 * 1024
+
 # Operations whose service method records who called (lastUpdatedBy, lastChangedBy, trigger).
 RECORDS_CALLER = {"PutApprovalResult", "DisableStageTransition", "EnableStageTransition", "StartPipelineExecution"}
 
@@ -82,16 +101,52 @@ def caller_of(request: Request) -> str:
     return f"arn:aws:iam::123456789012:user/{user}"
 
 
+class _TooLarge(Exception):
+    pass
+
+
+async def _body(request: Request) -> bytes:
+    """The request's body, read only up to MAX_BODY (a body without Content-Length is cut there)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _TooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> Response:
+    return error_response("RequestEntityTooLargeException",
+                          f"The request body is larger than {MAX_BODY} bytes", 413)
+
+
+def modeled_code(operation: str, code: str) -> str:
+    """`code` if the operation may answer it, else the modeled code that stands for it."""
+    if code in COMMON_ERRORS or code in shapes.modeled_errors(operation):
+        return code
+    return _UNMODELED.get((operation, code), "ValidationException")
+
+
 async def handle(request: Request, service: CodePipeline, secrets: dict[str, str] | None = None) -> Response:
     origin = request.headers.get("origin")
     if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
         # A page of another site may not drive the daemon (the dashboard is same-origin; AWS
         # clients send no Origin at all).
         return error_response("AccessDeniedException", f"Cross-origin request from {origin} refused", 403)
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit():
+        return error_response("SerializationException", f"Content-Length {length!r} is not a number")
+    if int(length) > MAX_BODY:  # before reading it, and before checking who sends it
+        return _too_large()
+    try:
+        raw = await _body(request)
+    except _TooLarge:
+        return _too_large()
     if secrets:
         try:
             auth.verify(request.method, str(request.url), {k.lower(): v for k, v in request.headers.items()},
-                        await request.body(), secrets)
+                        raw, secrets)
         except auth.AuthError as error:
             return error_response(error.code, error.message)
     target = request.headers.get("x-amz-target", "")
@@ -106,11 +161,14 @@ async def handle(request: Request, service: CodePipeline, secrets: dict[str, str
             else f"Unknown operation {operation}"
         )
         return error_response("UnknownOperationException", message)
-    raw = await request.body()
     try:
         params = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:
         return error_response("SerializationException", f"Request body is not valid JSON: {exc}")
+    except RecursionError:
+        return error_response("SerializationException", "Request body is nested too deeply")
+    if not isinstance(params, dict):
+        return error_response("SerializationException", "Request body must be a JSON object")
     violations = shapes.validate_input(operation, params)
     params = _without_nulls(params)  # AWS reads a null member as an absent one
     if violations:
@@ -121,7 +179,7 @@ async def handle(request: Request, service: CodePipeline, secrets: dict[str, str
             params = {**params, "_caller": caller_of(request)}
         body = await run_in_threadpool(method, params)
     except ServiceError as error:
-        return error_response(error.code, error.message, error.status)
+        return error_response(modeled_code(operation, error.code), error.message, error.status)
     except Exception:  # a bug of ours: say so in AWS's words, keep serving
         log.exception("%s failed", operation)
         return error_response("InternalFailure", f"{operation} failed inside pipeline-emulator", 500)

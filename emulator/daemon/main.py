@@ -75,6 +75,8 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
     folder = load_folder(pipelines_dir)
     for error in folder.errors:
         log.error("%s", error)
+    for warning in folder.warnings:
+        log.warning("%s", warning)
     # Resources first, so that actions resumed by restore() find their projects and repositories.
     service.resources = folder
     replayed = service.restore()
@@ -184,6 +186,8 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     service, timers = build_service(pipelines_dir, state_dir, container_endpoint, on_network=joiner)
     triggers = Triggers(service, schedule_clock())
 
+    said = {str(w) for w in service.resources.warnings}  # warnings logged at start
+
     def reload() -> None:
         folder = load_folder(pipelines_dir)
         declared = service.load_definitions(folder)
@@ -192,6 +196,11 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
             service.definition_errors.extend(problems)
         for error in [*folder.errors, *problems]:
             log.error("%s", error)
+        current = {str(w) for w in folder.warnings}
+        for warning in sorted(current - said):  # new ones only: the others were said before
+            log.warning("%s", warning)
+        said.clear()
+        said.update(current)
         if declared:
             log.info("reloaded: %s", ", ".join(declared))
 

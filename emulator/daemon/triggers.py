@@ -12,13 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from emulator.definitions.action_types import git_source
+
 from .git_watch import GitWatcher, changed_files, push_matches
 from .schedules import ScheduleError, Scheduler, parse
 
 log = logging.getLogger(__name__)
 
-GIT_SOURCES = {"CodeCommit": ("RepositoryName", "PollForSourceChanges"),
-               "CodeStarSourceConnection": ("FullRepositoryId", "DetectChanges")}
 
 
 class Triggers:
@@ -47,17 +47,17 @@ class Triggers:
             v2 = {t.get("gitConfiguration", {}).get("sourceActionName"): t["gitConfiguration"].get("push") or []
                   for t in plan.declaration.get("triggers") or () if t.get("gitConfiguration")}
             for action in plan.stages[0].actions:
-                keys = GIT_SOURCES.get(action.provider)
-                if keys is None:
+                source = git_source(action.provider, action.config)
+                if source is None:
                     continue
-                config = action.config
-                repository = folder.repositories.get(config.get(keys[0]))
+                repository_name, branch, detect = source
+                repository = folder.repositories.get(repository_name)
                 if repository is None:
                     continue
                 filters = v2.get(action.name)
-                if filters is None and config.get(keys[1], "true").lower() == "false":
+                if filters is None and action.config.get(detect, "true").lower() == "false":
                     continue  # change detection off, as AWS: nothing starts it but a call
-                watches.setdefault(Path(repository.path), []).append((name, action.name, config["BranchName"], filters))
+                watches.setdefault(Path(repository.path), []).append((name, action.name, branch, filters))
         self.git.unwatch_all()
         for path, entries in watches.items():
             branches = set()

@@ -21,7 +21,10 @@ Local stand-ins come from `maps` (CLI `--map KIND:NAME=VALUE`):
   `repo:NAME=FOLDER`     a repository's git folder (default `repos/NAME`, beside the definition)
   `bucket:NAME=FOLDER`   an S3 source's bucket folder (default `buckets/NAME`)
   `code:FUNCTION=FOLDER` the code of a Lambda whose code is in S3 (required for those)
-  `import:EXPORT=VALUE`  the value of an `Fn::ImportValue` (another stack's export)
+  `import:EXPORT=VALUE`  the value of an `Fn::ImportValue` (another stack's export); by default the
+                         exports of the other templates of the pipelines folder, else the export's name
+  `ssm:NAME=VALUE`       the value of the Systems Manager parameter NAME, for parameters typed
+                         `AWS::SSM::Parameter::Value<...>` (by default the name itself, with a warning)
 Inline Lambda code (`Code.ZipFile`) is returned in `files` as `code_dir/NAME/index.js` (or
 `index.py`), `code_dir` defaulting to `functions`, relative to the written definition.
 """
@@ -38,20 +41,26 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from . import cfn_yaml
+from . import cfn_types, cfn_yaml
 from .cfn_yaml import Stack, TemplateError, dotted_path, is_template
-from .models import PipelineDeclaration, SUPPORTED_ACTION_TYPES, check_pipeline
+from .coverage import GITHUB_V1
+from .models import PipelineDeclaration, check_pipeline, resource_keys, resource_name
 
 __all__ = ["ImportResult", "TemplateError", "import_template", "is_template", "local_image", "nearest_runtime",
            "parse_assignments"]
 
 DEFAULT_IMAGE = "pipemu/busybox:latest"
 DEFAULT_IMAGE_MAP = {"aws/codebuild/*": DEFAULT_IMAGE}
-MAP_KINDS = ("image", "repo", "bucket", "code", "import")
+MAP_KINDS = ("image", "repo", "bucket", "code", "import", "ssm")
 
-# Accepted and listed as ignored: they only matter on AWS.
+# Accepted and listed as ignored without a warning: they only matter on AWS (permissions, keys,
+# storage and connections pipemu stands in for by itself). Every other resource type pipemu does
+# not emulate is ignored too, with a warning that names it (it may matter to the pipeline).
 IGNORED_PREFIXES = ("AWS::IAM::", "AWS::SNS::", "AWS::KMS::", "AWS::S3::Bucket", "AWS::Lambda::Permission",
                     "AWS::Logs::LogGroup", "AWS::CodeStarConnections::Connection")
+# Transforms CloudFormation runs itself (not macros of an account): accepted, their resources ignored.
+KNOWN_TRANSFORMS = {"AWS::Serverless-2016-10-31": "AWS::Serverless::*",
+                    "AWS::LanguageExtensions": "Fn::ForEach and the other extensions"}
 PIPELINE_ARN = re.compile(r"arn:aws[\w-]*:codepipeline:[^:]*:[^:]*:([A-Za-z0-9.@\-_]+)")
 
 
@@ -102,7 +111,7 @@ def nearest_runtime(runtime: str) -> str | None:
 
 def import_template(text_or_path: str | Path, parameters: dict[str, str] = {}, maps: dict[str, str] = {},
                     stack_name: str = "pipemu", region: str = "us-east-1", account: str = "123456789012",
-                    code_dir: Path | None = None) -> ImportResult:
+                    code_dir: Path | None = None, exports: dict[str, str] | None = None) -> ImportResult:
     """Evaluate a template as one stack and translate it into definitions (see the module's doc)."""
     file = None
     # One line naming a file (or ending like one) is a path: a missing file says so, rather than
@@ -119,9 +128,14 @@ def import_template(text_or_path: str | Path, parameters: dict[str, str] = {}, m
     for key in maps:
         if key.partition(":")[0] not in MAP_KINDS or ":" not in key:
             raise TemplateError(("maps", key), f"unknown map; expected one of {', '.join(k + ':NAME' for k in MAP_KINDS)}")
-    stack = Stack(document, dict(parameters), dict(maps), stack_name, region, account, file)
-    if "Transform" in stack.template:
-        raise stack.error(("Transform",), "transforms (macros, SAM) are not supported; give the processed template")
+    stack = Stack(document, dict(parameters), dict(maps), stack_name, region, account, file, exports)
+    transforms = stack.template.get("Transform")
+    for transform in transforms if isinstance(transforms, list) else [transforms] if transforms else []:
+        if transform not in KNOWN_TRANSFORMS:
+            raise stack.error(("Transform",), f"the transform {transform} is a macro pipemu cannot run; give the processed "
+                                              "template (aws cloudformation get-template --template-stage Processed)")
+        stack.warnings.append(f"Transform: {transform} is not carried out: its resources ({KNOWN_TRANSFORMS[transform]}) "
+                              "are ignored like other resources pipemu does not emulate")
     return _Translation(stack, Path(code_dir) if code_dir is not None else Path("functions")).run()
 
 
@@ -172,6 +186,7 @@ class _Translation:
         self.sections: dict[str, dict] = {"repositories": {}, "buckets": {}, "projects": {}, "functions": {}}
         self.pipelines: list[dict] = []
         self.schedules: list[dict] = []
+        self.not_emulated: list[str] = []  # "Logical (AWS::Type)" of resources ignored with a warning
 
     def run(self) -> ImportResult:
         handlers = {"AWS::CodePipeline::Pipeline": self.pipeline, "AWS::CodeBuild::Project": self.project,
@@ -187,10 +202,13 @@ class _Translation:
             if kind.startswith(IGNORED_PREFIXES):
                 self.result.ignored.append(f"{logical} ({kind})")
             elif kind not in handlers:
-                raise self.s.error(at + ("Type",), f"{kind} is not supported (pipemu emulates {', '.join(handlers)}; "
-                                   "roles, buckets, keys, topics and log groups are ignored)")
+                self.result.ignored.append(f"{logical} ({kind})")
+                self.not_emulated.append(f"{logical} ({kind})")
             else:
-                props = self.s.eval(resource.get("Properties") or {}, at + ("Properties",))
+                for key in (resource.get("Properties") or {}) if isinstance(resource.get("Properties"), dict) else ():
+                    if not cfn_types.has_property(kind, key):  # CloudFormation refuses it: so do we
+                        raise self.s.error(at + ("Properties", key), f"CloudFormation's {kind} has no property {key}")
+                props = cfn_types.convert(kind, self.s.eval(resource.get("Properties") or {}, at + ("Properties",)))
                 handlers[kind](logical, props, at + ("Properties",), (resource.get("Metadata") or {}).get("pipemu") or {})
         resources = {k: v for k, v in self.sections.items() if v}
         names = [p["name"] for p in self.pipelines]
@@ -199,6 +217,9 @@ class _Translation:
             index = names.index(schedule["pipeline"]) if schedule["pipeline"] in names else 0
             definitions[index].setdefault("schedules", []).append(schedule)
         self.result.definitions = definitions
+        if self.not_emulated:
+            self.result.warnings.append(f"not emulated, ignored: {', '.join(self.not_emulated)}; what the pipeline "
+                                        "takes from them by Ref or Fn::GetAtt is a name or ARN of the right form")
         self.result.warnings.extend(self.s.warnings)
         return self.result
 
@@ -214,7 +235,9 @@ class _Translation:
             if key in warned:
                 self.warn(path + (key,), "has no local effect here; ignored")
             elif key not in used and key not in accepted:
-                raise self.s.error(path + (key,), f"{key} is not supported (supported: {', '.join(used)})")
+                # CloudFormation accepts it (cfn-lint checks templates against its schemas): a
+                # property pipemu does not know yet is said and ignored, never refused.
+                self.warn(path + (key,), f"{key} is not carried out by pipemu; ignored (it knows: {', '.join(used)})")
 
     def need(self, props: dict, key: str, path: tuple) -> Any:
         if props.get(key) is None:
@@ -263,35 +286,48 @@ class _Translation:
             model = PipelineDeclaration.model_validate(declaration)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
-            raise self.s.error(path + _pascal(tuple(first["loc"])), first["msg"]) from None
+            message = ("CloudFormation has no such property" if first["type"] == "extra_forbidden" else first["msg"])
+            raise self.s.error(path + _pascal(tuple(first["loc"])), message) from None
         for loc, message in check_pipeline(model)[:1]:
             raise self.s.error(path + _pascal(loc), message)
-        for stage in model.stages:
-            for action in stage.actions:
-                spec = SUPPORTED_ACTION_TYPES[action.actionTypeId.key]
-                for key, section in spec.resources.items():
-                    if section in ("repositories", "buckets") and (action.configuration or {}).get(key):
-                        self.local(section, action.configuration[key])
+        for s, stage in enumerate(model.stages):
+            for a, action in enumerate(stage.actions):
+                for key, section in resource_keys(action).items():
+                    name = resource_name(action, key)
+                    if section in ("repositories", "buckets") and name:
+                        self.local(section, name)
+                if action.actionTypeId.key == GITHUB_V1 and "OAuthToken" in (action.configuration or {}):
+                    # As AWS's GetPipeline shows it: the token is a secret, never written down here.
+                    declaration["stages"][s]["actions"][a]["configuration"]["OAuthToken"] = "****"
         self.pipelines.append(declaration)
 
     def project(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
         self.keys(props, path, ("Name", "Source", "Artifacts", "Environment"),
                   ("Description", "ServiceRole", "Tags", "EncryptionKey", "LogsConfig", "QueuedTimeoutInMinutes",
-                   "BadgeEnabled", "ConcurrentBuildLimit", "Visibility"), ("TimeoutInMinutes", "Cache", "VpcConfig"))
+                   "BadgeEnabled", "ConcurrentBuildLimit", "Visibility", "SourceVersion", "ResourceAccessRole"),
+                  ("TimeoutInMinutes", "Cache", "VpcConfig", "SecondarySources", "SecondaryArtifacts",
+                   "SecondarySourceVersions", "BuildBatchConfig", "FileSystemLocations", "Triggers", "AutoRetryLimit"))
         source = self.need(props, "Source", path)
-        if source.get("Type") != "CODEPIPELINE":  # the type first: it explains the other keys
-            raise self.s.error(path + ("Source", "Type"), f"CODEPIPELINE expected, {source.get('Type')} is not supported")
-        self.keys(source, path + ("Source",), ("Type", "BuildSpec"), (), ("InsecureSsl", "ReportBuildStatus"))
+        kind = str(source.get("Type", "")).upper()
+        if kind not in ("CODEPIPELINE", "NO_SOURCE"):
+            # When CodePipeline runs a project, its input artifact is the build's source whatever
+            # the project declares (CodePipeline overrides it).
+            self.warn(path + ("Source", "Type"), f"{source.get('Type')}: when a pipeline runs this project, its source is "
+                                                 "the action's input artifact (as CodePipeline overrides it)")
+        self.keys(source, path + ("Source",), ("Type", "BuildSpec"), ("Location", "SourceIdentifier"),
+                  ("InsecureSsl", "ReportBuildStatus", "GitCloneDepth", "GitSubmodulesConfig", "Auth", "BuildStatusConfig"))
         artifacts = props.get("Artifacts") or {}
-        self.keys(artifacts, path + ("Artifacts",), ("Type",), ("Name", "Packaging", "EncryptionDisabled"))
-        if artifacts.get("Type", "CODEPIPELINE") not in ("CODEPIPELINE", "NO_ARTIFACTS"):
-            raise self.s.error(path + ("Artifacts", "Type"), f"CODEPIPELINE expected, {artifacts.get('Type')} is not supported")
+        self.keys(artifacts, path + ("Artifacts",), ("Type",), ("Name", "Packaging", "EncryptionDisabled", "Location",
+                                                                 "NamespaceType", "Path", "OverrideArtifactName", "ArtifactIdentifier"))
+        if str(artifacts.get("Type", "CODEPIPELINE")).upper() not in ("CODEPIPELINE", "NO_ARTIFACTS"):
+            self.warn(path + ("Artifacts", "Type"), f"{artifacts.get('Type')}: when a pipeline runs this project, its "
+                                                    "artifacts are the action's output artifacts")
         at = path + ("Environment",)
         env = self.need(props, "Environment", path)
         self.keys(env, at, ("Type", "ComputeType", "Image", "PrivilegedMode", "EnvironmentVariables", "ImagePullCredentialsType"),
                   (), ("Certificate", "RegistryCredential", "Fleet"))
-        if str(env.get("Type", "")).startswith("WINDOWS"):
-            raise self.s.error(at + ("Type",), f"{env['Type']} is not supported (Linux containers only)")
+        if str(env.get("Type", "")).startswith(("WINDOWS", "MAC", "ARM")):
+            self.warn(at + ("Type",), f"{env['Type']}: builds run in Linux containers of this machine here")
         image = self.s.text(self.need(env, "Image", at), at + ("Image",))
         project: dict[str, Any] = {"image": local_image(image, self.s.maps, pipemu.get("image"))}
         if source.get("BuildSpec") is not None:
@@ -318,25 +354,31 @@ class _Translation:
         self.keys(props, path, ("FunctionName", "Runtime", "Handler", "Code", "Timeout", "MemorySize", "Environment"),
                   ("Role", "Description", "Tags", "Architectures", "LoggingConfig", "ReservedConcurrentExecutions",
                    "KmsKeyArn", "PackageType"), ("VpcConfig", "TracingConfig", "DeadLetterConfig", "EphemeralStorage"))
-        if props.get("PackageType", "Zip") != "Zip":
-            raise self.s.error(path + ("PackageType",), f"{props['PackageType']} is not supported (Zip functions only)")
         name = self.s.physical_name(logical)
+        if props.get("PackageType", "Zip") != "Zip":
+            self.warn(path + ("PackageType",), f"{props['PackageType']} functions are not emulated yet; {name} is not declared "
+                                              "(an action invoking it fails when it runs)")
+            return
         runtime = self.s.text(self.need(props, "Runtime", path), path + ("Runtime",))
         local = nearest_runtime(runtime)
         if local is None:
-            raise self.s.error(path + ("Runtime",), f"{runtime} is not supported (pipemu runs python3.x and nodejs runtimes)")
+            self.warn(path + ("Runtime",), f"{runtime} is not a runtime pipemu runs (python3.x and nodejs); {name} is not "
+                                          "declared (an action invoking it fails when it runs)")
+            return
         if local != runtime:
             self.warn(path + ("Runtime",), f"{runtime} is not supported any more; {name} runs on {local}")
         code = self.need(props, "Code", path)
-        self.keys(code, path + ("Code",), ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion"))
+        self.keys(code, path + ("Code",), ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion"), ("ImageUri", "SourceKMSKeyArn"))
         folder = self.s.maps.get(f"code:{name}")
         if folder is None and "ZipFile" in code:  # CloudFormation writes inline code as index.js / index.py
             folder = str(self.code_dir / name)
             filename = "index.js" if local.startswith("nodejs") else "index.py"
             self.result.files[self.code_dir / name / filename] = self.s.text(code["ZipFile"], path + ("Code", "ZipFile"))
         elif folder is None:
-            raise self.s.error(path + ("Code", "S3Bucket" if "S3Bucket" in code else "ZipFile"),
-                               f"the code of {name} is not in the template: give --map code:{name}=FOLDER")
+            folder = str(self.code_dir / name)
+            where = f"s3://{code.get('S3Bucket')}/{code.get('S3Key')}" if "S3Bucket" in code else "not in the template"
+            self.warn(path + ("Code",), f"the code of {name} is {where}: put it in {folder} (relative to the written "
+                                        f"definition) or give --map code:{name}=FOLDER")
         # An export keeps the local runtime in Metadata when it wrote a newer one for AWS.
         function: dict[str, Any] = {"runtime": pipemu.get("runtime") or local, "handler": self.s.text(self.need(props, "Handler", path), path), "code": folder}
         environment = props.get("Environment") or {}
@@ -370,7 +412,9 @@ class _Translation:
             arn = self.s.text(self.need(target, "Arn", path + at), path + at + ("Arn",))
             match = PIPELINE_ARN.fullmatch(arn)
             if not match:
-                raise self.s.error(path + at + ("Arn",), f"{arn} is not a pipeline (only schedules of pipelines are emulated)")
+                self.warn(path + at + ("Arn",), f"{arn} is not a pipeline: only schedules that start pipelines are emulated; "
+                                                "this target is ignored")
+                continue
             schedule: dict[str, Any] = {"expression": expression, "pipeline": match.group(1)}
             if props.get("ScheduleExpressionTimezone") not in (None, "UTC"):
                 schedule["timezone"] = props["ScheduleExpressionTimezone"]

@@ -158,8 +158,9 @@ class Stack:
     """One stack's evaluation: parameters, conditions, mappings, intrinsic functions."""
 
     def __init__(self, document: Any, parameters: dict[str, str], maps: dict[str, str], stack_name: str,
-                 region: str, account: str, file: str | None) -> None:
+                 region: str, account: str, file: str | None, exports: dict[str, str] | None = None) -> None:
         self.doc, self.template, self.maps, self.file = document, document.data, maps, file
+        self.exports = exports or {}  # Export.Name -> value, of the other stacks pipemu knows
         partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
         self.pseudo = {"AWS::StackName": stack_name, "AWS::Region": region, "AWS::AccountId": account,
                        "AWS::Partition": partition, "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
@@ -186,14 +187,45 @@ class Stack:
             if value is None:
                 raise self.error(("Parameters", name), f"parameter {name} has no Default and no value was given (--parameter {name}=VALUE)")
             value = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-            allowed = [str(v) for v in spec.get("AllowedValues") or []]
-            if allowed and value not in allowed:
-                raise self.error(("Parameters", name, "AllowedValues"), f"{value!r} is not one of {allowed}")
-            if spec.get("AllowedPattern") and not re.fullmatch(spec["AllowedPattern"], value):
-                raise self.error(("Parameters", name, "AllowedPattern"), f"{value!r} does not match {spec['AllowedPattern']}")
+            self._check_parameter(name, spec, value)
             kind = str(spec.get("Type", "String"))
+            if kind.startswith("AWS::SSM::Parameter::Value<"):
+                value = self._ssm(name, value)
+                kind = kind[len("AWS::SSM::Parameter::Value<"):-1]
             values[name] = [v.strip() for v in value.split(",")] if kind == "CommaDelimitedList" or kind.startswith("List<") else value
         return values
+
+    def _check_parameter(self, name: str, spec: dict, value: str) -> None:
+        """CloudFormation's parameter constraints, refused as it refuses them (naming the parameter)."""
+        at = ("Parameters", name)
+        said = spec.get("ConstraintDescription")
+        def refuse(key: str, why: str) -> TemplateError:
+            return self.error(at + (key,), f"parameter {name}: {why}" + (f" ({said})" if said else ""))
+        allowed = [str(v) for v in spec.get("AllowedValues") or []]
+        if allowed and value not in allowed:
+            raise refuse("AllowedValues", f"{value!r} is not one of {allowed}")
+        if spec.get("AllowedPattern") and not re.fullmatch(str(spec["AllowedPattern"]), value):
+            raise refuse("AllowedPattern", f"{value!r} does not match {spec['AllowedPattern']}")
+        for key, fails in (("MinLength", lambda n: len(value) < n), ("MaxLength", lambda n: len(value) > n)):
+            if key in spec and fails(int(spec[key])):
+                raise refuse(key, f"{value!r} is {len(value)} characters; {key} is {spec[key]}")
+        if str(spec.get("Type", "String")) == "Number":
+            try:
+                number = float(value)
+            except ValueError:
+                raise refuse("Type", f"{value!r} is not a number") from None
+            for key, fails in (("MinValue", lambda n: number < n), ("MaxValue", lambda n: number > n)):
+                if key in spec and fails(float(spec[key])):
+                    raise refuse(key, f"{value} is outside {key} {spec[key]}")
+
+    def _ssm(self, name: str, parameter: str) -> str:
+        """A parameter typed AWS::SSM::Parameter::Value<...>: its value is the named Systems
+        Manager parameter's, which only `--map ssm:NAME=VALUE` knows here."""
+        if f"ssm:{parameter}" in self.maps:
+            return self.maps[f"ssm:{parameter}"]
+        self.warnings.append(f"Parameters.{name}: the value of the SSM parameter {parameter} is read from Parameter Store "
+                             f"on AWS; here it is {parameter!r} (give --map ssm:{parameter}=VALUE)")
+        return parameter
 
     def condition(self, name: Any, path: tuple) -> bool:
         declared = self.template.get("Conditions") or {}
@@ -283,9 +315,13 @@ class Stack:
             return [f"{self.pseudo['AWS::Region']}{zone}" for zone in "abc"]
         if key == "Fn::ImportValue":
             name = self.text(self.eval(arg, path), path)
-            if f"import:{name}" not in self.maps:
-                raise self.error(path, f"Fn::ImportValue {name}: no other stacks here; give --map import:{name}=VALUE")
-            return self.maps[f"import:{name}"]
+            if f"import:{name}" in self.maps:
+                return self.maps[f"import:{name}"]
+            if name in self.exports:
+                return self.exports[name]
+            self.warnings.append(f"{dotted_path(path)}: Fn::ImportValue {name}: no stack pipemu knows exports it; "
+                                 f"it reads {name!r} (give --map import:{name}=VALUE)")
+            return name
         if key == "Fn::ToJsonString":
             return json.dumps(self.eval(arg, path), separators=(",", ":"))
         if key == "Fn::Length":

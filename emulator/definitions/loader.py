@@ -8,6 +8,7 @@ pipeline, so a bad edit never replaces the last good version (the caller keeps i
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -37,6 +38,7 @@ from .models import (
     check_pipeline,
     referenced_resources,
 )
+from .coverage import not_carried_out
 
 SUFFIXES = (".yml", ".yaml", ".json")
 
@@ -48,8 +50,13 @@ class DefinitionError:
     column: int
     path: str
     message: str
+    # "warning": accepted, but not carried out as AWS would (coverage.py), or a stand-in missing
+    # that the action will need when it runs. Only "error" keeps a file from loading.
+    severity: str = "error"
 
     def __str__(self) -> str:
+        if self.severity == "warning":
+            return f"{self.file}:{self.line}:{self.column}: warning: {self.path}: {self.message}"
         return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
 
 
@@ -58,6 +65,7 @@ class LoadedFile:
     path: Path
     definition: DefinitionFile | None  # None when the file has errors
     errors: list[DefinitionError] = field(default_factory=list)
+    warnings: list[DefinitionError] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +75,7 @@ class LoadedFolder:
     repositories: dict[str, Repository]
     projects: dict[str, Project]
     errors: list[DefinitionError]  # all errors, files' and folder-level
+    warnings: list[DefinitionError] = field(default_factory=list)  # all warnings, likewise
     functions: dict[str, Function] = field(default_factory=dict)
     stacks: dict[str, Stack] = field(default_factory=dict)
     buckets: dict[str, Bucket] = field(default_factory=dict)
@@ -215,7 +224,11 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
             if definition.pipeline is not None:
                 errors.extend(error(("pipeline",) + loc, message) for loc, message in check_pipeline(definition.pipeline))
     errors.sort(key=lambda e: (e.line, e.column))
-    return LoadedFile(path, None if errors else definition, errors), document
+    warnings = []
+    if definition is not None and definition.pipeline is not None and not errors:
+        warnings = [dataclasses.replace(error(("pipeline",) + loc, message), severity="warning")
+                    for loc, message in not_carried_out(definition.pipeline)]
+    return LoadedFile(path, None if errors else definition, errors, warnings), document
 
 
 # --- a CloudFormation template placed in the folder ---
@@ -245,6 +258,9 @@ def _load_template(path: Path, folder: Path) -> dict[Path, LoadedFile]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
     loaded: dict[Path, LoadedFile] = {}
+    said = [DefinitionError(str(path), 1, 1, "<template>", text, "warning") for text in imported.warnings]
+    said += [DefinitionError(str(path), 1, 1, "<template>", f"ignored {what}: not emulated", "warning")
+             for what in imported.ignored]
     for index, data in enumerate(imported.definitions):
         key = path if index == 0 else path.with_name(f"{path.name}#{index}")
         try:
@@ -256,7 +272,10 @@ def _load_template(path: Path, folder: Path) -> dict[Path, LoadedFile]:
             continue
         problems = check_pipeline(definition.pipeline) if definition.pipeline else []
         errors = [DefinitionError(str(path), 1, 1, format_path(("pipeline",) + loc), message) for loc, message in problems]
-        loaded[key] = LoadedFile(key, None if errors else definition, errors)
+        unsupported = not_carried_out(definition.pipeline) if definition.pipeline and not errors else []
+        warnings = (said if index == 0 else []) + [
+            DefinitionError(str(path), 1, 1, format_path(("pipeline",) + loc), message, "warning") for loc, message in unsupported]
+        loaded[key] = LoadedFile(key, None if errors else definition, errors, warnings)
     return loaded
 
 
@@ -380,11 +399,13 @@ def load_folder(folder: str | Path) -> LoadedFolder:
         result.files[path], documents[path] = entry.loaded, entry
     _PARSED.keep(cache_key, current)
     folder_errors: dict[Path, list[DefinitionError]] = {path: [] for path in result.files}
+    folder_warnings: dict[Path, list[DefinitionError]] = {path: [] for path in result.files}
 
-    def error(path: Path, loc: Loc, message: str) -> None:
+    def error(path: Path, loc: Loc, message: str, severity: str = "error") -> None:
         document = documents[path]
         position = document.positions().locate(loc) if document else yamlpos.Position(1, 1)
-        folder_errors[path].append(DefinitionError(str(path), position.line, position.column, format_path(loc), message))
+        found = DefinitionError(str(path), position.line, position.column, format_path(loc), message, severity)
+        (folder_errors if severity == "error" else folder_warnings)[path].append(found)
 
     parsed = {path: loaded.definition for path, loaded in result.files.items() if loaded.definition is not None}
     declared: dict[str, dict[str, tuple[Path, Any]]] = {section: {} for section in RESOURCE_KINDS}
@@ -410,14 +431,19 @@ def load_folder(folder: str | Path) -> LoadedFolder:
             pipeline_files[name] = path
         for loc, section, resource in referenced_resources(definition.pipeline):
             if resource not in declared[section]:
-                error(path, ("pipeline",) + loc, f"{RESOURCE_KINDS[section]} {resource} is not declared in any file of {folder} (add it under {section}:)")
+                # As AWS, which accepts a pipeline naming a project that does not exist yet: the
+                # action fails when it runs, saying the same.
+                error(path, ("pipeline",) + loc, f"{RESOURCE_KINDS[section]} {resource} is not declared in any file of "
+                      f"{folder} (add it under {section}:); the action will fail when it runs", "warning")
 
     for path, entry in current.items():
-        if not folder_errors.get(path):
+        if not folder_errors.get(path) and not folder_warnings.get(path):
             entry.document = None
     for path, loaded in result.files.items():
         result.errors.extend(loaded.errors)
         result.errors.extend(sorted(folder_errors[path], key=lambda e: (e.line, e.column)))
+        if not loaded.errors and not folder_errors[path]:
+            result.warnings.extend(sorted([*loaded.warnings, *folder_warnings[path]], key=lambda e: (e.line, e.column)))
         definition = loaded.definition
         if definition is not None and definition.pipeline is not None and not folder_errors[path]:
             result.pipelines[definition.pipeline.name] = (path, definition.pipeline)
@@ -462,17 +488,21 @@ def _declared_name(path: Path, raw: bytes | None = None) -> str | None:
 
 
 def validate_paths(paths: list[Path]) -> list[DefinitionError]:
-    """Every error in the given files and folders (for `pipemu validate`). A file of a folder
-    is checked together with its folder, since its projects may be declared beside it."""
+    """Every error and warning (`severity`) in the given files and folders (for `pipemu
+    validate`). A file of a folder is checked together with its folder, since its projects may
+    be declared beside it."""
     errors: list[DefinitionError] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = load_folder(path).errors
+            folder = load_folder(path)
+            found = folder.errors + folder.warnings
         elif path.suffix in SUFFIXES and path.is_file() and not path.name.startswith("."):
             own = str(path.parent / path.name)
-            found = [e for e in load_folder(path.parent).errors if e.file == own]
+            folder = load_folder(path.parent)
+            found = [e for e in folder.errors + folder.warnings if e.file == own or e.file.startswith(own + "#")]
         else:
-            found = load_file(path).errors
+            loaded = load_file(path)
+            found = loaded.errors + loaded.warnings
         errors.extend(e for e in found if e not in errors)
     return errors
 
@@ -481,19 +511,24 @@ def validate_paths(paths: list[Path]) -> list[DefinitionError]:
 
 
 def check_declaration(
-    data: Any, repositories: dict[str, Repository], projects: dict[str, Project]
-) -> tuple[PipelineDeclaration | None, list[tuple[str, str]]]:
-    """The declaration and its problems as (`pipeline.field.path`, message), by the same rules
-    as a file's, resources included (they must be declared in the pipelines folder)."""
+    data: Any, declared: dict[str, dict[str, Any]]
+) -> tuple[PipelineDeclaration | None, list[tuple[str, str]], list[tuple[str, str]]]:
+    """The declaration, its problems and its warnings as (`pipeline.field.path`, message), by
+    the same rules as a file's. `declared` maps a resource section (`projects`, ...) to the
+    names the pipelines folder declares: one the pipeline names but the folder lacks is a
+    warning, as AWS accepts a pipeline naming a project that does not exist yet."""
     try:
         pipeline = PipelineDeclaration.model_validate(data)
     except ValidationError as exc:
         return None, [(format_path(("pipeline",) + tuple(e["loc"])), _message(e, ("pipeline",) + tuple(e["loc"])))
-                      for e in exc.errors()]
+                      for e in exc.errors()], []
     problems = [(format_path(("pipeline",) + loc), message) for loc, message in check_pipeline(pipeline)]
-    declared = {"repositories": repositories, "projects": projects}
+    if problems:
+        return None, problems, []
+    warnings = [(format_path(("pipeline",) + loc), message) for loc, message in not_carried_out(pipeline)]
     for loc, section, name in referenced_resources(pipeline):
-        if name not in declared[section]:
-            problems.append((format_path(("pipeline",) + loc),
-                             f"{RESOURCE_KINDS[section]} {name} is not declared in the pipelines folder"))
-    return (pipeline if not problems else None), problems
+        if name not in (declared.get(section) or {}):
+            warnings.append((format_path(("pipeline",) + loc),
+                             f"{RESOURCE_KINDS[section]} {name} is not declared in the pipelines folder (add it under "
+                             f"{section}: in a file there); the action will fail when it runs"))
+    return pipeline, [], warnings

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from .action_types import ACTION_TYPES, ActionTypeSpec
 
 DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/pipemu-local"
 # AWS always answers get-pipeline with an artifact store; ours is a local folder, named like one.
@@ -142,13 +143,108 @@ class ActionDeclaration(AwsModel):
     environmentVariables: list[EnvironmentVariable] | None = None
 
 
+# --- V2: stage conditions and rules, retries, triggers (AWS's shapes; carried out or warned
+# about by name: see coverage.py) ---
+
+_RESULT = Literal["ROLLBACK", "FAIL", "RETRY", "SKIP"]
+
+
+def _sized(item: Any, lo: int, hi: int) -> Any:
+    return Annotated[list[item], Field(min_length=lo, max_length=hi)]
+
+
+class RuleTypeId(AwsModel):
+    category: Literal["Rule"]
+    owner: Literal["AWS"] | None = None
+    provider: _text(r"[0-9A-Za-z_-]+", 1, 35)  # type: ignore[valid-type]
+    version: _text(r"[0-9A-Za-z_-]+", 1, 9) | None = None  # type: ignore[valid-type]
+
+
+class RuleDeclaration(AwsModel):
+    name: _text(r"[A-Za-z0-9.@\-_]+", 1, 100)  # type: ignore[valid-type]
+    ruleTypeId: RuleTypeId
+    configuration: Annotated[Configuration, Field(max_length=200)] | None = None
+    commands: _sized(str, 1, 50) | None = None
+    inputArtifacts: list[InputArtifact] | None = None
+    roleArn: RoleArn | None = None
+    region: _text(r".*", 4, 30) | None = None  # type: ignore[valid-type]
+    timeoutInMinutes: _int_range(5, 86400) | None = None  # type: ignore[valid-type]
+
+
+class Condition(AwsModel):
+    result: _RESULT | None = None
+    rules: _sized(RuleDeclaration, 1, 5) | None = None
+
+
+class RetryConfiguration(AwsModel):
+    retryMode: Literal["FAILED_ACTIONS", "ALL_ACTIONS"] | None = None
+
+
+class FailureConditions(AwsModel):
+    result: _RESULT | None = None
+    retryConfiguration: RetryConfiguration | None = None
+    conditions: _sized(Condition, 1, 1) | None = None
+
+
+class SuccessConditions(AwsModel):
+    conditions: _sized(Condition, 1, 1)
+
+
+class BeforeEntryConditions(AwsModel):
+    conditions: _sized(Condition, 1, 1)
+
+
+class BlockerDeclaration(AwsModel):
+    name: _text(r".*", 1, 100)  # type: ignore[valid-type]
+    type: Literal["Schedule"]
+
+
+class _GitPatterns(AwsModel):
+    includes: _sized(_text(r"[\s\S]*", 1, 255), 1, 8) | None = None  # type: ignore[valid-type]
+    excludes: _sized(_text(r"[\s\S]*", 1, 255), 1, 8) | None = None  # type: ignore[valid-type]
+
+
+class GitPushFilter(AwsModel):
+    tags: _GitPatterns | None = None
+    branches: _GitPatterns | None = None
+    filePaths: _GitPatterns | None = None
+
+
+class GitPullRequestFilter(AwsModel):
+    events: _sized(Literal["OPEN", "UPDATED", "CLOSED"], 1, 3) | None = None
+    branches: _GitPatterns | None = None
+    filePaths: _GitPatterns | None = None
+
+
+class GitConfiguration(AwsModel):
+    sourceActionName: _text(r"[A-Za-z0-9.@\-_]+", 1, 100)  # type: ignore[valid-type]
+    push: _sized(GitPushFilter, 1, 3) | None = None
+    pullRequest: _sized(GitPullRequestFilter, 1, 3) | None = None
+
+
+class PipelineTriggerDeclaration(AwsModel):
+    providerType: Literal["CodeStarSourceConnection"]
+    gitConfiguration: GitConfiguration
+
+
+class EncryptionKey(AwsModel):
+    id: _text(r"[\s\S]*", 1, 400)  # type: ignore[valid-type]
+    type: Literal["KMS"]
+
+
+class ArtifactStore(AwsModel):
+    type: Literal["S3"]
+    location: _text(r"[a-zA-Z0-9\-\.]+", 3, 63)  # type: ignore[valid-type]
+    encryptionKey: EncryptionKey | None = None
+
+
 class StageDeclaration(AwsModel):
     name: StageName  # type: ignore[valid-type]
     actions: list[ActionDeclaration]
-    blockers: Any = None
-    onFailure: Any = None
-    onSuccess: Any = None
-    beforeEntry: Any = None
+    blockers: list[BlockerDeclaration] | None = None
+    onFailure: FailureConditions | None = None
+    onSuccess: SuccessConditions | None = None
+    beforeEntry: BeforeEntryConditions | None = None
 
     def action(self, name: str) -> ActionDeclaration | None:
         return next((a for a in self.actions if a.name == name), None)
@@ -163,14 +259,14 @@ class PipelineVariableDeclaration(AwsModel):
 class PipelineDeclaration(AwsModel):
     name: PipelineName  # type: ignore[valid-type]
     roleArn: RoleArn = DEFAULT_ROLE_ARN
-    artifactStore: dict[str, Any] | None = None
-    artifactStores: dict[str, Any] | None = None
+    artifactStore: ArtifactStore | None = None
+    artifactStores: dict[str, ArtifactStore] | None = None
     stages: list[StageDeclaration]
     version: _int_range(1, 2**31 - 1) = 1  # type: ignore[valid-type]
     executionMode: Literal["QUEUED", "SUPERSEDED", "PARALLEL"] = "SUPERSEDED"
     pipelineType: Literal["V1", "V2"] = "V1"
-    variables: list[PipelineVariableDeclaration] | None = None
-    triggers: list[Any] | None = None
+    variables: _sized(PipelineVariableDeclaration, 0, 50) | None = None
+    triggers: _sized(PipelineTriggerDeclaration, 0, 50) | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -356,64 +452,10 @@ class DefinitionFile(AwsModel):
 # --- rules that span fields ---
 
 
-@dataclass(frozen=True)
-class ActionTypeSpec:
-    """What an action type of ours requires: configuration keys, artifact counts, and which
-    configuration keys name a resource declared in the folder (key -> section)."""
-
-    required: tuple[str, ...] = ()
-    optional: tuple[str, ...] = ()
-    inputs: tuple[int, int] = (0, 0)
-    outputs: tuple[int, int] = (0, 0)
-    resources: dict[str, str] = field(default_factory=dict)
-
-
-_CODEBUILD = ActionTypeSpec(
-    required=("ProjectName",),
-    optional=("PrimarySource", "BatchEnabled", "CombineArtifacts", "EnvironmentVariables"),
-    inputs=(1, 5),
-    outputs=(0, 5),
-    resources={"ProjectName": "projects"},
-)
-
-# (category, owner, provider) -> spec. Supporting another action type is one line here.
+# The action types pipemu carries out (AWS's whole list, with the ones only recorded, is in
+# action_types.py).
 SUPPORTED_ACTION_TYPES: dict[tuple[str, str, str], ActionTypeSpec] = {
-    ("Source", "AWS", "CodeCommit"): ActionTypeSpec(
-        required=("RepositoryName", "BranchName"),
-        optional=("PollForSourceChanges", "OutputArtifactFormat"),
-        outputs=(1, 1),
-        resources={"RepositoryName": "repositories"},
-    ),
-    ("Build", "AWS", "CodeBuild"): _CODEBUILD,
-    ("Test", "AWS", "CodeBuild"): _CODEBUILD,
-    ("Source", "AWS", "CodeStarSourceConnection"): ActionTypeSpec(
-        required=("ConnectionArn", "FullRepositoryId", "BranchName"),
-        optional=("OutputArtifactFormat", "DetectChanges"),
-        outputs=(1, 1),
-        resources={"FullRepositoryId": "repositories"},
-    ),
-    ("Source", "AWS", "S3"): ActionTypeSpec(
-        required=("S3Bucket", "S3ObjectKey"),
-        optional=("PollForSourceChanges",),
-        outputs=(1, 1),
-        resources={"S3Bucket": "buckets"},
-    ),
-    ("Approval", "AWS", "Manual"): ActionTypeSpec(optional=("CustomData", "ExternalEntityLink", "NotificationArn")),
-    ("Deploy", "AWS", "CloudFormation"): ActionTypeSpec(
-        required=("ActionMode", "StackName"),
-        optional=("TemplatePath", "Capabilities", "RoleArn", "ParameterOverrides", "TemplateConfiguration",
-                  "OutputFileName", "ChangeSetName"),
-        inputs=(0, 10),
-        outputs=(0, 1),
-        # No resource check: a stack not in `stacks:` is validated from its template and recorded.
-    ),
-    ("Invoke", "AWS", "Lambda"): ActionTypeSpec(
-        required=("FunctionName",),
-        optional=("UserParameters",),
-        inputs=(0, 5),
-        outputs=(0, 5),
-        resources={"FunctionName": "functions"},
-    ),
+    key: spec for key, spec in ACTION_TYPES.items() if spec.emulated
 }
 
 RESOURCE_KINDS = {
@@ -423,6 +465,13 @@ RESOURCE_KINDS = {
     "stacks": "stack",
     "buckets": "bucket",
 }
+
+
+# AWS's fixed quotas (CodePipeline user guide, "Quotas"): stages per pipeline, actions per stage,
+# the length of one action configuration value.
+MAX_STAGES = 50
+MAX_ACTIONS = 50
+MAX_CONFIGURATION_VALUE = 1000
 
 
 def _loc_text(loc: Loc) -> str:
@@ -441,9 +490,10 @@ def _count(low_high: tuple[int, int], noun: str) -> str:
 def check_pipeline(pipeline: PipelineDeclaration) -> list[Problem]:
     """Every rule AWS applies across fields, as (path, message); paths are relative to the pipeline."""
     problems: list[Problem] = []
-    if len(pipeline.stages) < 2:
-        problems.append((("stages",), "a pipeline needs at least 2 stages"))
+    if not 2 <= len(pipeline.stages) <= MAX_STAGES:
+        problems.append((("stages",), f"a pipeline needs 2..{MAX_STAGES} stages (AWS's quota), not {len(pipeline.stages)}"))
     stage_names: dict[str, int] = {}
+    namespaces: dict[str, Loc] = {}
     # artifact name -> (stage index, runOrder, path of the output)
     producers: dict[str, tuple[int, int, Loc]] = {}
     for s, stage in enumerate(pipeline.stages):
@@ -451,20 +501,29 @@ def check_pipeline(pipeline: PipelineDeclaration) -> list[Problem]:
         if stage.name in stage_names:
             problems.append((at_stage + ("name",), f"duplicate stage name {stage.name} (also stages[{stage_names[stage.name]}])"))
         stage_names.setdefault(stage.name, s)
-        if not 1 <= len(stage.actions) <= 50:
-            problems.append((at_stage + ("actions",), "a stage needs 1..50 actions"))
+        if not 1 <= len(stage.actions) <= MAX_ACTIONS:
+            problems.append((at_stage + ("actions",), f"a stage needs 1..{MAX_ACTIONS} actions (AWS's quota)"))
         action_names: dict[str, int] = {}
         for a, action in enumerate(stage.actions):
             at: Loc = at_stage + ("actions", a)
             if action.name in action_names:
                 problems.append((at + ("name",), f"duplicate action name {action.name} in stage {stage.name} (also actions[{action_names[action.name]}])"))
             action_names.setdefault(action.name, a)
+            if action.namespace is not None:  # AWS: "Namespaces must be unique across the pipeline definition"
+                if action.namespace in namespaces:
+                    problems.append((at + ("namespace",), f"namespace {action.namespace} is also declared by "
+                                                          f"{_loc_text(namespaces[action.namespace])}: namespaces must be "
+                                                          "unique across the pipeline"))
+                namespaces.setdefault(action.namespace, at)
             category = action.actionTypeId.category
             if s == 0 and category != "Source":
                 problems.append((at + ("actionTypeId", "category"), f"the first stage may hold only Source actions, not {category}"))
             if s > 0 and category == "Source":
                 problems.append((at + ("actionTypeId", "category"), "Source actions must be in the first stage"))
             problems.extend(_check_action_type(action, at))
+            for key, value in (action.configuration or {}).items():
+                if len(value) > MAX_CONFIGURATION_VALUE:
+                    problems.append((at + ("configuration", key), f"is {len(value)} characters; AWS takes at most {MAX_CONFIGURATION_VALUE}"))
             for o, output in enumerate(action.outputArtifacts):
                 if output.name in producers:
                     problems.append((at + ("outputArtifacts", o, "name"), f"artifact {output.name} is already produced by {_loc_text(producers[output.name][2][:-3])}"))
@@ -483,10 +542,12 @@ def check_pipeline(pipeline: PipelineDeclaration) -> list[Problem]:
 
 
 def _check_action_type(action: ActionDeclaration, at: Loc) -> list[Problem]:
+    """AWS's rules for an action type pipemu carries out. Other types are accepted as they are
+    (coverage.py warns about them): their rules are AWS's to apply."""
     type_id = action.actionTypeId
     spec = SUPPORTED_ACTION_TYPES.get(type_id.key)
     if spec is None:
-        return [(at + ("actionTypeId",), f"provider {type_id.provider} ({type_id.category}) is not supported")]
+        return []
     problems: list[Problem] = []
     configuration = action.configuration or {}
     for key in spec.required:
@@ -502,15 +563,33 @@ def _check_action_type(action: ActionDeclaration, at: Loc) -> list[Problem]:
     return problems
 
 
+def resource_name(action: ActionDeclaration, key: str) -> str | None:
+    """The name of the resource an action's configuration `key` names. A GitHub (version 1)
+    source names its repository by `Owner` and `Repo`: the stand-in is `Owner/Repo`, as a
+    connection's FullRepositoryId."""
+    configuration = action.configuration or {}
+    if action.actionTypeId.key == ("Source", "ThirdParty", "GitHub"):
+        owner, repo = configuration.get("Owner"), configuration.get("Repo")
+        return f"{owner}/{repo}" if owner is not None and repo is not None else None
+    return configuration.get(key)
+
+
+def resource_keys(action: ActionDeclaration) -> dict[str, str]:
+    """Configuration key -> section of the resources an emulated action names."""
+    if action.actionTypeId.key == ("Source", "ThirdParty", "GitHub"):
+        return {"Repo": "repositories"}
+    spec = SUPPORTED_ACTION_TYPES.get(action.actionTypeId.key)
+    return spec.resources if spec else {}
+
+
 def referenced_resources(pipeline: PipelineDeclaration) -> list[tuple[Loc, str, str]]:
     """(path, section, name) of every resource the pipeline's actions name, e.g.
     `(("stages", 1, "actions", 0, "configuration", "ProjectName"), "projects", "build")`."""
     found = []
     for s, stage in enumerate(pipeline.stages):
         for a, action in enumerate(stage.actions):
-            spec = SUPPORTED_ACTION_TYPES.get(action.actionTypeId.key)
-            for key, section in (spec.resources if spec else {}).items():
-                name = (action.configuration or {}).get(key)
+            for key, section in resource_keys(action).items():
+                name = resource_name(action, key)
                 if name is not None:
                     found.append((("stages", s, "actions", a, "configuration", key), section, name))
     return found

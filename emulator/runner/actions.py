@@ -18,7 +18,7 @@ from emulator.engine import ActionFailed, ActionSucceeded, Event, JobFailed, Run
 
 from . import stacks
 from .containers import EngineUnavailable, engine_down, remove_named, unavailable_message
-from .providers import PROVIDERS, ActionFailure, container_name
+from .providers import PROVIDERS, ActionFailure, container_name, not_emulated
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,7 @@ class ActionRunner:
             return ActionFailed(*where, message=message, external_execution_id=external_id)
 
         try:
-            if provider is None:
-                raise ActionFailure(f"{action.category}/{action.provider} actions are not supported yet")
-            output = provider(self, command, cancel)
+            output = (provider or not_emulated)(self, command, cancel)
         except ActionFailure as failure:
             self.log(command, f"[pipemu] action failed: {failure}")
             report(failed(str(failure), failure.external_id))
@@ -161,9 +159,11 @@ class ActionRunner:
 
     def resource(self, section: str, name: str, what: str):
         """A declared repository or project of the current definitions, or the action fails."""
-        found = getattr(self._resources(), section).get(name)
+        found = (getattr(self._resources(), section, None) or {}).get(name)
         if found is None:
-            raise ActionFailure(f"{what} {name!r} is not declared in the pipelines folder")
+            # AWS's words for a resource that does not exist, and where its stand-in goes here.
+            raise ActionFailure(f"{what} {name} does not exist: declare its stand-in under {section}: in a file "
+                                "of the pipelines folder")
         return found
 
     def log(self, command: RunAction, line: str) -> None:

@@ -90,6 +90,31 @@ def _codestar(runner: ActionRunner, command: RunAction, cancel: threading.Event)
     return _git_source(runner, command, config["FullRepositoryId"], config["BranchName"])
 
 
+def _github(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    """GitHub version 1 (OAuth; deprecated by AWS): the local repository `Owner/Repo`."""
+    config = dict(command.configuration)
+    return _git_source(runner, command, f"{config['Owner']}/{config['Repo']}", config["Branch"])
+
+
+def not_emulated(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    """An action type pipemu does not carry out yet (ECS, CodeDeploy, S3 deploy, ...): recorded,
+    as `pipemu validate` warned. It succeeds so that the rest of the pipeline runs as on AWS; its
+    output artifacts are empty, and its log says so (and what it was asked to do)."""
+    action = command.action
+    runner.log(command, f"[pipemu] {action.owner}/{action.provider} ({action.category}) actions are not emulated yet: "
+                        f"recorded, nothing was {'deployed' if action.category == 'Deploy' else 'run'}")
+    for key, value in command.configuration:
+        runner.log(command, f"[pipemu]   {key}: {value}")
+    for artifact in command.inputs:
+        runner.log(command, f"[pipemu]   input artifact {artifact.name}")
+    artifacts = []
+    for name in action.output_artifacts:
+        runner.fresh_artifact_dir(command.execution_id, name).mkdir(parents=True)
+        artifacts.append(ArtifactOutput(name, runner.artifact_location(command.execution_id, name)))
+        runner.log(command, f"[pipemu]   output artifact {name}: empty")
+    return ActionOutput(summary=f"{action.provider} not emulated: recorded", artifacts=tuple(artifacts))
+
+
 def _s3(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
     """S3 source: an object key in a local folder standing in for the bucket, either a zip (as
     AWS expects) or a folder; its revision is the content's SHA-256 (S3 gives a version id)."""
@@ -304,6 +329,7 @@ def _epoch(iso: str) -> float | None:
 PROVIDERS: dict[tuple[str, str], Callable[[ActionRunner, RunAction, threading.Event], ActionOutput]] = {
     ("Source", "CodeCommit"): _codecommit,
     ("Source", "CodeStarSourceConnection"): _codestar,
+    ("Source", "GitHub"): _github,
     ("Source", "S3"): _s3,
     ("Build", "CodeBuild"): _codebuild,
     ("Test", "CodeBuild"): _codebuild,

@@ -34,6 +34,8 @@ from emulator.engine import (
 from emulator.runner.source import SourceError, resolve_commit
 from emulator.store import Store
 
+from emulator.definitions.action_types import git_source, masked
+
 from .errors import ServiceError
 from .timers import Timers
 
@@ -82,6 +84,10 @@ class ServiceCore:
         self._timers = timers
         self.resources = None  # the last good definitions folder (repositories, projects)
         self.definition_errors: list = []
+        # Fields accepted but not carried out, and stand-ins missing (coverage.py): the folder's,
+        # then those of pipelines created through the API (name -> warnings).
+        self.definition_warnings: list = []
+        self.api_warnings: dict[str, list[str]] = {}
         self._pending_removal: set[str] = set()
         self.changes = 0  # counts applied events: clients that watch refetch when it moves
         self.listeners: list[Callable[[int], None]] = []
@@ -205,6 +211,7 @@ class ServiceCore:
         with self.lock:
             self.resources = folder
             self.definition_errors = list(folder.errors)
+            self.definition_warnings = list(getattr(folder, "warnings", []))
             # A pipeline whose file is gone goes too, once none of its executions runs; a file
             # with errors keeps its pipeline's last good version.
             kept = set(folder.pipelines) | set(folder.names_in_broken_files)
@@ -213,7 +220,7 @@ class ServiceCore:
                     self._pending_removal.add(name)
             self._remove_idle()
             for name, (path, model) in sorted(folder.pipelines.items()):
-                declaration = model.model_dump(mode="json", exclude_none=True)
+                declaration = masked(model.model_dump(mode="json", exclude_none=True))
                 existing = self.engine.pipelines.get(name)
                 if existing is not None and existing.origin == "api":
                     self.definition_errors.append(
@@ -235,6 +242,12 @@ class ServiceCore:
         self._notify()
         return declared
 
+    def warnings(self) -> list[str]:
+        """Every definition warning now in force, the folder's and the API pipelines'."""
+        with self.lock:
+            api = [w for name in sorted(self.api_warnings) if name in self.engine.pipelines for w in self.api_warnings[name]]
+            return [str(w) for w in self.definition_warnings] + api
+
     def pinned_sources(self, pipeline: str, overrides: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
         """The commit of every source action, fixed when the execution starts (as AWS does), so
         that an execution waiting at the Source entrance still builds the change that started it.
@@ -242,13 +255,14 @@ class ServiceCore:
         revisions = dict(overrides)
         repositories = getattr(self.resources, "repositories", {}) or {}
         for action in self.engine.pipeline(pipeline).plan.stages[0].actions:
-            if action.name in revisions or action.provider not in ("CodeCommit", "CodeStarSourceConnection"):
+            source = git_source(action.provider, action.config)
+            if action.name in revisions or source is None:
                 continue
-            repository = repositories.get(action.config.get("RepositoryName") or action.config.get("FullRepositoryId"))
+            repository = repositories.get(source[0])
             if repository is None:
                 continue
             try:
-                revisions[action.name] = resolve_commit(repository.path, action.config["BranchName"]).commit_id
+                revisions[action.name] = resolve_commit(repository.path, source[1]).commit_id
             except SourceError:
                 continue
         return tuple(revisions.items())

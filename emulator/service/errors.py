@@ -15,5 +15,9 @@ def validation(message: str) -> ServiceError:
     return ServiceError("ValidationException", message)
 
 
+ACCOUNT = "123456789012"
+
+
 def pipeline_not_found(name: str) -> ServiceError:
-    return ServiceError("PipelineNotFoundException", f"Pipeline '{name}' not found")
+    # AWS's own words for it.
+    return ServiceError("PipelineNotFoundException", f"Account '{ACCOUNT}' does not have a pipeline with name '{name}'")

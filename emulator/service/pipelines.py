@@ -8,15 +8,20 @@ or delete a file's pipeline, and a file naming an API pipeline is reported as an
 
 from __future__ import annotations
 
+import logging
 import re
 
 from emulator.definitions import check_declaration
+from emulator.definitions.action_types import masked
+from emulator.definitions.models import RESOURCE_KINDS
 from emulator.engine import ExecutionStarted, PipelineDeclared, PipelineDeleted, plan_from_declaration
 
 from . import views
 from .core import change_detection_on
-from .errors import ServiceError, validation
+from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page
+
+log = logging.getLogger(__name__)
 
 _ARN = re.compile(r"arn:aws:codepipeline:[a-z0-9-]+:\d{12}:(?P<name>[A-Za-z0-9.@\-_]+)")
 
@@ -30,6 +35,7 @@ class PipelineOperations:
                 raise ServiceError("PipelineNameInUseException", f"Pipeline '{name}' already exists")
             declaration["version"] = 1
             self.apply(PipelineDeclared(name, 1, plan_from_declaration(declaration), origin="api"))
+            self._keep_warnings(name)
             tags = {t["key"]: t["value"] for t in params.get("tags") or ()}
             if tags:
                 self.store.set_tags(views.pipeline_arn(self.region, name), tags)
@@ -37,7 +43,7 @@ class PipelineOperations:
                 self.apply(ExecutionStarted(name, self._new_id(), "CreatePipeline",
                                             source_revisions=self.pinned_sources(name)))
             answer = {"pipeline": declaration}
-            if params.get("tags"):
+            if "tags" in params:  # as sent, an empty list included (AWS answers it back)
                 answer["tags"] = params["tags"]
             return answer
 
@@ -48,6 +54,7 @@ class PipelineOperations:
             version = pipeline.version + 1
             declaration["version"] = version
             self.apply(PipelineDeclared(pipeline.name, version, plan_from_declaration(declaration), origin="api"))
+            self._keep_warnings(pipeline.name)
             return {"pipeline": declaration}
 
     def delete_pipeline(self, params: dict) -> dict:
@@ -56,6 +63,7 @@ class PipelineOperations:
                 return {}  # as AWS: deleting what is not there is not an error
             pipeline = self._owned_by_api(params["name"], "deleted")
             self.apply(PipelineDeleted(pipeline.name))
+            self.api_warnings.pop(pipeline.name, None)
             self.store.remove_tags(views.pipeline_arn(self.region, pipeline.name))
             return {}
 
@@ -83,10 +91,8 @@ class PipelineOperations:
 
     def _checked(self, data: dict) -> dict:
         """The declaration in AWS's form with defaults filled in, or AWS's error for it."""
-        resources = self.resources
-        model, problems = check_declaration(
-            data, getattr(resources, "repositories", {}) or {}, getattr(resources, "projects", {}) or {}
-        )
+        declared = {section: getattr(self.resources, section, None) or {} for section in RESOURCE_KINDS}
+        model, problems, warnings = check_declaration(data, declared)
         if problems:
             path, message = problems[0]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -96,12 +102,20 @@ class PipelineOperations:
             elif ".stages[" in path:
                 code = "InvalidStageDeclarationException"
             raise ServiceError(code, f"{path}: {message}{more}")
-        return model.model_dump(mode="json", exclude_none=True)
+        self._pending_warnings = [f"pipeline {model.name} (created through the API): warning: {path}: {message}"
+                                  for path, message in warnings]
+        return masked(model.model_dump(mode="json", exclude_none=True))
+
+    def _keep_warnings(self, name: str) -> None:
+        """The warnings of the declaration just applied: logged, and shown on /health while it lives."""
+        self.api_warnings[name] = self._pending_warnings
+        for warning in self._pending_warnings:
+            log.warning("%s", warning)
 
     def _owned_by_api(self, name: str, verb: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:
-            raise ServiceError("PipelineNotFoundException", f"Pipeline '{name}' not found")
+            raise pipeline_not_found(name)
         if pipeline.origin != "api":
             where = self._file_of(name)
             raise validation(

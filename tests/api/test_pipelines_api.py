@@ -7,6 +7,7 @@ import copy
 
 import pytest
 
+from tests.e2e.waiting import wait_for
 from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.docker
@@ -68,11 +69,16 @@ def test_create_update_delete_and_restart(article_daemon):
 @pytest.mark.parametrize(
     "change, code, words",
     [
-        (lambda d: d["stages"].pop(), "InvalidStructureException", "at least 2 stages"),
+        (lambda d: d["stages"].pop(), "InvalidStructureException", "2..50 stages"),
+        (lambda d: d["stages"].extend(copy.deepcopy(d["stages"][1:]) * 50), "InvalidStructureException", "not 52"),
         (lambda d: d["stages"][1]["actions"][0].update(actionTypeId={
             "category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
-            configuration={"ProjectName": "nope"}, inputArtifacts=[{"name": "src"}]),
-         "InvalidActionDeclarationException", "nope"),
+            configuration={"ProjectName": "nope", "Frobnicate": "x"}, inputArtifacts=[{"name": "src"}]),
+         "InvalidActionDeclarationException", "Frobnicate"),
+        (lambda d: d["stages"][1]["actions"][0].update(configuration={"CustomData": "x" * 1001}),
+         "ValidationException", "at most 1000"),  # the model itself bounds configuration values
+        (lambda d: [a.update(namespace="Same") for s in d["stages"] for a in s["actions"]],
+         "InvalidActionDeclarationException", "unique"),
         (lambda d: d["stages"][1].update(name="Source"), "InvalidStageDeclarationException", "Source"),
         (lambda d: d.update(name=FILE_PIPELINE), "PipelineNameInUseException", FILE_PIPELINE),
         (lambda d: d["stages"][0]["actions"][0].update(runOrder=1000), "ValidationException", "runOrder"),
@@ -97,8 +103,60 @@ def test_a_file_pipeline_is_changed_by_its_file_only(article_daemon):
             call()
         assert raised.value.response["Error"]["Code"] == "ValidationException"
         assert "edit the file" in raised.value.response["Error"]["Message"]
-    with pytest.raises(client.exceptions.PipelineNotFoundException):
+    # UpdatePipeline models no PipelineNotFoundException: a modeled code, with AWS's words.
+    with pytest.raises(client.exceptions.ClientError) as raised:
         client.update_pipeline(pipeline=declaration("never-created"))
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "does not have a pipeline with name 'never-created'" in raised.value.response["Error"]["Message"]
+
+
+def test_what_aws_accepts_is_accepted_and_fails_at_run_time_naming_the_stand_in(article_daemon):
+    """An S3 source, a Lambda invoke, a project and a provider with no stand-in here: AWS
+    accepts the declaration (they may exist by the time it runs), so CreatePipeline does; the
+    action that needs the missing stand-in fails when it runs, saying what to declare."""
+    client = article_daemon.client()
+    bad = declaration("accepts-all")
+    bad["stages"][0]["actions"].append({
+        "name": "bucket", "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"},
+        "configuration": {"S3Bucket": "no-such-bucket", "S3ObjectKey": "app.zip", "PollForSourceChanges": "false"},
+        "outputArtifacts": [{"name": "zip"}]})
+    bad["stages"][1]["actions"] = [
+        {"name": "build", "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+         "configuration": {"ProjectName": "no-such-project"}, "inputArtifacts": [{"name": "src"}]},
+        {"name": "invoke", "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
+         "configuration": {"FunctionName": "no-such-function"}},
+        {"name": "ecs", "actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "ECS", "version": "1"},
+         "configuration": {"ClusterName": "c", "ServiceName": "s"}, "inputArtifacts": [{"name": "zip"}], "runOrder": 2},
+    ]
+    created = client.create_pipeline(pipeline=bad, tags=[])
+    assert created["tags"] == [] and created["pipeline"]["version"] == 1
+    warnings = article_daemon.health()["definitionWarnings"]
+    assert any("no-such-project is not declared" in w for w in warnings), warnings
+    assert any("AWS/ECS (Deploy) actions are not emulated yet" in w for w in warnings), warnings
+    execution = client.start_pipeline_execution(name="accepts-all")["pipelineExecutionId"]
+    failed = wait_for(lambda: _ended(client, "accepts-all", execution))
+    assert failed == "Failed"
+    state = client.get_pipeline_state(name="accepts-all")
+    bucket = next(a for a in state["stageStates"][0]["actionStates"] if a["actionName"] == "bucket")
+    assert "bucket no-such-bucket does not exist: declare its stand-in under buckets:" in \
+        bucket["latestExecution"]["errorDetails"]["message"]
+    client.delete_pipeline(name="accepts-all")
+    assert not any("accepts-all" in w for w in article_daemon.health()["definitionWarnings"])
+
+
+def _ended(client, name, execution):
+    status = client.get_pipeline_execution(pipelineName=name, pipelineExecutionId=execution)["pipelineExecution"]["status"]
+    return status if status != "InProgress" else None
+
+
+def test_unknown_executions_answer_modeled_codes(article_daemon):
+    client = article_daemon.client()
+    missing = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(client.exceptions.PipelineExecutionNotStoppableException):
+        client.stop_pipeline_execution(pipelineName=FILE_PIPELINE, pipelineExecutionId=missing)
+    with pytest.raises(client.exceptions.StageNotRetryableException):
+        client.retry_stage_execution(pipelineName=FILE_PIPELINE, stageName="Source", pipelineExecutionId=missing,
+                                     retryMode="FAILED_ACTIONS")
 
 
 def test_tags(article_daemon):

@@ -437,7 +437,7 @@ def test_unknown_pipeline_is_an_aws_error(article_daemon):
     for args in (["status", "nope"], ["history", "nope"], ["start", "nope"], ["logs", "nope"],
                  ["approve", "nope", "StagingDEV"], ["enable-transition", "nope", "StagingDEV"]):
         result = fails(article_daemon, 4, *args)
-        assert one_line_error(result) == "pipemu: PipelineNotFoundException: Pipeline 'nope' not found", args
+        assert one_line_error(result) == "pipemu: PipelineNotFoundException: Account '123456789012' does not have a pipeline with name 'nope'", args
         assert result.stdout == ""
 
 

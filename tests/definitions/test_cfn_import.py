@@ -175,7 +175,7 @@ def test_several_pipelines_give_one_definition_each(tmp_path):
     assert (first.pipeline.name, second.pipeline.name) == ("p-a", "p-b")
     assert list(first.repositories) == ["svc"] and second.repositories == {}
     assert second.schedules[0].pipeline == "p-b" and first.schedules == []
-    assert first.pipeline.artifactStore == {"type": "S3", "location": "ArtifactBucket"}  # Ref without a name: the logical id
+    assert first.pipeline.artifactStore.model_dump(exclude_none=True) == {"type": "S3", "location": "ArtifactBucket"}  # Ref without a name: the logical id
     assert first.pipeline.roleArn == "arn:aws:iam::123456789012:role/PipelineRole"
 
 
@@ -209,11 +209,12 @@ Resources:
 """
 
 
-def test_lambda_code_in_s3_needs_a_map(tmp_path):
-    with pytest.raises(TemplateError) as error:
-        import_template(FUNCTION)
-    assert str(error.value) == "11:9: Resources.Fn.Properties.Code.S3Bucket: the code of release is not in the template: give --map code:release=FOLDER"
-    assert (error.value.line, error.value.column) == (11, 9)
+def test_lambda_code_in_s3_is_a_folder_to_fill_or_a_map(tmp_path):
+    result = import_template(FUNCTION)
+    assert result.definition == {"functions": {"release": {"runtime": "python3.12", "handler": "index.handler",
+                                                           "code": "functions/release"}}}
+    assert ("Resources.Fn.Properties.Code: the code of release is s3://code-bucket/release.zip: put it in "
+            "functions/release (relative to the written definition) or give --map code:release=FOLDER") in result.warnings
     result = import_template(FUNCTION, maps={"code:release": str(tmp_path / "release")})
     assert result.definition == {"functions": {"release": {"runtime": "python3.12", "handler": "index.handler", "code": str(tmp_path / "release")}}}
     assert result.warnings == ["Resources.Fn.Properties.Runtime: python3.6 is not supported any more; release runs on python3.12"]
@@ -241,15 +242,15 @@ Resources:
      "Parameters.Other: an override was given but the template declares no parameter Other"),
     (None, {}, {}, "3:3: Parameters.Name: parameter Name has no Default and no value was given (--parameter Name=VALUE)"),
     (("Name: {Type: String}", "Name: {Type: String, AllowedValues: [a, b]}"), {"Name": "c"}, {},
-     "3:24: Parameters.Name.AllowedValues: 'c' is not one of ['a', 'b']"),
-    (("Source: {Type: CODEPIPELINE}", "Source: {Type: S3, Location: b/k}"), {"Name": "b"}, {},
-     "9:16: Resources.BuildProject.Properties.Source.Type: CODEPIPELINE expected, S3 is not supported"),
-    (("      ServiceRole", "      SecondarySources: []\n      ServiceRole"), {"Name": "b"}, {},
-     "11:7: Resources.BuildProject.Properties.SecondarySources: SecondarySources is not supported (supported: Name, Source, Artifacts, Environment)"),
-    (("Image: aws/codebuild/standard:7.0", "Image: !ImportValue images"), {"Name": "b"}, {},
-     "Resources.BuildProject.Properties.Environment.Image: Fn::ImportValue images: no other stacks here; give --map import:images=VALUE"),
-    (("Type: AWS::CodeBuild::Project", "Type: AWS::ECS::Service"), {"Name": "b"}, {},
-     "6:5: Resources.BuildProject.Type: AWS::ECS::Service is not supported"),
+     "3:24: Parameters.Name.AllowedValues: parameter Name: 'c' is not one of ['a', 'b']"),
+    (("Name: {Type: String}", "Name: {Type: String, MinLength: 3, ConstraintDescription: three or more}"), {"Name": "ab"}, {},
+     "3:24: Parameters.Name.MinLength: parameter Name: 'ab' is 2 characters; MinLength is 3 (three or more)"),
+    (("Name: {Type: String}", "Name: {Type: String, AllowedPattern: '[a-z]+'}"), {"Name": "B1"}, {},
+     "Parameters.Name.AllowedPattern: parameter Name: 'B1' does not match [a-z]+"),
+    (("Name: {Type: String}", "Name: {Type: Number, MaxValue: 5}"), {"Name": "9"}, {},
+     "Parameters.Name.MaxValue: parameter Name: 9 is outside MaxValue 5"),
+    (("      ServiceRole", "      Frobnicate: []\n      ServiceRole"), {"Name": "b"}, {},
+     "11:7: Resources.BuildProject.Properties.Frobnicate: CloudFormation's AWS::CodeBuild::Project has no property Frobnicate"),
     (("Name: !Ref Name", "Name: !Ref Missing"), {"Name": "b"}, {},
      "8:7: Resources.BuildProject.Properties.Name: Missing is neither a parameter, a pseudo parameter nor a resource"),
     (("Name: !Ref Name", "Name: !FindInMap [M, a, b]"), {"Name": "b"}, {},
@@ -269,17 +270,11 @@ PIPELINE = SERVICE.read_text()
 
 
 @pytest.mark.parametrize("old, new, expected", [
-    ("Provider: CloudFormation, Version: \"1\"}\n              Configuration:\n                ActionMode: CREATE_UPDATE\n                StackName: !Ref ServiceName\n                RoleArn",
-     "Provider: ECS, Version: \"1\"}\n              Configuration:\n                ActionMode: CREATE_UPDATE\n                StackName: !Ref ServiceName\n                RoleArn",
-     "Resources.Pipeline.Properties.Stages[2].Actions[0].ActionTypeId: provider ECS (Deploy) is not supported"),
     ("      PipelineType: V2\n", "      PipelineType: V2\n      Frobnicate: true\n",
-     "Resources.Pipeline.Properties.Frobnicate: Frobnicate is not supported"),
+     "Resources.Pipeline.Properties.Frobnicate: CloudFormation's AWS::CodePipeline::Pipeline has no property Frobnicate"),
     ("              Namespace: SourceVariables\n", "              Namespace: SourceVariables\n              Retries: 3\n",
-     "Resources.Pipeline.Properties.Stages[0].Actions[0].Retries: Retries is not supported"),
+     "Resources.Pipeline.Properties.Stages[0].Actions[0].Retries: CloudFormation has no such property"),
     ("RunOrder: 3", "RunOrder: 1000", "Resources.Pipeline.Properties.Stages[2].Actions[2].RunOrder: must be 1..999"),
-    ("Runtime: nodejs8.10", "Runtime: java11", "Resources.ReleaseFunction.Properties.Runtime: java11 is not supported"),
-    ("Arn: !GetAtt ReleasePipeline.Arn\n", "Arn: !GetAtt ReleaseFunction.Arn\n",
-     "Resources.WeekendRelease.Properties.Targets[0].Arn: arn:aws:lambda:us-east-1:123456789012:function:my-release-approval is not a pipeline"),
 ])
 def test_pipeline_errors_name_resource_and_property(old, new, expected):
     text, parameters = (PIPELINE, {"ServiceName": "s"}) if old in PIPELINE else (RELEASE.read_text(), {})
@@ -291,6 +286,28 @@ def test_pipeline_errors_name_resource_and_property(old, new, expected):
     assert expected.split(":")[0].split(".")[-1].split("[")[0] in line or "Type" in line or "Arn" in line
 
 
+@pytest.mark.parametrize("old, new, expected", [
+    ("Provider: CloudFormation, Version: \"1\"}\n              Configuration:\n                ActionMode: CREATE_UPDATE\n                StackName: !Ref ServiceName\n                RoleArn",
+     "Provider: ECS, Version: \"1\"}\n              Configuration:\n                ClusterName: c\n                ServiceName: !Ref ServiceName\n                RoleArn",
+     None),  # accepted: the warning comes from validate (coverage.py)
+    ("Runtime: nodejs8.10", "Runtime: java11",
+     "Resources.ReleaseFunction.Properties.Runtime: java11 is not a runtime pipemu runs (python3.x and nodejs); "
+     "my-release-approval is not declared (an action invoking it fails when it runs)"),
+    ("Arn: !GetAtt ReleasePipeline.Arn\n", "Arn: !GetAtt ReleaseFunction.Arn\n",
+     "Resources.WeekendRelease.Properties.Targets[0].Arn: arn:aws:lambda:us-east-1:123456789012:function:my-release-approval "
+     "is not a pipeline: only schedules that start pipelines are emulated; this target is ignored"),
+    ("Resources:\n", "Resources:\n  Registry:\n    Type: AWS::ECR::Repository\n",
+     "not emulated, ignored: Registry (AWS::ECR::Repository)"),
+])
+def test_what_aws_accepts_imports_with_warnings(old, new, expected):
+    text, parameters = (PIPELINE, {"ServiceName": "s"}) if old in PIPELINE else (RELEASE.read_text(), {})
+    assert old in text
+    result = import_template(text.replace(old, new, 1), parameters, DEPLOY_ROLE)
+    assert result.definitions[0]["pipeline"]
+    if expected:
+        assert any(expected in w for w in result.warnings), result.warnings
+
+
 def test_template_syntax_and_kind_errors(tmp_path):
     with pytest.raises(TemplateError, match="not a CloudFormation template"):
         import_template("pipeline: {name: p}\n")
@@ -298,8 +315,6 @@ def test_template_syntax_and_kind_errors(tmp_path):
         import_template("Resources:\n  A: {Type: AWS::S3::Bucket}\n  B: [\n")
     path = tmp_path / "t.yml"
     path.write_text("Resources:\n  A:\n    Type: AWS::Foo::Bar\n")
-    with pytest.raises(TemplateError) as error:
-        import_template(path)
-    assert str(error.value).startswith(f"{path}:3:5: Resources.A.Type: AWS::Foo::Bar is not supported")
+    assert import_template(path).ignored == ["A (AWS::Foo::Bar)"]
     with pytest.raises(FileNotFoundError):
         import_template(str(tmp_path / "missing.yml"))

@@ -192,6 +192,7 @@ def test_supported_action_types_table():
         ("Approval", "AWS", "Manual"),
         ("Source", "AWS", "CodeStarSourceConnection"),
         ("Source", "AWS", "S3"),
+        ("Source", "ThirdParty", "GitHub"),
         ("Deploy", "AWS", "CloudFormation"),
         ("Invoke", "AWS", "Lambda"),
     }
@@ -211,7 +212,7 @@ APPROVE = _action("approve", "Approval", "Manual")
 @pytest.mark.parametrize(
     "stages, problems",
     [
-        ([("Source", [SOURCE])], [(("stages",), "a pipeline needs at least 2 stages")]),
+        ([("Source", [SOURCE])], [(("stages",), "a pipeline needs 2..50 stages (AWS's quota), not 1")]),
         (
             [("Source", [SOURCE]), ("Build", [BUILD]), ("Build", [APPROVE])],
             [(("stages", 2, "name"), "duplicate stage name Build (also stages[1])")],
@@ -220,10 +221,10 @@ APPROVE = _action("approve", "Approval", "Manual")
             [("Source", [SOURCE]), ("Build", [BUILD, {**APPROVE, "name": "build", "runOrder": 2}])],
             [(("stages", 1, "actions", 1, "name"), "duplicate action name build in stage Build (also actions[0])")],
         ),
-        ([("Source", [SOURCE]), ("Build", [])], [(("stages", 1, "actions"), "a stage needs 1..50 actions")]),
+        ([("Source", [SOURCE]), ("Build", [])], [(("stages", 1, "actions"), "a stage needs 1..50 actions (AWS's quota)")]),
         (
             [("Source", [SOURCE]), ("Build", [{**APPROVE, "name": f"a{i}"} for i in range(51)])],
-            [(("stages", 1, "actions"), "a stage needs 1..50 actions")],
+            [(("stages", 1, "actions"), "a stage needs 1..50 actions (AWS's quota)")],
         ),
         (
             [("Source", [SOURCE, APPROVE]), ("Build", [BUILD])],
@@ -248,9 +249,9 @@ APPROVE = _action("approve", "Approval", "Manual")
             [("Source", [SOURCE]), ("Build", [{**BUILD, "outputArtifacts": [{"name": "Src"}]}])],
             [(("stages", 1, "actions", 0, "outputArtifacts", 0, "name"), "artifact Src is already produced by stages[0].actions[0]")],
         ),
-        (
+        (  # AWS's rules for a type pipemu does not emulate are AWS's to apply: accepted as it is
             [("Source", [SOURCE]), ("Deploy", [_action("deploy", "Deploy", "ECS", inputArtifacts=[{"name": "Src"}])])],
-            [(("stages", 1, "actions", 0, "actionTypeId"), "provider ECS (Deploy) is not supported")],
+            [],
         ),
         (
             [("Source", [{**SOURCE, "configuration": {"RepositoryName": "r"}}]), ("Build", [BUILD])],

@@ -132,12 +132,12 @@ def test_rules_across_files_run_on_every_reload(tmp_path, parses):
     # a.yml is unchanged (not parsed again), yet the repository it names went away.
     (folder / "r.yml").write_text("projects:\n  b: {image: busybox}\n")
     loaded = load_folder(folder)
-    assert [str(e) for e in loaded.errors] == [
-        f"{folder}/a.yml:8:27: pipeline.stages[0].actions[0].configuration.RepositoryName: "
-        f"repository r is not declared in any file of {folder} (add it under repositories:)"
+    assert [str(e) for e in loaded.warnings] == [
+        f"{folder}/a.yml:8:27: warning: pipeline.stages[0].actions[0].configuration.RepositoryName: "
+        f"repository r is not declared in any file of {folder} (add it under repositories:); the action will fail when it runs"
     ]
-    assert loaded.pipelines == {} and loaded.names_in_broken_files == {"p"}
-    # r.yml changed; a.yml was parsed once more, only to place its error.
+    assert list(loaded.pipelines) == ["p"] and loaded.errors == []
+    # r.yml changed; a.yml was parsed once more, only to place its warning.
     assert len(parses) == parsed_before + 2
 
     # A second file declaring the same pipeline: the later file (sorted) gets the error.
@@ -204,11 +204,13 @@ def test_a_template_with_two_pipelines_and_an_error_in_the_second(tmp_path):
         + pipeline.format(key="P2", name="two", category="Build", provider="CodeBuild",
                           more="              Configuration: {ProjectName: missing}\n"
                                "              InputArtifacts: [{Name: Src}]\n"))
+    # The error is the folder's: another file declares pipeline `two` already.
+    (tmp_path / "a.yml").write_text(PIPELINE.format(name="two") + REPOSITORY)
     for _ in range(2):
         loaded = load_folder(tmp_path)
-        assert [(e.file, e.path) for e in loaded.errors] == [
-            (f"{tmp_path}/two.yml#1", "pipeline.stages[1].actions[0].configuration.ProjectName")]
-        assert list(loaded.pipelines) == ["one"] and loaded.names_in_broken_files == {"two"}
+        assert [(e.file, e.path) for e in loaded.errors] == [(f"{tmp_path}/two.yml#1", "pipeline.name")]
+        assert sorted(loaded.pipelines) == ["one", "two"] and loaded.names_in_broken_files == {"two"}
+        assert loaded.pipelines["two"][0] == tmp_path / "a.yml"
 
 
 # --- libyaml and the pure loader ---

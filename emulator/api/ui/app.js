@@ -190,7 +190,7 @@ async function allPipelines() {
 // ---------------------------------------------------------------- what the page knows
 
 const model = {
-  health: { definitionErrors: [] },
+  health: { definitionErrors: [], definitionWarnings: [] },
   pipelines: [],
   states: new Map(),      // pipeline name -> GetPipelineState
   history: new Map(),     // pipeline name -> ListPipelineExecutions summaries, newest first
@@ -624,6 +624,12 @@ function renderErrors() {
   box.hidden = !errors.length;
   box.replaceChildren(h("h2", {}, `Definition errors (${errors.length})`),
     h("ul", {}, errors.map((e) => h("li", {}, h("code", {}, e)))));
+  // Fields accepted but not carried out here: folded, since a real pipeline may have many.
+  const warnings = model.health.definitionWarnings || [];
+  const notes = $("definition-warnings");
+  notes.hidden = !warnings.length;
+  notes.replaceChildren(h("details", {}, h("summary", {}, `Not carried out here (${warnings.length} warnings)`),
+    h("ul", {}, warnings.map((w) => h("li", {}, h("code", {}, w))))));
 }
 
 function render() {

@@ -1,0 +1,62 @@
+"""What of a declaration pipemu does not carry out yet: every such field, as a warning that names
+it and its path, so that a pipeline never behaves differently here than on AWS without a word.
+
+The warnings go to `pipemu validate`, the daemon's log, /health and the dashboard's definition
+notices. When a later change carries a field out, its warning goes from here.
+"""
+
+from __future__ import annotations
+
+from .action_types import ACTION_TYPES, UNSUPPORTED_CONFIGURATION
+from .models import Loc, PipelineDeclaration, Problem
+
+GITHUB_V1 = ("Source", "ThirdParty", "GitHub")
+
+_CONDITIONS = {
+    "beforeEntry": "entry conditions are not carried out yet: executions enter the stage as if none were declared",
+    "onSuccess": "success conditions are not carried out yet: the stage succeeds as if none were declared",
+    "onFailure": "failure handling is not carried out yet: a failed stage fails the execution",
+}
+
+
+def not_carried_out(pipeline: PipelineDeclaration) -> list[Problem]:
+    """(path relative to the pipeline, message) of each field pipemu accepts but does not carry out."""
+    found: list[Problem] = []
+    for t, trigger in enumerate(pipeline.triggers or ()):
+        at: Loc = ("triggers", t, "gitConfiguration")
+        git = trigger.gitConfiguration  # push filters are carried out (emulator/daemon/git_watch.py)
+        if git.pullRequest:
+            found.append((at + ("pullRequest",), "pull-request triggers are not carried out yet"))
+    for s, stage in enumerate(pipeline.stages):
+        for name, message in _CONDITIONS.items():
+            conditions = getattr(stage, name)
+            if conditions is not None:
+                found.append((("stages", s, name), message))
+        if stage.blockers:
+            found.append((("stages", s, "blockers"), "blockers are not carried out"))
+        for a, action in enumerate(stage.actions):
+            found.extend(_action(action, ("stages", s, "actions", a)))
+    return found
+
+
+def _action(action, at: Loc) -> list[Problem]:
+    type_id = action.actionTypeId
+    key = type_id.key
+    spec = ACTION_TYPES.get(key)
+    described = f"{type_id.owner}/{type_id.provider} ({type_id.category})"
+    if spec is None:
+        return [(at + ("actionTypeId",), f"{described} is not an action type pipemu knows; accepted as AWS may "
+                                         "offer it, and recorded without running anything")]
+    found: list[Problem] = []
+    if not spec.emulated:
+        output = " (its output artifacts are empty)" if action.outputArtifacts else ""
+        found.append((at + ("actionTypeId",), f"{described} actions are not emulated yet: recorded when they run, "
+                                              f"nothing is {'deployed' if type_id.category == 'Deploy' else 'run'}{output}"))
+    if key == GITHUB_V1:
+        found.append((at + ("actionTypeId",), "GitHub version 1 actions are deprecated by AWS (use CodeStarSourceConnection); "
+                                              "stood in for by the local repository Owner/Repo, the OAuth token is not used"))
+    for name, why in UNSUPPORTED_CONFIGURATION.get(key, {}).items():
+        value = (action.configuration or {}).get(name)
+        if value is not None and value.lower() != "false":
+            found.append((at + ("configuration", name), f"not carried out yet: {why}"))
+    return found
