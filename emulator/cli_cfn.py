@@ -36,6 +36,12 @@ def register(main: click.Group) -> None:
         except (TemplateError, ValueError) as error:
             click.echo(f"pipemu: {error}", err=True)
             sys.exit(1)
+        planned = {out / f"{(d.get('pipeline') or {}).get('name') or name}.yml": d for d in result.definitions}
+        clash = _clash(out, planned, name)
+        if clash:
+            click.echo(f"pipemu: {clash}; import this template again under another stack name (--stack-name NAME: "
+                       "generated names are NAME-LogicalId) or give the clashing names other --parameter values", err=True)
+            sys.exit(1)
         out.mkdir(parents=True, exist_ok=True)
         for relative, text in result.files.items():
             path = out / relative
@@ -45,7 +51,8 @@ def register(main: click.Group) -> None:
         for definition in result.definitions:
             pipeline = (definition.get("pipeline") or {}).get("name") or name
             path = out / f"{pipeline}.yml"
-            path.write_text(f"# Imported from {template} by pipemu import.\n" + yaml.safe_dump(definition, sort_keys=False))
+            path.write_text(f"# Imported from {template} by pipemu import (stack {name}).\n"
+                            + yaml.safe_dump(definition, sort_keys=False))
             click.echo(f"wrote {path}")
         for ignored in result.ignored:
             click.echo(f"ignored {ignored} (not emulated)")
@@ -76,3 +83,38 @@ def register(main: click.Group) -> None:
         schedules = [schedule for _, schedule, target in loaded.schedules if target == pipeline]
         click.echo(export_cloudformation(declaration, loaded.projects, loaded.functions, schedules,
                                          loaded.repositories), nl=False)
+
+
+SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets")
+
+
+def _clash(out: Path, planned: dict[Path, dict], stack: str) -> str | None:
+    """What of an import would take a name another file of `out` declares: a pipeline or a
+    resource declared by a file that this import does not rewrite, or by a file an import of
+    another stack wrote (re-importing the same stack rewrites its own files)."""
+    if not out.is_dir():
+        return None
+    from emulator.definitions import load_folder
+
+    mine = f"(stack {stack})."
+    declared: dict[tuple[str, str], Path] = {}
+    for path, loaded in load_folder(out).files.items():
+        definition = loaded.definition
+        if definition is None or not path.is_file():
+            continue
+        if path in planned and mine in path.read_text().splitlines()[0]:
+            continue  # ours, written by an earlier import of this stack: rewritten
+        if definition.pipeline is not None:
+            declared[("pipeline", definition.pipeline.name)] = path
+        for section in SECTIONS:
+            for key in getattr(definition, section):
+                declared[(section, key)] = path
+    for definition in planned.values():
+        pipeline = (definition.get("pipeline") or {}).get("name")
+        wanted = ([("pipeline", pipeline)] if pipeline else []) + [
+            (section, key) for section in SECTIONS for key in definition.get(section) or {}]
+        for kind, key in wanted:
+            if (kind, key) in declared:
+                noun = "pipeline" if kind == "pipeline" else {"repositories": "repository"}.get(kind, kind[:-1])
+                return f"{noun} {key} is already declared in {declared[(kind, key)]}"
+    return None

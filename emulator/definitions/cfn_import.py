@@ -21,8 +21,8 @@ Local stand-ins come from `maps` (CLI `--map KIND:NAME=VALUE`):
   `repo:NAME=FOLDER`     a repository's git folder (default `repos/NAME`, beside the definition)
   `bucket:NAME=FOLDER`   an S3 source's bucket folder (default `buckets/NAME`)
   `code:FUNCTION=FOLDER` the code of a Lambda whose code is in S3 (required for those)
-  `import:EXPORT=VALUE`  the value of an `Fn::ImportValue` (another stack's export); by default the
-                         exports of the other templates of the pipelines folder, else the export's name
+  `import:EXPORT=VALUE`  the value of an `Fn::ImportValue` (another stack's export); templates in the
+                         pipelines folder see each other's exports (`exports`); else the export's name
   `ssm:NAME=VALUE`       the value of the Systems Manager parameter NAME, for parameters typed
                          `AWS::SSM::Parameter::Value<...>` (by default the name itself, with a warning)
 Inline Lambda code (`Code.ZipFile`) is returned in `files` as `code_dir/NAME/index.js` (or
@@ -70,6 +70,7 @@ class ImportResult:
     files: dict[Path, str] = field(default_factory=dict)  # inline Lambda code to write
     ignored: list[str] = field(default_factory=list)  # "AppRole (AWS::IAM::Role)"
     warnings: list[str] = field(default_factory=list)
+    exports: dict[str, str] = field(default_factory=dict)  # Outputs' Export.Name -> value
 
     @property
     def definition(self) -> dict:
@@ -217,11 +218,28 @@ class _Translation:
             index = names.index(schedule["pipeline"]) if schedule["pipeline"] in names else 0
             definitions[index].setdefault("schedules", []).append(schedule)
         self.result.definitions = definitions
+        self.result.exports = self.exports()
         if self.not_emulated:
             self.result.warnings.append(f"not emulated, ignored: {', '.join(self.not_emulated)}; what the pipeline "
                                         "takes from them by Ref or Fn::GetAtt is a name or ARN of the right form")
         self.result.warnings.extend(self.s.warnings)
         return self.result
+
+    def exports(self) -> dict[str, str]:
+        """What the stack exports (Outputs with an Export), for the other stacks' Fn::ImportValue."""
+        found = {}
+        for name, output in (self.s.template.get("Outputs") or {}).items():
+            at = ("Outputs", name)
+            if not isinstance(output, dict) or "Export" not in output:
+                continue
+            if "Condition" in output and not self.s.condition(output["Condition"], at + ("Condition",)):
+                continue
+            export = self.s.eval(output["Export"], at + ("Export",))
+            if isinstance(export, dict) and "Name" in export:
+                value = self.s.eval(output.get("Value"), at + ("Value",))
+                found[self.s.text(export["Name"], at + ("Export", "Name"))] = (
+                    value if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict)) else self.s.text(value, at))
+        return found
 
     # --- helpers ---
 

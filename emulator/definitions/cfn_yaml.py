@@ -364,8 +364,15 @@ class Stack:
         return resource
 
     def physical_name(self, logical: str) -> str:
+        """The resource's name: its name property, else one generated as CloudFormation does,
+        `STACK-LOGICAL` (CloudFormation adds a random suffix; ours is left out so that an import
+        writes the same names every time, and two stacks of one template differ by the stack's
+        name). Bucket names are lower case, as S3 requires."""
         if logical not in self.names:
-            self.names[logical] = logical  # a name that refers to itself ends here
+            generated = f"{self.pseudo['AWS::StackName']}-{logical}"
+            if str(self.resources[logical].get("Type", "")).startswith("AWS::S3::"):
+                generated = generated.lower()
+            self.names[logical] = generated  # a name that refers to itself ends here
             prop = NAME_PROPERTY.get(self.resources[logical].get("Type"))
             given = (self.resources[logical].get("Properties") or {}).get(prop) if prop else None
             if given is not None:

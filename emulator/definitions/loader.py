@@ -240,7 +240,25 @@ def _is_template_text(text: str) -> bool:
     return bool(_TEMPLATE_MARK.search(text)) and not re.search(r"^pipeline\s*:", text, re.M)
 
 
-def _load_template(path: Path, folder: Path) -> dict[Path, LoadedFile]:
+def _template_exports(templates: list[Path]) -> dict[str, tuple[str, Path]]:
+    """Export name -> (value, template) of the templates of a folder, each evaluated with its
+    defaults (a template that does not evaluate exports nothing: its own load says why)."""
+    from .cfn_import import TemplateError, import_template
+
+    found: dict[str, tuple[str, Path]] = {}
+    if len(templates) < 2:
+        return found
+    for path in templates:
+        try:
+            imported = import_template(path, stack_name=path.stem)
+        except (TemplateError, OSError, ValueError):
+            continue
+        for name, value in imported.exports.items():
+            found.setdefault(name, (value, path))
+    return found
+
+
+def _load_template(path: Path, folder: Path, exports: dict[str, str] | None = None) -> dict[Path, LoadedFile]:
     """A template in the pipelines folder, imported as `pipemu import` would with its defaults
     (parameters' Default values; repositories under repos/NAME of the folder unless another file
     declares them). Its pipelines become entries `FILE`, `FILE#1`, ...; a Lambda's inline code is
@@ -248,7 +266,8 @@ def _load_template(path: Path, folder: Path) -> dict[Path, LoadedFile]:
     from .cfn_import import TemplateError, import_template
 
     try:
-        imported = import_template(path, stack_name=path.stem, code_dir=Path(".pipemu-imports") / path.stem)
+        imported = import_template(path, stack_name=path.stem, code_dir=Path(".pipemu-imports") / path.stem,
+                                   exports=exports)
     except TemplateError as error:
         return {path: LoadedFile(path, None, [DefinitionError(str(path), error.line or 1, error.column or 1,
                                                               error.path, error.message)])}
@@ -259,8 +278,6 @@ def _load_template(path: Path, folder: Path) -> dict[Path, LoadedFile]:
             target.write_text(text)
     loaded: dict[Path, LoadedFile] = {}
     said = [DefinitionError(str(path), 1, 1, "<template>", text, "warning") for text in imported.warnings]
-    said += [DefinitionError(str(path), 1, 1, "<template>", f"ignored {what}: not emulated", "warning")
-             for what in imported.ignored]
     for index, data in enumerate(imported.definitions):
         key = path if index == 0 else path.with_name(f"{path.name}#{index}")
         try:
@@ -384,6 +401,7 @@ def load_folder(folder: str | Path) -> LoadedFolder:
     cache_key = (folder, folder.resolve())
     previous = _PARSED.files(cache_key)
     current: dict[Path, _ParsedFile] = {}
+    templates: list[Path] = []
     documents: dict[Path, _ParsedFile | None] = {}  # None: a template's pipeline, an unreadable file
     for path in _definition_files(folder):
         try:
@@ -393,11 +411,16 @@ def load_folder(folder: str | Path) -> LoadedFolder:
             continue
         entry = current[path] = _parse_file(path, raw, previous.get(path))
         if entry.template:
-            for key, loaded in _load_template(path, folder).items():
-                result.files[key], documents[key] = loaded, None
+            templates.append(path)
             continue
         result.files[path], documents[path] = entry.loaded, entry
     _PARSED.keep(cache_key, current)
+    # Templates see each other's exports (Fn::ImportValue), as stacks of one account do.
+    exports = _template_exports(templates)
+    for path in templates:
+        others = {name: value for name, (value, owner) in exports.items() if owner != path}
+        for key, loaded in _load_template(path, folder, others).items():
+            result.files[key], documents[key] = loaded, None
     folder_errors: dict[Path, list[DefinitionError]] = {path: [] for path in result.files}
     folder_warnings: dict[Path, list[DefinitionError]] = {path: [] for path in result.files}
 

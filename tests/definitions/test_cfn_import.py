@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emulator.definitions import load_text
+from emulator.definitions import load_folder, load_text
 from emulator.definitions.cfn_import import TemplateError, import_template, local_image, nearest_runtime, parse_assignments
 from emulator.definitions.cfn_yaml import is_template, load, parse
 
@@ -175,8 +175,9 @@ def test_several_pipelines_give_one_definition_each(tmp_path):
     assert (first.pipeline.name, second.pipeline.name) == ("p-a", "p-b")
     assert list(first.repositories) == ["svc"] and second.repositories == {}
     assert second.schedules[0].pipeline == "p-b" and first.schedules == []
-    assert first.pipeline.artifactStore.model_dump(exclude_none=True) == {"type": "S3", "location": "ArtifactBucket"}  # Ref without a name: the logical id
-    assert first.pipeline.roleArn == "arn:aws:iam::123456789012:role/PipelineRole"
+    # Ref without a name: STACK-LOGICAL as CloudFormation generates it (lower case for a bucket)
+    assert first.pipeline.artifactStore.model_dump(exclude_none=True) == {"type": "S3", "location": "pipemu-artifactbucket"}
+    assert first.pipeline.roleArn == "arn:aws:iam::123456789012:role/pipemu-PipelineRole"
 
 
 def test_image_map_and_runtimes():
@@ -318,3 +319,37 @@ def test_template_syntax_and_kind_errors(tmp_path):
     assert import_template(path).ignored == ["A (AWS::Foo::Bar)"]
     with pytest.raises(FileNotFoundError):
         import_template(str(tmp_path / "missing.yml"))
+
+
+def test_templates_of_a_folder_import_each_others_exports(tmp_path):
+    (tmp_path / "shared.yml").write_text(
+        'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Artifacts: {Type: AWS::S3::Bucket}\n'
+        "Outputs:\n  Bucket:\n    Value: !Ref Artifacts\n    Export: {Name: !Sub '${AWS::StackName}-bucket'}\n")
+    (tmp_path / "service.yml").write_text("""\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Pipeline:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: svc
+      RoleArn: arn:aws:iam::123456789012:role/p
+      ArtifactStore: {Type: S3, Location: !ImportValue shared-bucket}
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: source
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: CodeCommit, Version: 1}
+              Configuration: {RepositoryName: svc, BranchName: main}
+              OutputArtifacts: [{Name: Src}]
+        - Name: Gate
+          Actions:
+            - Name: approve
+              ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: 1}
+""")
+    loaded = load_folder(tmp_path)
+    assert loaded.errors == []
+    (_, declaration), = loaded.pipelines.values()
+    assert declaration.artifactStore.location == "shared-artifacts"  # the other stack's bucket, named as CloudFormation would
+    alone = import_template(tmp_path / "service.yml")
+    assert alone.definition["pipeline"]["artifactStore"]["location"] == "shared-bucket"  # no such stack: the name, said
+    assert any("Fn::ImportValue shared-bucket: no stack pipemu knows exports it" in w for w in alone.warnings)

@@ -213,6 +213,34 @@ def test_definition_errors_show_and_follow_the_folder(tmp_path, page):
         daemon.stop()
 
 
+def test_definition_warnings_are_folded_and_name_the_fields(tmp_path, page):
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    source = {"name": "src", "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+              "configuration": {"RepositoryName": "nowhere", "BranchName": "main", "PollForSourceChanges": "false"},
+              "outputArtifacts": [{"name": "Src"}]}
+    deploy = {"name": "ecs", "actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "ECS", "version": "1"},
+              "configuration": {"ClusterName": "c", "ServiceName": "s"}, "inputArtifacts": [{"name": "Src"}]}
+    (folder / "v2.yml").write_text(yaml.safe_dump({"pipeline": {"name": "v2", "pipelineType": "V2", "stages": [
+        {"name": "Source", "actions": [source]},
+        {"name": "Prod", "actions": [deploy], "onFailure": {"result": "ROLLBACK"}}]}}))
+    daemon = Daemon(folder, tmp_path / "state").start()
+    try:
+        open_dashboard(page, daemon)
+        expect(page.locator("#definition-errors")).to_be_hidden()
+        warnings = page.locator("#definition-warnings")
+        expect(warnings).to_be_visible()
+        expect(warnings.locator("summary")).to_contain_text("Not carried out here (3 warnings)")
+        expect(warnings.locator("li").first).to_be_hidden()  # folded until asked for
+        warnings.locator("summary").click()
+        expect(warnings).to_contain_text("pipeline.stages[1].onFailure: failure handling is not carried out yet")
+        expect(warnings).to_contain_text("AWS/ECS (Deploy) actions are not emulated yet")
+        expect(warnings).to_contain_text("repository nowhere is not declared")
+        expect(page.locator("#view")).to_contain_text("v2")  # the pipeline itself loaded
+    finally:
+        daemon.stop()
+
+
 def test_with_credentials_configured_the_page_asks_for_them_and_signs(tmp_path, service_repo, busybox_image, page):
     key, secret = "AKIDTRAINER", "trainer-secret"
     article_pipeline.write(tmp_path / "pipelines",

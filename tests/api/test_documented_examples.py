@@ -1,0 +1,172 @@
+"""The calls AWS's documentation shows, made as its readers make them: the AWS CLI with
+`--cli-input-json` files shaped like the user guide's example pipeline (an S3 source and a
+CodeDeploy deploy: resources that have no stand-in here, as in a reader's first try), boto3, and
+the newest JS SDK v3 the npm registry serves. Every answer is held against botocore's model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.botocore_check import assert_output_valid
+from tests.support.daemon import Daemon
+from tests.support.environment import unavailable
+
+ACCOUNT = "111122223333"
+
+
+def user_guide_pipeline(name: str) -> dict:
+    """The user guide's example structure (create-pipeline tutorial): S3 source, CodeDeploy."""
+    return {"pipeline": {
+        "name": name,
+        "roleArn": f"arn:aws:iam::{ACCOUNT}:role/AWS-CodePipeline-Service",
+        "artifactStore": {"type": "S3", "location": "codepipeline-us-east-2-250656481468"},
+        "stages": [
+            {"name": "Source", "actions": [{
+                "name": "Source",
+                "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"},
+                "runOrder": 1,
+                "configuration": {"S3Bucket": "awscodepipeline-demobucket-example-date",
+                                  "S3ObjectKey": "aws-codepipeline-s3-aws-codedeploy_linux.zip",
+                                  "PollForSourceChanges": "false"},
+                "outputArtifacts": [{"name": "SourceArtifact"}],
+                "inputArtifacts": []}]},
+            {"name": "Staging", "actions": [{
+                "name": "Deploy-CodeDeploy-Application",
+                "actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "CodeDeploy", "version": "1"},
+                "runOrder": 1,
+                "configuration": {"ApplicationName": "CodePipelineDemoApplication",
+                                  "DeploymentGroupName": "CodePipelineDemoFleet"},
+                "outputArtifacts": [],
+                "inputArtifacts": [{"name": "SourceArtifact"}]}]},
+        ],
+        "version": 1,
+    }}
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    root = tmp_path_factory.mktemp("documented")
+    (root / "pipelines").mkdir()
+    daemon = Daemon(root / "pipelines", root / "state").start()
+    yield daemon
+    daemon.stop()
+
+
+def aws(daemon, *args: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ENDPOINT_URL=daemon.endpoint, AWS_ACCESS_KEY_ID="reader", AWS_SECRET_ACCESS_KEY="reader",
+               AWS_DEFAULT_REGION="us-east-2")
+    executable = shutil.which("aws", path=os.path.dirname(sys.executable)) or shutil.which("aws")
+    assert executable, "the AWS CLI (awscli, in the test extra) is not installed"
+    run = subprocess.run([executable, "codepipeline", *args, "--output", "json"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, f"aws codepipeline {' '.join(args)}: {run.stderr}"
+    return json.loads(run.stdout) if run.stdout.strip() else {}
+
+
+def test_the_cli_walkthrough_of_the_user_guide(daemon, tmp_path):
+    source = tmp_path / "MySecondPipeline.json"
+    source.write_text(json.dumps(user_guide_pipeline("MySecondPipeline"), indent=4))
+    created = aws(daemon, "create-pipeline", "--cli-input-json", f"file://{source}")
+    assert_output_valid("CreatePipeline", created)
+    assert created["pipeline"]["stages"][1]["actions"][0]["actionTypeId"]["provider"] == "CodeDeploy"
+
+    got = aws(daemon, "get-pipeline", "--name", "MySecondPipeline")
+    assert_output_valid("GetPipeline", got)
+    edited = {"pipeline": got["pipeline"]}
+    edited["pipeline"]["stages"][1]["actions"][0]["configuration"]["DeploymentGroupName"] = "CodePipelineProductionFleet"
+    source.write_text(json.dumps(edited))
+    updated = aws(daemon, "update-pipeline", "--cli-input-json", f"file://{source}")
+    assert updated["pipeline"]["version"] == 2
+
+    listed = aws(daemon, "list-pipelines")
+    assert_output_valid("ListPipelines", listed)
+    assert "MySecondPipeline" in [p["name"] for p in listed["pipelines"]]
+    started = aws(daemon, "start-pipeline-execution", "--name", "MySecondPipeline")
+    state = aws(daemon, "get-pipeline-state", "--name", "MySecondPipeline")
+    assert_output_valid("GetPipelineState", state)
+    assert [s["stageName"] for s in state["stageStates"]] == ["Source", "Staging"]
+    executions = aws(daemon, "list-pipeline-executions", "--pipeline-name", "MySecondPipeline")
+    assert executions["pipelineExecutionSummaries"][0]["pipelineExecutionId"] == started["pipelineExecutionId"]
+    aws(daemon, "disable-stage-transition", "--pipeline-name", "MySecondPipeline", "--stage-name", "Staging",
+        "--transition-type", "Inbound", "--reason", "An example reason")
+    aws(daemon, "enable-stage-transition", "--pipeline-name", "MySecondPipeline", "--stage-name", "Staging",
+        "--transition-type", "Inbound")
+    arn = "arn:aws:codepipeline:us-east-1:123456789012:MySecondPipeline"
+    aws(daemon, "tag-resource", "--resource-arn", arn, "--tags", "key=Project,value=ProjectA", "key=IscontainerBased,value=true")
+    tags = aws(daemon, "list-tags-for-resource", "--resource-arn", arn)
+    assert {t["key"] for t in tags["tags"]} == {"Project", "IscontainerBased"}
+    aws(daemon, "delete-pipeline", "--name", "MySecondPipeline")
+
+
+def test_boto3_as_its_documentation_calls_it(daemon):
+    client = daemon.client()
+    created = client.create_pipeline(**user_guide_pipeline("boto3-pipeline"), tags=[{"key": "team", "value": "a"}])
+    assert created["tags"] == [{"key": "team", "value": "a"}]
+    pipelines = [p["name"] for page in client.get_paginator("list_pipelines").paginate() for p in page["pipelines"]]
+    assert "boto3-pipeline" in pipelines
+    with pytest.raises(client.exceptions.PipelineNotFoundException) as raised:
+        client.get_pipeline(name="no-such-pipeline")
+    assert raised.value.response["Error"]["Message"] == \
+        "Account '123456789012' does not have a pipeline with name 'no-such-pipeline'"
+    client.delete_pipeline(name="boto3-pipeline")
+
+
+JS = r"""
+const cp = require("@aws-sdk/client-codepipeline");
+const client = new cp.CodePipelineClient({ region: "us-east-1", endpoint: process.env.ENDPOINT,
+  credentials: { accessKeyId: "js", secretAccessKey: "js" } });
+(async () => {
+  const out = {};
+  const input = JSON.parse(process.env.PIPELINE);
+  out.created = await client.send(new cp.CreatePipelineCommand(input));
+  out.got = await client.send(new cp.GetPipelineCommand({ name: input.pipeline.name }));
+  out.listed = await client.send(new cp.ListPipelinesCommand({}));
+  out.started = await client.send(new cp.StartPipelineExecutionCommand({ name: input.pipeline.name }));
+  out.state = await client.send(new cp.GetPipelineStateCommand({ name: input.pipeline.name }));
+  try {
+    await client.send(new cp.GetPipelineCommand({ name: "no-such-pipeline" }));
+  } catch (error) {
+    out.error = { name: error.name, status: error.$metadata.httpStatusCode, message: error.message,
+                  isModeled: error instanceof cp.PipelineNotFoundException };
+  }
+  for (const value of Object.values(out)) delete value.$metadata;
+  console.log(JSON.stringify(out));
+})().catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
+@pytest.fixture(scope="module")
+def js_sdk(tmp_path_factory):
+    """The newest @aws-sdk/client-codepipeline the registry serves, installed for this run."""
+    if not shutil.which("npm") or not shutil.which("node"):
+        unavailable("node and npm are needed for the JS SDK's test")
+    folder = tmp_path_factory.mktemp("js-sdk")
+    run = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "@aws-sdk/client-codepipeline@latest"],
+                         cwd=folder, capture_output=True, text=True, timeout=300)
+    if run.returncode != 0:
+        pytest.fail(f"npm install @aws-sdk/client-codepipeline failed: {run.stderr[-2000:]}")
+    return folder
+
+
+def test_the_js_sdk_v3(daemon, js_sdk):
+    script = js_sdk / "calls.js"
+    script.write_text(JS)
+    env = {**os.environ, "ENDPOINT": daemon.endpoint, "PIPELINE": json.dumps(user_guide_pipeline("js-pipeline"))}
+    run = subprocess.run(["node", str(script)], cwd=js_sdk, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["created"]["pipeline"]["name"] == "js-pipeline"
+    assert out["got"]["pipeline"]["version"] == 1 and out["got"]["metadata"]["pipelineArn"].endswith(":js-pipeline")
+    assert "js-pipeline" in [p["name"] for p in out["listed"]["pipelines"]]
+    assert out["started"]["pipelineExecutionId"]
+    assert [s["stageName"] for s in out["state"]["stageStates"]] == ["Source", "Staging"]
+    assert out["error"] == {"name": "PipelineNotFoundException", "status": 400, "isModeled": True,
+                            "message": "Account '123456789012' does not have a pipeline with name 'no-such-pipeline'"}
