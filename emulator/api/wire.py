@@ -101,6 +101,24 @@ def caller_of(request: Request) -> str:
     return f"arn:aws:iam::123456789012:user/{user}"
 
 
+# No input of the service nests deeper than about 12 levels; deeper JSON is refused before any
+# recursive walk over it (validation, null removal) could exhaust the stack.
+MAX_DEPTH = 64
+
+
+def _too_deep(value) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
 class _TooLarge(Exception):
     pass
 
@@ -169,6 +187,8 @@ async def handle(request: Request, service: CodePipeline, secrets: dict[str, str
         return error_response("SerializationException", "Request body is nested too deeply")
     if not isinstance(params, dict):
         return error_response("SerializationException", "Request body must be a JSON object")
+    if _too_deep(params):
+        return error_response("SerializationException", f"Request body is nested deeper than {MAX_DEPTH} levels")
     violations = shapes.validate_input(operation, params)
     params = _without_nulls(params)  # AWS reads a null member as an absent one
     if violations:

@@ -25,6 +25,7 @@ class ActionPlan:
     output_artifacts: tuple[str, ...] = ()
     namespace: str | None = None
     timeout_in_minutes: int | None = None
+    output_variables: tuple[str, ...] = ()  # `outputVariables` (V2 Commands actions and the like)
 
     @property
     def is_approval(self) -> bool:
@@ -90,6 +91,7 @@ def plan_from_declaration(declaration: dict) -> PipelinePlan:
                     output_artifacts=tuple(a["name"] for a in action.get("outputArtifacts") or ()),
                     namespace=action.get("namespace"),
                     timeout_in_minutes=action.get("timeoutInMinutes"),
+                    output_variables=tuple(action.get("outputVariables") or ()),
                 )
             )
         stages.append(StagePlan(name=stage["name"], actions=tuple(actions)))

@@ -112,7 +112,10 @@ def not_emulated(runner: ActionRunner, command: RunAction, cancel: threading.Eve
         runner.fresh_artifact_dir(command.execution_id, name).mkdir(parents=True)
         artifacts.append(ArtifactOutput(name, runner.artifact_location(command.execution_id, name)))
         runner.log(command, f"[pipemu]   output artifact {name}: empty")
-    return ActionOutput(summary=f"{action.provider} not emulated: recorded", artifacts=tuple(artifacts))
+    for name in action.output_variables:  # declared: later actions may read them, as on AWS
+        runner.log(command, f"[pipemu]   output variable {name}: empty")
+    return ActionOutput(summary=f"{action.provider} not emulated: recorded", artifacts=tuple(artifacts),
+                        output_variables=tuple((name, "") for name in action.output_variables))
 
 
 def _s3(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:

@@ -114,3 +114,40 @@ def test_list_pipelines_and_get_pipeline(article_daemon):
     assert pipeline["metadata"]["pipelineArn"] == f"arn:aws:codepipeline:us-east-1:123456789012:{PIPELINE}"
     # Nothing started by itself: the source says PollForSourceChanges "false".
     assert client.list_pipeline_executions(pipelineName=PIPELINE)["pipelineExecutionSummaries"] == []
+
+
+@pytest.mark.parametrize("depth", [70, 500, 100_000])
+def test_deep_nesting_is_a_serialization_exception(article_daemon, depth):
+    for operation, body in (("CreatePipeline", '{"pipeline":' + '{"a":' * depth + "1" + "}" * depth + "}"),
+                            ("GetPipeline", '{"name":' + "[" * depth + "]" * depth + "}")):
+        status, answer = article_daemon.post(operation, body)
+        assert (status, answer["__type"]) == (400, "SerializationException"), answer
+    assert article_daemon.health()["status"] == "ok"
+    assert "Traceback" not in article_daemon.log()
+
+
+def test_a_body_over_the_limit_is_refused_by_its_length_before_it_is_read(tmp_path):
+    """50 MB announced, a few bytes sent: the answer comes at once (nothing waits for the rest),
+    and before authentication (the daemon has credentials; the request is not signed)."""
+    import socket
+
+    from tests.support.daemon import Daemon
+
+    (tmp_path / "pipelines").mkdir()
+    daemon = Daemon(tmp_path / "pipelines", tmp_path / "state",
+                    env={"PIPEMU_ACCESS_KEY": "AKID", "PIPEMU_SECRET_KEY": "secret"}).start()
+    try:
+        with socket.create_connection(("127.0.0.1", daemon.port), timeout=5) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                         b"X-Amz-Target: CodePipeline_20150709.CreatePipeline\r\nContent-Length: 52428800\r\n\r\n{\"pip")
+            answer = b""
+            while b'"}' not in answer:  # the JSON body may come in a packet of its own
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            answer = answer.decode()
+        assert answer.startswith("HTTP/1.1 413"), answer
+        assert '"__type":"RequestEntityTooLargeException"' in answer
+    finally:
+        daemon.stop()
