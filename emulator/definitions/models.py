@@ -137,7 +137,7 @@ class ActionDeclaration(AwsModel):
     inputArtifacts: list[InputArtifact] = []
     outputVariables: list[str] | None = None
     roleArn: RoleArn | None = None
-    region: _text(r".*", 4, 30) | None = None  # type: ignore[valid-type]
+    region: _text(r"[\s\S]*", 4, 30) | None = None  # type: ignore[valid-type]
     namespace: _text(r"[A-Za-z0-9@\-_]+", 1, 100) | None = None  # type: ignore[valid-type]
     timeoutInMinutes: _int_range(5, 86400) | None = None  # type: ignore[valid-type]
     environmentVariables: list[EnvironmentVariable] | None = None
@@ -167,7 +167,7 @@ class RuleDeclaration(AwsModel):
     commands: _sized(str, 1, 50) | None = None
     inputArtifacts: list[InputArtifact] | None = None
     roleArn: RoleArn | None = None
-    region: _text(r".*", 4, 30) | None = None  # type: ignore[valid-type]
+    region: _text(r"[\s\S]*", 4, 30) | None = None  # type: ignore[valid-type]
     timeoutInMinutes: _int_range(5, 86400) | None = None  # type: ignore[valid-type]
 
 
@@ -195,7 +195,7 @@ class BeforeEntryConditions(AwsModel):
 
 
 class BlockerDeclaration(AwsModel):
-    name: _text(r".*", 1, 100)  # type: ignore[valid-type]
+    name: _text(r"[\s\S]*", 1, 100)  # type: ignore[valid-type]
     type: Literal["Schedule"]
 
 

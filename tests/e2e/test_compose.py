@@ -162,6 +162,8 @@ def test_compose_runs_the_daemon_in_a_container(tmp_path, docker_client, busybox
         daemon_id = (state / "daemon-id").read_text().strip()
         left = [n.name for n in docker_client.networks.list(filters={"label": f"pipemu.daemon={daemon_id}"})]
         assert not left, f"networks left after docker-compose down: {left}"
+    except Exception as failure:  # the daemon's own log says why it stopped answering
+        raise AssertionError(f"{failure}\n--- docker-compose logs ---\n{compose('logs')[-6000:]}") from failure
     finally:
         compose("down", "--volumes", "--timeout", "30")
         id_file = state / "daemon-id"

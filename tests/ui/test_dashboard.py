@@ -237,6 +237,7 @@ def test_definition_warnings_are_folded_and_name_the_fields(tmp_path, page):
         expect(warnings).to_contain_text("AWS/ECS (Deploy) actions are not emulated yet")
         expect(warnings).to_contain_text("repository nowhere is not declared")
         expect(page.locator("#view")).to_contain_text("v2")  # the pipeline itself loaded
+        assert "WARNING" in daemon.log() and "onFailure: failure handling is not carried out yet" in daemon.log()
     finally:
         daemon.stop()
 
