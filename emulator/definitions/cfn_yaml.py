@@ -125,7 +125,11 @@ NAME_PROPERTY = {"AWS::CodePipeline::Pipeline": "Name", "AWS::CodeBuild::Project
                  "AWS::Lambda::Function": "FunctionName", "AWS::CodeCommit::Repository": "RepositoryName",
                  "AWS::IAM::Role": "RoleName", "AWS::S3::Bucket": "BucketName", "AWS::Events::Rule": "Name",
                  "AWS::SNS::Topic": "TopicName", "AWS::Logs::LogGroup": "LogGroupName",
-                 "AWS::Scheduler::Schedule": "Name"}
+                 "AWS::Scheduler::Schedule": "Name", "AWS::ECR::Repository": "RepositoryName",
+                 "AWS::SQS::Queue": "QueueName", "AWS::CodeStarConnections::Connection": "ConnectionName",
+                 "AWS::SSM::Parameter": "Name", "AWS::ECS::Cluster": "ClusterName", "AWS::ECS::Service": "ServiceName",
+                 "AWS::CodeDeploy::Application": "ApplicationName",
+                 "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName"}
 ARN_FORMAT = {"AWS::CodePipeline::Pipeline": "arn:{p}:codepipeline:{r}:{a}:{n}",
               "AWS::CodeBuild::Project": "arn:{p}:codebuild:{r}:{a}:project/{n}",
               "AWS::Lambda::Function": "arn:{p}:lambda:{r}:{a}:function:{n}",
@@ -133,8 +137,32 @@ ARN_FORMAT = {"AWS::CodePipeline::Pipeline": "arn:{p}:codepipeline:{r}:{a}:{n}",
               "AWS::IAM::Role": "arn:{p}:iam::{a}:role/{n}", "AWS::S3::Bucket": "arn:{p}:s3:::{n}",
               "AWS::Events::Rule": "arn:{p}:events:{r}:{a}:rule/{n}", "AWS::SNS::Topic": "arn:{p}:sns:{r}:{a}:{n}",
               "AWS::Logs::LogGroup": "arn:{p}:logs:{r}:{a}:log-group:{n}:*",
-              "AWS::Scheduler::Schedule": "arn:{p}:scheduler:{r}:{a}:schedule/default/{n}"}
-REF_IS_ARN = ("AWS::SNS::Topic",)
+              "AWS::Scheduler::Schedule": "arn:{p}:scheduler:{r}:{a}:schedule/default/{n}",
+              "AWS::CodeStarConnections::Connection": "arn:{p}:codestar-connections:{r}:{a}:connection/{n}",
+              "AWS::ECR::Repository": "arn:{p}:ecr:{r}:{a}:repository/{n}",
+              "AWS::SQS::Queue": "arn:{p}:sqs:{r}:{a}:{n}", "AWS::KMS::Key": "arn:{p}:kms:{r}:{a}:key/{n}",
+              "AWS::IAM::ManagedPolicy": "arn:{p}:iam::{a}:policy/{n}",
+              "AWS::ECS::Service": "arn:{p}:ecs:{r}:{a}:service/{n}",
+              "AWS::CloudFormation::Stack": "arn:{p}:cloudformation:{r}:{a}:stack/{n}/pipemu"}
+REF_IS_ARN = ("AWS::SNS::Topic", "AWS::CodeStarConnections::Connection", "AWS::IAM::ManagedPolicy",
+              "AWS::CloudFormation::Stack", "AWS::ECS::Service")
+# Attributes other stacks' templates commonly read, in the form AWS gives them ({n}: the name).
+ATTRIBUTE_FORMAT = {
+    ("AWS::ECR::Repository", "RepositoryUri"): "{a}.dkr.ecr.{r}.amazonaws.com/{n}",
+    ("AWS::S3::Bucket", "DomainName"): "{n}.s3.amazonaws.com",
+    ("AWS::S3::Bucket", "RegionalDomainName"): "{n}.s3.{r}.amazonaws.com",
+    ("AWS::S3::Bucket", "WebsiteURL"): "http://{n}.s3-website-{r}.amazonaws.com",
+    ("AWS::SQS::Queue", "QueueUrl"): "https://sqs.{r}.amazonaws.com/{a}/{n}",
+    ("AWS::SQS::Queue", "QueueName"): "{n}",
+    ("AWS::SNS::Topic", "TopicName"): "{n}",
+    ("AWS::SNS::Topic", "TopicArn"): "arn:{p}:sns:{r}:{a}:{n}",
+    ("AWS::KMS::Key", "KeyId"): "{n}",
+    ("AWS::CodeCommit::Repository", "CloneUrlSsh"): "ssh://git-codecommit.{r}.amazonaws.com/v1/repos/{n}",
+    ("AWS::CodeStarConnections::Connection", "ConnectionArn"): "arn:{p}:codestar-connections:{r}:{a}:connection/{n}",
+    ("AWS::CloudFront::Distribution", "DomainName"): "{n}.cloudfront.net",
+    ("AWS::SSM::Parameter", "Type"): "String",
+    ("AWS::ECS::Service", "Name"): "{n}",
+}
 
 
 class TemplateError(Exception):
@@ -180,7 +208,9 @@ class Stack:
         declared = self.template.get("Parameters") or {}
         for name in overrides:
             if name not in declared:
-                raise self.error(("Parameters", name), f"an override was given but the template declares no parameter {name}")
+                known = ", ".join(declared) or "none"
+                raise self.error(("Parameters", name), f"an override was given but the template declares no parameter "
+                                                       f"{name} (its parameters: {known})")
         values: dict[str, Any] = {}
         for name, spec in declared.items():
             value = overrides.get(name, spec.get("Default"))
@@ -391,5 +421,7 @@ class Stack:
             return values["n"]
         if attribute == "CloneUrlHttp":
             return "https://git-codecommit.{r}.amazonaws.com/v1/repos/{n}".format(**values)
+        if (kind, attribute) in ATTRIBUTE_FORMAT:
+            return ATTRIBUTE_FORMAT[(kind, attribute)].format(**values)
         self.warnings.append(f"{dotted_path(path)}: Fn::GetAtt {logical}.{attribute} has no local value; it reads {logical}.{attribute}")
         return f"{logical}.{attribute}"

@@ -353,3 +353,33 @@ Resources:
     alone = import_template(tmp_path / "service.yml")
     assert alone.definition["pipeline"]["artifactStore"]["location"] == "shared-bucket"  # no such stack: the name, said
     assert any("Fn::ImportValue shared-bucket: no stack pipemu knows exports it" in w for w in alone.warnings)
+
+
+def test_what_a_pipeline_takes_from_resources_not_emulated_has_the_form_aws_gives_it():
+    template = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Registry: {Type: AWS::ECR::Repository, Properties: {RepositoryName: web}}
+  Connection: {Type: AWS::CodeStarConnections::Connection, Properties: {ConnectionName: gh, ProviderType: GitHub}}
+  Build:
+    Type: AWS::CodeBuild::Project
+    Properties:
+      ServiceRole: arn:aws:iam::123456789012:role/b
+      Source: {Type: CODEPIPELINE}
+      Artifacts: {Type: CODEPIPELINE}
+      Environment:
+        Type: LINUX_CONTAINER
+        ComputeType: BUILD_GENERAL1_SMALL
+        Image: aws/codebuild/standard:7.0
+        EnvironmentVariables:
+          - {Name: REPOSITORY_URI, Value: !GetAtt Registry.RepositoryUri}
+          - {Name: REGISTRY_ARN, Value: !GetAtt Registry.Arn}
+          - {Name: CONNECTION, Value: !Ref Connection}
+"""
+    result = import_template(template, stack_name="web")
+    variables = {v["name"]: v["value"] for v in result.definition["projects"]["web-Build"]["environmentVariables"]}
+    assert variables == {"REPOSITORY_URI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web",
+                         "REGISTRY_ARN": "arn:aws:ecr:us-east-1:123456789012:repository/web",
+                         "CONNECTION": "arn:aws:codestar-connections:us-east-1:123456789012:connection/gh"}
+    assert any("Registry (AWS::ECR::Repository)" in w and "Connection" not in w.split("ignored:")[1]
+               for w in result.warnings if "not emulated, ignored" in w)
