@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,8 +25,11 @@ def main() -> None:
 @click.option("--access-key", envvar="PIPEMU_ACCESS_KEY", default=None,
               help="With --secret-key: accept only requests SigV4-signed with these credentials.")
 @click.option("--secret-key", envvar="PIPEMU_SECRET_KEY", default=None)
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Another host name clients use to reach the daemon (besides localhost, IP addresses and the "
+                   "name its containers use); PIPEMU_ALLOWED_HOSTS takes a comma-separated list.")
 def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key: str | None,
-          secret_key: str | None) -> None:
+          secret_key: str | None, allowed_hosts: tuple[str, ...]) -> None:
     """Run the daemon in the foreground."""
     from emulator.daemon.lock import StateFolderLocked
     from emulator.daemon.main import serve as run
@@ -34,7 +38,9 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key
         click.echo("pipemu: --access-key and --secret-key go together", err=True)
         sys.exit(2)
     try:
-        run(pipelines_dir, state_dir, host, port, (access_key, secret_key) if access_key else None)
+        names = [*allowed_hosts, *os.environ.get("PIPEMU_ALLOWED_HOSTS", "").split(",")]
+        run(pipelines_dir, state_dir, host, port, (access_key, secret_key) if access_key else None,
+            allowed_hosts=[n for n in names if n.strip()])
     except StateFolderLocked as error:
         click.echo(f"pipemu: {error}", err=True)
         sys.exit(2)

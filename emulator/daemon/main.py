@@ -20,10 +20,12 @@ import socket
 import sqlite3
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import uvicorn
 
 from emulator.api.app import create_app
+from emulator.api.hosts import HostAllowList
 from emulator.definitions import load_folder
 from emulator.runner.actions import ActionRunner
 from emulator.service import CodePipeline
@@ -174,7 +176,7 @@ def schedule_clock() -> Callable[[], datetime] | None:
 
 
 def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
-          credentials: tuple[str, str] | None = None) -> None:
+          credentials: tuple[str, str] | None = None, allowed_hosts: list[str] = ()) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state_dir.mkdir(parents=True, exist_ok=True)
     lock = lock_state_folder(state_dir)
@@ -213,7 +215,11 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     try:
         secrets = dict([credentials]) if credentials else None
         # uvicorn turns SIGTERM and SIGINT into a graceful stop: no new requests, then return.
-        config = uvicorn.Config(create_app(service, secrets), log_level="warning", timeout_graceful_shutdown=5,
+        # Host names the daemon answers (api/hosts.py): its containers' name for it, the host it
+        # was told to listen on, and the names it was given.
+        names = [urlsplit(container_endpoint).hostname or "", host, *allowed_hosts]
+        config = uvicorn.Config(HostAllowList(create_app(service, secrets), names), log_level="warning",
+                                timeout_graceful_shutdown=5,
                                 date_header=False)
         log.info("serving on %s", ", ".join("%s:%d" % s.getsockname()[:2] for s in sockets))
         _Server(config).run(sockets=sockets)

@@ -15,7 +15,7 @@ import yaml
 
 from tests.e2e import article_pipeline
 from tests.e2e.waiting import settle
-from tests.support.daemon import ROOT, Daemon, commit
+from tests.support.daemon import ROOT, Daemon, commit, init_repo
 
 pytestmark = pytest.mark.docker
 PIPELINE = "svc-pipeline"
@@ -238,6 +238,31 @@ def test_definition_warnings_are_folded_and_name_the_fields(tmp_path, page):
         expect(warnings).to_contain_text("repository nowhere is not declared")
         expect(page.locator("#view")).to_contain_text("v2")  # the pipeline itself loaded
         assert "WARNING" in daemon.log() and "onFailure: failure handling is not carried out yet" in daemon.log()
+    finally:
+        daemon.stop()
+
+
+def test_only_http_links_are_links(tmp_path, page):
+    """An approval's ExternalEntityLink of another scheme (javascript:) is shown as text."""
+    repo = init_repo(tmp_path / "repo")
+    commit(repo, "first")
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    source = {"name": "src", "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+              "configuration": {"RepositoryName": "repo", "BranchName": "main", "PollForSourceChanges": "false"},
+              "outputArtifacts": [{"name": "Src"}]}
+    gate = {"name": "approve", "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
+            "configuration": {"ExternalEntityLink": "javascript:alert(document.domain)", "CustomData": "look"}}
+    (folder / "links.yml").write_text(yaml.safe_dump({"pipeline": {"name": "links", "stages": [
+        {"name": "Source", "actions": [source]}, {"name": "Gate", "actions": [gate]}]},
+        "repositories": {"repo": {"path": str(repo)}}}))
+    daemon = Daemon(folder, tmp_path / "state").start()
+    try:
+        daemon.client().start_pipeline_execution(name="links")
+        open_dashboard(page, daemon, "links")
+        shown = page.locator(".entity-url")
+        expect(shown).to_contain_text("javascript:alert(document.domain)", timeout=LIVE)
+        expect(page.locator("a.entity-url")).to_have_count(0)
     finally:
         daemon.stop()
 

@@ -368,8 +368,10 @@ function approvalCard(pipelineName, stage, action, named) {
     h("strong", {}, `${stage.stageName} · ${action.actionName}`),
     execution ? [" for ", revisionOf(execution)] : null),
   summary ? h("p", { class: "custom-data" }, summary) : null,
-  action.entityUrl ? h("p", {}, h("a", { class: "entity-url", href: action.entityUrl, target: "_blank",
-    rel: "noopener noreferrer" }, action.entityUrl)) : null,
+  // Only http(s) links are links: a `javascript:` ExternalEntityLink stays text.
+  action.entityUrl ? h("p", {}, /^https?:\/\//i.test(action.entityUrl)
+    ? h("a", { class: "entity-url", href: action.entityUrl, target: "_blank", rel: "noopener noreferrer" }, action.entityUrl)
+    : h("code", { class: "entity-url" }, action.entityUrl)) : null,
   h("div", { class: "approval-form" }, input,
     h("button", { type: "button", class: "approve", onclick: answer("Approved") }, "✓ Approve"),
     h("button", { type: "button", class: "reject", onclick: answer("Rejected") }, "✗ Reject")));
