@@ -16,6 +16,8 @@ from pathlib import Path
 from emulator.definitions.cfn_yaml import TemplateSyntaxError, is_template, load
 from emulator.engine.events import ActionOutput, ArtifactOutput
 
+from .artifact_files import OutsideArtifact, inside
+
 
 def _failure(message: str):
     from .actions import ActionFailure  # the provider's error type, without an import cycle
@@ -28,10 +30,12 @@ def _artifact_file(inputs: dict[str, Path], reference: str, what: str) -> Path:
     if not path or artifact not in inputs:
         raise _failure(f"{what} {reference!r} must be ArtifactName::path with an input artifact "
                        f"({', '.join(sorted(inputs)) or 'none'})")
-    file = inputs[artifact] / path
-    if not file.is_file():
-        raise _failure(f"{what}: {path} not found in input artifact {artifact}")
-    return file
+    try:
+        return inside(inputs[artifact], path, what)
+    except FileNotFoundError:
+        raise _failure(f"{what}: {path} not found in input artifact {artifact}") from None
+    except OutsideArtifact as exc:
+        raise _failure(str(exc)) from None
 
 
 def _resolve(value, inputs: dict[str, Path]):

@@ -21,6 +21,7 @@ from typing import Callable
 import docker.errors
 from docker.utils import parse_repository_tag
 
+from .artifact_files import OutsideArtifact, inside, writable
 from .containers import EngineUnavailable, ENGINE_DOWN, existing, unavailable_message, follow, remove, root_owned, started_at
 from .buildspec import (
     EXPORTED_FILE,
@@ -72,12 +73,14 @@ def _load_buildspec(job: BuildJob) -> Buildspec:
     spec = job.buildspec if job.buildspec is not None else "buildspec.yml"
     if isinstance(spec, str) and "\n" not in spec.strip():
         rel = spec.strip()
-        parts = PurePosixPath(rel).parts
-        if job.primary_input is None or PurePosixPath(rel).is_absolute() or ".." in parts:
+        if job.primary_input is None:
             raise _Failure(f"{rel} not found in the primary input artifact")
-        path = Path(job.primary_input, *parts)
-        if not path.is_file():
-            raise _Failure(f"{rel} not found in the primary input artifact")
+        try:
+            path = inside(Path(job.primary_input), rel, "buildspec")
+        except FileNotFoundError:
+            raise _Failure(f"{rel} not found in the primary input artifact") from None
+        except OutsideArtifact as exc:
+            raise _Failure(f"YAML_FILE_ERROR: {exc}") from None
         spec = path.read_text(encoding="utf-8", errors="replace")
     try:
         return parse_buildspec(spec)
@@ -216,9 +219,13 @@ def _write_artifact(tar: tarfile.TarFile, spec: ArtifactSpec, dest: Path) -> int
         rel = artifact_path(spec, member.name[len("src/"):])
         if rel is None:
             continue
-        target = dest / rel
+        target = writable(dest, rel)
+        if target is None:  # under a link of this output that leads outside it: never written
+            continue
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_symlink() or target.exists():
+            if target.is_dir() and not target.is_symlink():
+                continue
             target.unlink()
         if member.issym():
             os.symlink(member.linkname, target)
