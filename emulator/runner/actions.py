@@ -18,7 +18,8 @@ from emulator.engine import ActionFailed, ActionSucceeded, Event, JobFailed, Run
 
 from . import stacks
 from .containers import EngineUnavailable, engine_down, remove_named, unavailable_message
-from .providers import PROVIDERS, ActionFailure, container_name, not_emulated
+from .failures import ActionFailure
+from .providers import PROVIDERS, container_name, not_emulated
 
 log = logging.getLogger(__name__)
 

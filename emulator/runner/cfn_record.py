@@ -17,11 +17,10 @@ from emulator.definitions.cfn_yaml import TemplateSyntaxError, is_template, load
 from emulator.engine.events import ActionOutput, ArtifactOutput
 
 from .artifact_files import OutsideArtifact, inside
+from .failures import ActionFailure
 
 
-def _failure(message: str):
-    from .actions import ActionFailure  # the provider's error type, without an import cycle
-
+def _failure(message: str) -> ActionFailure:
     return ActionFailure(message)
 
 

@@ -22,6 +22,7 @@ from emulator.engine.events import ActionOutput, ArtifactOutput
 
 from . import cfn_record, stacks
 from .codebuild import BuildJob, run_build
+from .failures import ActionFailure
 from .job_data import job_data, lambda_event
 from .lambda_images import ensure_runtime_image
 from .lambda_invoke import Invocation, invoke
@@ -29,14 +30,6 @@ from .source import SourceError, export_commit, resolve_commit
 
 if TYPE_CHECKING:
     from .actions import ActionRunner
-
-
-class ActionFailure(Exception):
-    """The action failed for a reason its user should read (the text); not a bug of ours."""
-
-    def __init__(self, message: str, external_id: str | None = None):
-        super().__init__(message)
-        self.external_id = external_id
 
 
 def container_name(action_execution_id: str) -> str:
