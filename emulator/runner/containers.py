@@ -57,16 +57,29 @@ def _reason(exc: BaseException) -> str:
     return _short(exc)
 
 
+# A log line longer than this is split (as CodeBuild's logs split long lines): a 20 MB output
+# without a newline stays a readable log of 64 KiB lines, and reading it stays linear.
+MAX_LINE = 64 * 1024
+
+
 def pump_logs(container, lines: queue.Queue, since: float | None = None) -> None:
     """Reads the container's log (stdout+stderr) into `lines`, one line per item; None ends."""
     try:
-        pending = b""
+        pending = bytearray()
         extra = {"since": int(since)} if since is not None else {}
+        def split_long() -> None:
+            while len(pending) > MAX_LINE:
+                lines.put(pending[:MAX_LINE].decode("utf-8", "replace"))
+                del pending[:MAX_LINE]
+
         for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True, **extra):
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for raw in complete:
-                lines.put(raw.decode("utf-8", "replace").rstrip("\r"))
+            first, *rest = chunk.split(b"\n")  # only the new bytes are searched for newlines
+            pending += first
+            for part in rest:
+                split_long()
+                lines.put(pending.decode("utf-8", "replace").rstrip("\r"))
+                pending[:] = part
+            split_long()
         if pending:
             lines.put(pending.decode("utf-8", "replace").rstrip("\r"))
     except Exception as exc:  # the engine went away: the status poll below decides the outcome

@@ -326,3 +326,27 @@ def test_no_engine_fails_with_where_and_why(tmp_path, monkeypatch):
     result = run_build(client, job, Log())
     assert not result.succeeded
     assert result.message == f"Docker engine unavailable at {socket}: No such file or directory"
+
+
+def test_a_long_line_without_newline_is_split_and_kept_whole(docker_client, busybox_image, tmp_path):
+    """5 MB on one line: 64 KiB lines whose concatenation is the output (CodeBuild splits too)."""
+    import queue
+
+    from emulator.runner.containers import MAX_LINE, pump_logs
+
+    size = 5 * 1024 * 1024 + 123
+    container = docker_client.containers.run(
+        busybox_image, ["sh", "-c", f"head -c {size} /dev/zero | tr '\\0' 'a'; echo; echo after"], detach=True)
+    try:
+        container.wait(timeout=60)
+        lines: queue.Queue = queue.Queue()
+        pump_logs(container, lines)
+        got = []
+        while (item := lines.get(timeout=10)) is not None:
+            got.append(item)
+    finally:
+        container.remove(force=True)
+    assert got[-1] == "after"
+    assert all(len(line) <= MAX_LINE for line in got)
+    assert "".join(got[:-1]) == "a" * size
+    assert len(got) == -(-size // MAX_LINE) + 1
