@@ -8,6 +8,7 @@ state exactly, a crash included. WAL mode: readers never block the writer.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -50,7 +51,12 @@ class Store:
     def __init__(self, state_dir: str | Path):
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # The state holds approval tokens and logs: only the daemon's user reads it. SQLite gives
+        # its -wal and -shm files the database file's mode.
+        os.chmod(self.state_dir, 0o700)
         self.path = self.state_dir / "state.sqlite3"
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(self.path, 0o600)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -72,3 +72,13 @@ def test_logs_are_kept_in_order_per_action_execution(tmp_path):
     assert [seq for seq, _, _ in reopened.logs("a1")] == [1, 2, 3, 4]
     reopened.clear_logs("a1")
     assert reopened.logs("a1") == []
+
+
+def test_the_state_is_readable_by_its_owner_only(tmp_path):
+    import stat
+
+    store = Store(tmp_path / "state")
+    store.close()
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    for path in (tmp_path / "state").glob("state.sqlite3*"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
