@@ -182,6 +182,11 @@ def _fetch(container, path: str):
     return tarfile.open(fileobj=fh, mode="r:")
 
 
+# The build's own state files (exported variables, the failed command) are read into memory: a
+# build may not make them large (a 400 MB exported.env took the daemon from 139 to 883 MB).
+MAX_STATE_FILE = 1024 * 1024
+
+
 def _read_state(container) -> tuple[dict[str, str], list[str] | None]:
     """The exported variables and the first failure (phase, status, command) the script left."""
     exported: dict[str, str] = {}
@@ -195,6 +200,9 @@ def _read_state(container) -> tuple[dict[str, str], list[str] | None]:
             name = PurePosixPath(member.name).name
             if not member.isfile() or name not in (EXPORTED_FILE, FAILURE_FILE):
                 continue
+            if member.size > MAX_STATE_FILE:  # read whole, it would hold the daemon's memory
+                raise _Failure(f"CLIENT_ERROR: the exported variables are {member.size} bytes; pipemu reads at "
+                               f"most {MAX_STATE_FILE}")
             text = tar.extractfile(member).read().decode("utf-8", "replace")
             if name == FAILURE_FILE:
                 failure = text.rstrip("\n").split("\n", 2)

@@ -350,3 +350,21 @@ def test_a_long_line_without_newline_is_split_and_kept_whole(docker_client, busy
     assert all(len(line) <= MAX_LINE for line in got)
     assert "".join(got[:-1]) == "a" * size
     assert len(got) == -(-size // MAX_LINE) + 1
+
+
+def test_huge_exported_variables_fail_the_build_with_the_limit(docker_client, busybox_image, tmp_path):
+    from emulator.runner.codebuild import MAX_STATE_FILE
+
+    job = make_job(busybox_image, tmp_path, """
+version: 0.2
+env:
+  exported-variables: [BIG]
+phases:
+  build:
+    commands:
+      - BIG="$(head -c 2000000 /dev/zero | tr '\\0' 'x')"
+""", outputs=[])
+    result = run_build(docker_client, job, Log())
+    assert not result.succeeded
+    assert f"pipemu reads at most {MAX_STATE_FILE}" in result.message
+    assert result.exported_variables == {}
