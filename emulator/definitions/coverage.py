@@ -32,6 +32,8 @@ def not_carried_out(pipeline: PipelineDeclaration) -> list[Problem]:
             conditions = getattr(stage, name)
             if conditions is not None:
                 found.append((("stages", s, name), message))
+        if stage.onFailure is not None and stage.onFailure.retryConfiguration is not None:
+            found.append((("stages", s, "onFailure", "retryConfiguration"), "automatic retries are not carried out yet"))
         if stage.blockers:
             found.append((("stages", s, "blockers"), "blockers are not carried out"))
         for a, action in enumerate(stage.actions):
