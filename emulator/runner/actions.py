@@ -17,7 +17,7 @@ from typing import Callable
 from emulator.engine import ActionFailed, ActionSucceeded, Event, JobFailed, RunAction
 
 from . import stacks
-from .containers import EngineUnavailable, engine_down, remove_named, unavailable_message
+from .containers import EngineUnavailable, engine_down, list_containers, remove_named, unavailable_message
 from .failures import ActionFailure
 from .providers import PROVIDERS, container_name, not_emulated
 
@@ -146,7 +146,7 @@ class ActionRunner:
         removed = []
         label = f"{LABEL_PREFIX}daemon={self.daemon_id}"
         try:
-            for container in self.client().containers.list(all=True, filters={"label": label}):
+            for container in list_containers(self.client(), {"label": label}):
                 action_execution_id = container.labels.get(f"{LABEL_PREFIX}action-execution")
                 # Only action containers: deployed stacks outlive their actions by design.
                 if action_execution_id is not None and action_execution_id not in keep:

@@ -258,6 +258,21 @@ def existing(client, name: str):
         return None
 
 
+def list_containers(client, filters: dict | None = None) -> list:
+    """Every container matching `filters` (stopped ones too), as `containers.list(all=True)`
+    without its race: that lists, then inspects each, and raises NotFound when one is removed in
+    between (another action's container going away). A container gone by its inspect is skipped."""
+    import docker.errors
+
+    found = []
+    for summary in client.api.containers(all=True, filters=filters or {}):
+        try:
+            found.append(client.containers.get(summary["Id"]))
+        except docker.errors.NotFound:
+            continue
+    return found
+
+
 def root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = "root"

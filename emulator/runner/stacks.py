@@ -44,7 +44,7 @@ from typing import Callable
 import docker.errors
 
 from .codebuild import _ensure_image, _Failure  # same rules as builds
-from .containers import remove as _remove
+from .containers import list_containers, remove as _remove
 
 MEM_LIMIT = "512m"
 NANO_CPUS = 1_000_000_000
@@ -157,7 +157,7 @@ def stack_containers(client, daemon_id: str, stack: str | None = None,
         labels.append(f"pipemu.stack={stack}")
     if network is not None:
         labels.append(f"pipemu.network={network}")
-    return client.containers.list(all=True, filters={"label": labels})
+    return list_containers(client, {"label": labels})
 
 
 def _lock(job: StackJob) -> threading.Lock:

@@ -17,6 +17,7 @@ import pytest
 from tests.e2e import article_pipeline
 from tests.support.environment import unavailable
 from tests.support.daemon import Daemon, commit, free_port, init_repo
+from emulator.runner.containers import list_containers
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,8 +170,8 @@ def test_compose_runs_the_daemon_in_a_container(tmp_path, docker_client, busybox
         id_file = state / "daemon-id"
         if id_file.exists():
             label = f"pipemu.daemon={id_file.read_text().strip()}"
-            for container in docker_client.containers.list(all=True, filters={"label": label}):
+            for container in list_containers(docker_client, {"label": label}):
                 container.remove(force=True)
             for network in docker_client.networks.list(filters={"label": label}):
                 network.remove()
-    assert not docker_client.containers.list(all=True, filters={"label": f"com.docker.compose.project={name}"})
+    assert not list_containers(docker_client, {"label": f"com.docker.compose.project={name}"})

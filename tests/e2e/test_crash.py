@@ -7,6 +7,7 @@ import pytest
 from tests.e2e import article_pipeline
 from tests.e2e.waiting import settle
 from tests.support.daemon import Daemon
+from emulator.runner.containers import list_containers
 
 pytestmark = pytest.mark.docker
 PIPELINE = "svc-pipeline"
@@ -68,7 +69,7 @@ def test_left_over_containers_of_ended_actions_are_removed_on_start(tmp_path, se
     try:
         daemon.kill()
         daemon = Daemon(tmp_path / "pipelines", tmp_path / "state", port=daemon.port).start()
-        names = {c.name for c in docker_client.containers.list(all=True)}
+        names = {c.name for c in list_containers(docker_client)}
         assert stray.name not in names  # ours, and no action of ours runs: removed
         assert other.name in names  # another daemon's: untouched
     finally:
@@ -114,7 +115,7 @@ def test_action_running_at_kill_9_is_finished_after_restart(tmp_path, service_re
         assert logs.count("[Container] Entering phase BUILD") == 1, logs
         # A container goes once its action's result is committed, so just after the state shows it.
         removal = time.monotonic() + 10
-        while left := docker_client.containers.list(all=True, filters={"label": f"pipemu.execution={execution}"}):
+        while left := list_containers(docker_client, {"label": f"pipemu.execution={execution}"}):
             assert time.monotonic() < removal, [c.name for c in left]
             time.sleep(0.1)
     finally:

@@ -18,6 +18,7 @@ import pytest
 from tests.e2e import article_pipeline
 from tests.support.environment import unavailable
 from tests.support.daemon import Daemon, commit
+from emulator.runner.containers import list_containers
 
 pytestmark = pytest.mark.docker
 PIPELINE = "remote-pipeline"
@@ -99,7 +100,7 @@ def second_engine(docker_client):
 
 
 def labelled(client, daemon_id: str) -> list:
-    return client.containers.list(all=True, filters={"label": f"pipemu.daemon={daemon_id}"})
+    return list_containers(client, {"label": f"pipemu.daemon={daemon_id}"})
 
 
 def test_actions_run_on_the_engine_docker_host_names(tmp_path, docker_client, second_engine, service_repo):

@@ -16,6 +16,7 @@ import docker
 import pytest
 
 from tests.support.daemon import ROOT, free_port
+from emulator.runner.containers import list_containers
 
 pytestmark = pytest.mark.docker
 
@@ -47,7 +48,7 @@ def test_run_sample_serves_the_product(tmp_path, busybox_image):
         output = process.communicate(timeout=30)[0]
         daemon_id = (tmp_path / ".pipemu" / "daemon-id").read_text().strip()
         client = docker.from_env()
-        for container in client.containers.list(all=True, filters={"label": f"pipemu.daemon={daemon_id}"}):
+        for container in list_containers(client, {"label": f"pipemu.daemon={daemon_id}"}):
             container.remove(force=True)
         for network in client.networks.list(filters={"label": f"pipemu.daemon={daemon_id}"}):
             network.remove()

@@ -14,6 +14,7 @@ from tests.e2e.test_article_scenario import table
 from tests.e2e.waiting import settle
 from tests.support import article
 from tests.support.daemon import Daemon, commit
+from emulator.runner.containers import list_containers
 
 pytestmark = pytest.mark.docker
 SCENARIO = article.load()
@@ -166,7 +167,7 @@ def test_kill_9_at_20_random_moments_of_the_article(tmp_path, service_repo, busy
         while True:
             orphans = [
                 (c.name, c.labels.get("pipemu.action-execution"))
-                for c in docker_client.containers.list(all=True, filters={"label": f"pipemu.daemon={daemon_id}"})
+                for c in list_containers(docker_client, {"label": f"pipemu.daemon={daemon_id}"})
                 if c.labels.get("pipemu.action-execution") not in running]
             if not orphans or time.monotonic() > deadline:
                 break

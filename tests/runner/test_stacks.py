@@ -13,6 +13,7 @@ import pytest
 
 from emulator.runner import stacks
 from emulator.runner.stacks import HealthSpec, StackJob, delete, deploy, network_name, stack_containers
+from emulator.runner.containers import list_containers
 
 pytestmark = pytest.mark.docker
 
@@ -34,7 +35,7 @@ def env(docker_client, busybox_image, tmp_path):
     """A fresh daemon id; removes every container and network of it afterwards."""
     daemon = f"t{uuid.uuid4().hex[:8]}"
     yield Env(docker_client, busybox_image, tmp_path, daemon)
-    for c in docker_client.containers.list(all=True, filters={"label": f"pipemu.daemon={daemon}"}):
+    for c in list_containers(docker_client, {"label": f"pipemu.daemon={daemon}"}):
         c.remove(force=True)
     for net in docker_client.networks.list(filters={"label": f"pipemu.daemon={daemon}"}):
         net.remove()

@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config
 
 from tests.support.botocore_check import assert_output_valid
+from emulator.runner.containers import list_containers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +92,7 @@ class Daemon:
 
         client = docker.from_env()
         label = f"pipemu.daemon={id_file.read_text().strip()}"
-        for container in client.containers.list(all=True, filters={"label": label}):
+        for container in list_containers(client, {"label": label}):
             container.remove(force=True)
         for network in client.networks.list(filters={"label": label}):
             network.remove()
