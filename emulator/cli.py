@@ -84,7 +84,11 @@ def demo(endpoint: str, pipeline: str, repo: Path) -> None:
     if not (repo / ".git").exists():
         click.echo(f"pipemu: {repo} is not a git repository (run scripts/run-sample.sh first)", err=True)
         sys.exit(2)
-    same = Demo(client_for(endpoint), pipeline, repo).play()
+    try:
+        same = Demo(client_for(endpoint), pipeline, repo).play()
+    except RuntimeError as error:  # a step that could not be played: say which, in one line
+        click.echo(f"pipemu: {error}", err=True)
+        sys.exit(1)
     click.echo("the article's table, reproduced" if same else "some rows differ from the article")
     sys.exit(0 if same else 1)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -24,11 +25,17 @@ def client_for(endpoint: str, region: str = "us-east-1"):
 
 
 def git_commit(repo: Path, label: str) -> str:
+    """Commit a change labelled `label`: its content is new on every run (a demo played again
+    commits c1 again, and git refuses a commit that changes nothing)."""
     identity = ["-c", "user.name=pipemu demo", "-c", "user.email=demo@pipemu.local"]
     (repo / "demo").mkdir(exist_ok=True)
-    (repo / "demo" / f"{label}.txt").write_text(f"change {label}\n")
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True)
-    subprocess.run(["git", *identity, "commit", "-q", "-m", label], cwd=repo, check=True, capture_output=True)
+    (repo / "demo" / f"{label}.txt").write_text(f"change {label} ({uuid.uuid4().hex[:8]}, {time.ctime()})\n")
+    for command in (["git", "add", "-A"], ["git", *identity, "commit", "-q", "-m", label]):
+        done = subprocess.run(command, cwd=repo, capture_output=True, text=True)
+        if done.returncode != 0:
+            reason = (done.stderr or done.stdout).strip().splitlines()
+            what = "git commit" if "commit" in command else "git add"
+            raise RuntimeError(f"{what} in {repo} failed: {reason[-1] if reason else f'exit status {done.returncode}'}")
     return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
                           text=True).stdout.strip()
 

@@ -25,16 +25,17 @@ def test_demo_plays_the_article(tmp_path, busybox_image):
     daemon = Daemon(tmp_path / "pipelines", tmp_path / ".pipemu").start()
     try:
         settle(daemon.client(), "my-service-a-pipeline")  # the creation run waits in DEV: the demo clears it
-        result = subprocess.run(
-            [sys.executable, "-m", "emulator.cli", "demo", "--endpoint", daemon.endpoint,
-             "--repo", str(tmp_path / ".pipemu" / "repos" / "service-a")],
-            cwd=ROOT, capture_output=True, text=True, timeout=900,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        lines = result.stdout.splitlines()
-        assert "stopped execution" in lines[0]
-        row = next(line for line in lines if line.startswith("approve c3 in QA"))
-        assert row.split()[4:12] == ["c4", "✓", "c4", "✗", "c3", "✓", "c3", "✓"] and row.endswith("same")
-        assert lines[-1] == "the article's table, reproduced"
+        for _ in range(2):  # played again, it commits c1.. anew and tells the same story
+            result = subprocess.run(
+                [sys.executable, "-m", "emulator.cli", "demo", "--endpoint", daemon.endpoint,
+                 "--repo", str(tmp_path / ".pipemu" / "repos" / "service-a")],
+                cwd=ROOT, capture_output=True, text=True, timeout=900,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            lines = result.stdout.splitlines()
+            assert "stopped execution" in lines[0]
+            row = next(line for line in lines if line.startswith("approve c3 in QA"))
+            assert row.split()[4:12] == ["c4", "✓", "c4", "✗", "c3", "✓", "c3", "✓"] and row.endswith("same")
+            assert lines[-1] == "the article's table, reproduced"
     finally:
         daemon.stop()
