@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import article_pipeline
-from tests.support.environment import unavailable
+from tests.support.environment import engine_tests_allowed, unavailable
 from tests.support.daemon import Daemon, commit
 from emulator.runner.containers import list_containers
 
@@ -49,6 +49,7 @@ def second_engine(docker_client):
     It shares this machine's network namespace with the first engine, so it gets a bridge of
     its own: with `--bridge none`, dockerd deletes the default `docker0` interface at start,
     which is the FIRST engine's bridge."""
+    engine_tests_allowed()
     if os.geteuid() != 0:
         unavailable("starting a second dockerd needs root")
     if not shutil.which("dockerd") or not shutil.which("ip"):

@@ -12,3 +12,11 @@ def unavailable(reason: str):
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"cannot run in CI: {reason}")
     pytest.skip(reason)
+
+
+def engine_tests_allowed() -> None:
+    """Tests that stop, restart or start a Docker engine touch the whole machine: they run in CI
+    (CI=true) or when asked for (PIPEMU_TEST_ENGINES=1), and skip elsewhere, saying how to ask."""
+    if os.environ.get("CI", "").lower() == "true" or os.environ.get("PIPEMU_TEST_ENGINES") == "1":
+        return
+    pytest.skip("stops or starts a Docker engine: runs in CI, or with PIPEMU_TEST_ENGINES=1")
