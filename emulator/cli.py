@@ -76,9 +76,9 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--endpoint", default="http://127.0.0.1:7788", show_default=True, help="The daemon's API.")
 @click.option("--pipeline", default="my-service-a-pipeline", show_default=True)
 @click.option("--repo", default=".pipemu/repos/service-a", show_default=True, type=click.Path(path_type=Path),
-              help="The pipeline's source repository, where the demo commits c1..c4.")
+              help="The pipeline's source repository, where the demo commits c1..c7.")
 def demo(endpoint: str, pipeline: str, repo: Path) -> None:
-    """Play the article's scenario (commits c1..c4, approvals, rejections) step by step."""
+    """Play the article's scenario (commits c1..c7, approvals, rejections) step by step."""
     from emulator.demo.play import Demo, client_for
 
     if not (repo / ".git").exists():

@@ -119,7 +119,9 @@ def network_joiner(port: int, daemon_id: str) -> NetworkJoiner | None:
         log.warning("running in a container, but the Docker engine is not reachable: %s", exc)
         return None
     if container is None:
-        log.info("running in a container that is not on this Docker engine: containers reach the API as on a host")
+        # Normal for a daemon in a container of another engine (or a sandbox): not an error.
+        log.info("this container is not one of the Docker engine's: action containers reach the API "
+                 "at the host's address, as when the daemon runs on a host")
         return None
     joiner = NetworkJoiner(client, container, port)
     try:

@@ -1,4 +1,4 @@
-"""Plays the article's scenario (c1..c4, approvals and rejections) against a running daemon on
+"""Plays the article's scenario (c1..c7, approvals and rejections) against a running daemon on
 one service pipeline, committing to its repository as a developer would, and prints the
 article's table after every step beside what the article says."""
 
