@@ -47,6 +47,39 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key
 
 
 @main.command()
+@click.option("--state-dir", default="./.pipemu", show_default=True, type=click.Path(path_type=Path))
+def down(state_dir: Path) -> None:
+    """Remove what a stopped daemon leaves running on Docker: its deployed services (stacks) and
+    its networks (the state folder, with the history, stays). Refused while the daemon runs."""
+    from emulator.daemon.lock import StateFolderLocked, lock_state_folder
+
+    if not (state_dir / "daemon-id").exists():
+        click.echo(f"pipemu: {state_dir} is not a daemon's state folder (no daemon-id): nothing to remove")
+        return
+    try:
+        lock = lock_state_folder(state_dir)
+    except StateFolderLocked as error:
+        click.echo(f"pipemu: {error}", err=True)
+        sys.exit(1)
+    try:
+        import docker
+
+        from emulator.runner.stacks import remove_everything
+
+        containers, networks = remove_everything(docker.from_env(), (state_dir / "daemon-id").read_text().strip())
+    except Exception as error:  # no engine, or one that refuses: say why, in one line
+        click.echo(f"pipemu: cannot reach the Docker engine: {error}", err=True)
+        sys.exit(3)
+    finally:
+        lock.close()
+    for name in containers:
+        click.echo(f"removed container {name}")
+    for name in networks:
+        click.echo(f"removed network {name}")
+    click.echo(f"{len(containers)} container(s), {len(networks)} network(s) removed")
+
+
+@main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help='Print {"ok": bool, "errors": [...]} instead.')
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:

@@ -137,6 +137,16 @@ def remove_idle_networks(client, daemon_id: str) -> list[str]:
     return removed
 
 
+def remove_everything(client, daemon_id: str) -> tuple[list[str], list[str]]:
+    """`pipemu down`: every container (deployed stacks, leftover actions) and network of a daemon
+    that is not running; returns the names removed (containers, networks)."""
+    containers = []
+    for container in list_containers(client, {"label": f"pipemu.daemon={daemon_id}"}):
+        _remove(container)
+        containers.append(container.name)
+    return containers, remove_idle_networks(client, daemon_id)
+
+
 def remove_network(client, daemon_id: str, network: str) -> bool:
     """Remove the environment's network if it exists and nothing is attached; True if removed."""
     net = _network(client, network_name(daemon_id, network))
@@ -509,4 +519,4 @@ def delete(client, daemon_id: str, stack: str, network: str, log) -> DeployResul
 
 
 __all__ = ["DeployResult", "HealthSpec", "StackJob", "delete", "deploy", "ensure_network",
-           "network_name", "remove_network", "stack_containers"]
+           "network_name", "remove_everything", "remove_network", "stack_containers"]

@@ -144,3 +144,42 @@ def test_a_stack_without_a_local_stand_in_is_validated_and_recorded(tmp_path, se
             assert words in details["queue"]["output"]["executionResult"]["errorDetails"]["message"]
     finally:
         daemon.stop()
+
+
+def test_pipemu_down_removes_what_a_stopped_daemon_left_running(tmp_path, service_repo, busybox_image, docker_client):
+    import subprocess
+    import sys
+
+    from emulator.runner.containers import list_containers
+
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "web.yml").write_text(yaml.safe_dump(definition(service_repo, busybox_image)))
+    state = tmp_path / "state"
+    daemon = Daemon(tmp_path / "pipelines", state).start()
+    daemon_id = (state / "daemon-id").read_text().strip()
+    label = {"label": f"pipemu.daemon={daemon_id}"}
+
+    def down():
+        return subprocess.run([sys.executable, "-m", "emulator.cli", "down", "--state-dir", str(state)],
+                              capture_output=True, text=True, timeout=120)
+
+    try:
+        client = daemon.client()
+        commit(service_repo, "v1")
+        execution = client.start_pipeline_execution(name="web-pipeline")["pipelineExecutionId"]
+        settle(client, "web-pipeline")
+        assert client.get_pipeline_execution(pipelineName="web-pipeline", pipelineExecutionId=execution)[
+            "pipelineExecution"]["status"] == "Succeeded"
+        refused = down()
+        assert refused.returncode == 1 and "in use by a running daemon" in refused.stderr
+        daemon.process.terminate()  # a plain stop: deployed services stay up, by design
+        daemon.process.wait(30)
+        assert [c.name for c in list_containers(docker_client, label)]
+        assert docker_client.networks.list(filters=label)
+        done = down()
+        assert done.returncode == 0, done.stderr
+        assert "removed container" in done.stdout and "removed network" in done.stdout
+        assert list_containers(docker_client, label) == [] and docker_client.networks.list(filters=label) == []
+        assert (state / "state.sqlite3").exists()  # the history stays
+    finally:
+        daemon.stop()
