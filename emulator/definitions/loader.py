@@ -9,6 +9,7 @@ pipeline, so a bad edit never replaces the last good version (the caller keeps i
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import io
 import json
 import re
@@ -153,9 +154,13 @@ def _unwrap(annotation: Any) -> Any:
 def _message(error: Any, loc: Loc) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        if loc and loc[0] == "pipeline":
-            return "unknown field (AWS has no such key)"
         expected = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), expected, n=1) if loc else []
+        hint = f"; did you mean {close[0]}?" if close else ""
+        if loc and loc[0] == "pipeline":
+            return f"unknown field (AWS has no such key{hint})"
+        if close:
+            return f"unknown field (did you mean {close[0]}?)"
         return f"unknown field (expected one of: {', '.join(expected)})" if expected else "unknown field"
     if kind == "literal_error":
         return f"must be one of {error['ctx']['expected']}"

@@ -73,7 +73,7 @@ def test_valid_text_loads():
         # types and AWS's limits, checked by the models
         (BASE + "          runOrder: 1000\n", ["p.yml:16:11: pipeline.stages[1].actions[0].runOrder: must be 1..999"]),
         (BASE + "          runOrder: 0\n", ["p.yml:16:11: pipeline.stages[1].actions[0].runOrder: must be 1..999"]),
-        (BASE + "          runorder: 2\n", ["p.yml:16:11: pipeline.stages[1].actions[0].runorder: unknown field (AWS has no such key)"]),
+        (BASE + "          runorder: 2\n", ["p.yml:16:11: pipeline.stages[1].actions[0].runorder: unknown field (AWS has no such key; did you mean runOrder?)"]),
         (
             _edit('          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}\n', ""),
             ["p.yml:12:11: pipeline.stages[1].actions[0].actionTypeId: required field is missing"],
@@ -97,7 +97,7 @@ def test_valid_text_loads():
         (_edit("  name: p\n", "  name: 7\n"), ["p.yml:2:3: pipeline.name: must be a string"]),
         (_edit("  name: p\n", "  name: p\n  version: two\n"), ["p.yml:3:3: pipeline.version: must be an integer"]),
         (_edit("  stages:\n", "  stages: []\n  stage:\n"), # a type error stops the cross-field rules: only the first problem is reported
-            ["p.yml:4:3: pipeline.stage: unknown field (AWS has no such key)"]),
+            ["p.yml:4:3: pipeline.stage: unknown field (AWS has no such key; did you mean stages?)"]),
         # AWS's cross-field rules
         (
             BASE.split("    - name: Build")[0],
@@ -164,8 +164,8 @@ def test_valid_text_loads():
             ["p.yml:12:11: pipeline.stages[1].actions[0].inputArtifacts: CodeBuild (Build) takes 1..5 input artifacts"],
         ),
         # the file's own shape
-        (BASE + "pipelines: {}\n", ["p.yml:16:1: pipelines: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, schedules, metadata)"]),
-        ("projects:\n  b:\n    image: x\n    imag: y\n", ["p.yml:4:5: projects.b.imag: unknown field (expected one of: image, buildspec, environmentVariables, privilegedMode, network)"]),
+        (BASE + "pipelines: {}\n", ["p.yml:16:1: pipelines: unknown field (did you mean pipeline?)"]),
+        ("projects:\n  b:\n    image: x\n    imag: y\n", ["p.yml:4:5: projects.b.imag: unknown field (did you mean image?)"]),
         ("projects:\n  b:\n    buildspec: x\n", ["p.yml:3:5: projects.b.image: required field is missing"]),
         ("projects:\n  b:\n    image: x\n    buildspec: 3\n", ["p.yml:4:5: projects.b.buildspec: must be a mapping, a multi-line string or a path"]),
         ("repositories: [a]\n", ["p.yml:1:1: repositories: must be a mapping"]),
