@@ -117,14 +117,20 @@ def export_commit(repo_path: Path, commit_id: str, dest: Path) -> None:
                     tar.extract(member, dest)
     except tarfile.TarError as exc:
         proc.kill()
-        proc.wait()
-        raise SourceError(f"cannot export commit {commit_id} from {repo}: {exc}") from None
+        code = proc.wait()
+        said = proc.stderr.read().decode(errors="replace").strip()
+        proc.stderr.close()
+        # git's own words first (the archive broke because git stopped), else the archive's.
+        reason = said or str(exc) or f"{type(exc).__name__} (git archive exited with status {code})"
+        raise SourceError(f"cannot export commit {commit_id} from {repo}: {reason}") from None
     finally:
         proc.stdout.close()
     stderr = proc.stderr.read().decode(errors="replace")
     proc.stderr.close()
-    if proc.wait() != 0:
-        raise SourceError(f"cannot export commit {commit_id} from {repo}: {stderr.strip()}")
+    code = proc.wait()
+    if code != 0:
+        reason = stderr.strip() or f"git archive exited with status {code}"
+        raise SourceError(f"cannot export commit {commit_id} from {repo}: {reason}")
 
 
 __all__ = ["SourceError", "SourceRevision", "export_commit", "resolve_commit"]
