@@ -42,6 +42,13 @@ def _ended(client, name):
     raise AssertionError("the execution did not end")
 
 
+def _fails_outside(client, name: str, words: str = "leads outside the artifact") -> None:
+    """`name` runs, fails in its stage Next, saying that a link leads outside the artifact."""
+    assert _ended(client, name) == "Failed"
+    message = _error(client, name, "Next")
+    assert words in message, message
+
+
 def _error(client, name, stage):
     state = client.get_pipeline_state(name=name)
     found = next(s for s in state["stageStates"] if s["stageName"] == stage)
@@ -78,12 +85,8 @@ def test_a_link_in_a_build_output_is_not_followed(tmp_path, busybox_image, host_
     daemon = Daemon(folder, tmp_path / "state").start()
     try:
         client = daemon.client()
-        assert _ended(client, "links") == "Failed"
-        message = _error(client, "links", "Next")
-        assert "buildspec.yml is a link that leads outside the artifact" in message, message
-        assert _ended(client, "links-cfn") == "Failed"
-        message = _error(client, "links-cfn", "Next")
-        assert "leads outside the artifact" in message, message
+        _fails_outside(client, "links", "buildspec.yml is a link that leads outside the artifact")
+        _fails_outside(client, "links-cfn")
         for answer in (client.get_pipeline_state(name="links"), client.get_pipeline_state(name="links-cfn")):
             assert SECRET not in str(answer)
         assert SECRET not in daemon.log()
@@ -107,9 +110,7 @@ def test_a_committed_link_is_not_followed(tmp_path, busybox_image, host_secret):
     daemon = Daemon(folder, tmp_path / "state").start()
     try:
         client = daemon.client()
-        assert _ended(client, "committed") == "Failed"
-        message = _error(client, "committed", "Next")
-        assert "leads outside the artifact" in message, message
+        _fails_outside(client, "committed")
         assert SECRET not in daemon.log()
     finally:
         daemon.stop()

@@ -216,11 +216,9 @@ def test_definition_errors_show_and_follow_the_folder(tmp_path, page):
 def test_definition_warnings_are_folded_and_name_the_fields(tmp_path, page):
     folder = tmp_path / "pipelines"
     folder.mkdir()
-    source = {"name": "src", "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
-              "configuration": {"RepositoryName": "nowhere", "BranchName": "main", "PollForSourceChanges": "false"},
-              "outputArtifacts": [{"name": "Src"}]}
+    source = article_pipeline.codecommit_source("nowhere")
     deploy = {"name": "ecs", "actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "ECS", "version": "1"},
-              "configuration": {"ClusterName": "c", "ServiceName": "s"}, "inputArtifacts": [{"name": "Src"}]}
+              "configuration": {"ClusterName": "c", "ServiceName": "s"}, "inputArtifacts": [{"name": "SourceOutput"}]}
     (folder / "v2.yml").write_text(yaml.safe_dump({"pipeline": {"name": "v2", "pipelineType": "V2", "stages": [
         {"name": "Source", "actions": [source]},
         {"name": "Prod", "actions": [deploy], "onFailure": {"result": "ROLLBACK"}}]}}))
@@ -248,9 +246,7 @@ def test_only_http_links_are_links(tmp_path, page):
     commit(repo, "first")
     folder = tmp_path / "pipelines"
     folder.mkdir()
-    source = {"name": "src", "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
-              "configuration": {"RepositoryName": "repo", "BranchName": "main", "PollForSourceChanges": "false"},
-              "outputArtifacts": [{"name": "Src"}]}
+    source = article_pipeline.codecommit_source("repo")
     gate = {"name": "approve", "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
             "configuration": {"ExternalEntityLink": "javascript:alert(document.domain)", "CustomData": "look"}}
     (folder / "links.yml").write_text(yaml.safe_dump({"pipeline": {"name": "links", "stages": [
