@@ -12,11 +12,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from tests.e2e import article_pipeline
 from tests.support.environment import unavailable
-from tests.support.daemon import Daemon, commit, free_port, init_repo
+from tests.support.daemon import commit, free_port, init_repo
 from emulator.runner.containers import list_containers
 
 pytestmark = pytest.mark.docker
@@ -135,7 +137,12 @@ def test_compose_runs_the_daemon_in_a_container(tmp_path, docker_client, busybox
     try:
         compose("up", "-d", check=True)
         wait_health(port, compose)
-        client = Daemon(project / "pipelines", state, port=port).client()
+        # With boto3's retries, as a user has them: when the daemon's container joins a stage's
+        # network, Docker (before 28, which has no gateway priority) may move the published port
+        # to that network's endpoint, and a connection in that instant is refused.
+        client = boto3.client("codepipeline", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing",
+                              config=Config(retries={"mode": "standard", "max_attempts": 10}))
         execution_id = client.start_pipeline_execution(name=PIPELINE)["pipelineExecutionId"]
 
         def approval_token():
