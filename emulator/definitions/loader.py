@@ -251,9 +251,10 @@ def _template_exports(templates: list[Path]) -> dict[str, tuple[str, Path]]:
     from .cfn_import import TemplateError, import_template
 
     found: dict[str, tuple[str, Path]] = {}
-    if len(templates) < 2:
-        return found
-    for path in templates:
+    texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in templates}
+    if len(templates) < 2 or not any("ImportValue" in text for text in texts.values()):
+        return found  # nothing imports a value: no template is evaluated twice
+    for path in (path for path, text in texts.items() if "Export" in text):
         try:
             imported = import_template(path, stack_name=path.stem)
         except (TemplateError, OSError, ValueError):

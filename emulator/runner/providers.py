@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from emulator.definitions.action_types import git_source
 from emulator.engine import RunAction
 from emulator.engine.events import ActionOutput, ArtifactOutput
 
@@ -73,20 +74,11 @@ def _git_source(runner: ActionRunner, command: RunAction, name: str, branch: str
     )
 
 
-def _codecommit(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
-    config = dict(command.configuration)
-    return _git_source(runner, command, config["RepositoryName"], config["BranchName"])
-
-
-def _codestar(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
-    config = dict(command.configuration)
-    return _git_source(runner, command, config["FullRepositoryId"], config["BranchName"])
-
-
-def _github(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
-    """GitHub version 1 (OAuth; deprecated by AWS): the local repository `Owner/Repo`."""
-    config = dict(command.configuration)
-    return _git_source(runner, command, f"{config['Owner']}/{config['Repo']}", config["Branch"])
+def _git(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    """CodeCommit, CodeStarSourceConnection and GitHub (version 1, deprecated by AWS): the
+    repository stand-in and branch their configuration names (`git_source`)."""
+    repository, branch, _ = git_source(command.action.provider, dict(command.configuration))
+    return _git_source(runner, command, repository, branch)
 
 
 def not_emulated(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
@@ -323,9 +315,9 @@ def _epoch(iso: str) -> float | None:
 
 
 PROVIDERS: dict[tuple[str, str], Callable[[ActionRunner, RunAction, threading.Event], ActionOutput]] = {
-    ("Source", "CodeCommit"): _codecommit,
-    ("Source", "CodeStarSourceConnection"): _codestar,
-    ("Source", "GitHub"): _github,
+    ("Source", "CodeCommit"): _git,
+    ("Source", "CodeStarSourceConnection"): _git,
+    ("Source", "GitHub"): _git,
     ("Source", "S3"): _s3,
     ("Build", "CodeBuild"): _codebuild,
     ("Test", "CodeBuild"): _codebuild,

@@ -31,10 +31,9 @@ from emulator.engine import (
     RunAction,
     plan_from_declaration,
 )
+from emulator.definitions.action_types import git_source, masked
 from emulator.runner.source import SourceError, resolve_commit
 from emulator.store import Store
-
-from emulator.definitions.action_types import git_source, masked
 
 from .errors import ServiceError
 from .timers import Timers

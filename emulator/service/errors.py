@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .views import ACCOUNT_ID
+
 
 class ServiceError(Exception):
     def __init__(self, code: str, message: str, status: int = 400):
@@ -15,9 +17,6 @@ def validation(message: str) -> ServiceError:
     return ServiceError("ValidationException", message)
 
 
-ACCOUNT = "123456789012"
-
-
 def pipeline_not_found(name: str) -> ServiceError:
     # AWS's own words for it.
-    return ServiceError("PipelineNotFoundException", f"Account '{ACCOUNT}' does not have a pipeline with name '{name}'")
+    return ServiceError("PipelineNotFoundException", f"Account '{ACCOUNT_ID}' does not have a pipeline with name '{name}'")

@@ -29,13 +29,13 @@ _ARN = re.compile(r"arn:aws:codepipeline:[a-z0-9-]+:\d{12}:(?P<name>[A-Za-z0-9.@
 class PipelineOperations:
     def create_pipeline(self, params: dict) -> dict:
         with self.lock:
-            declaration = self._checked(params["pipeline"])
+            declaration, warnings = self._checked(params["pipeline"])
             name = declaration["name"]
             if name in self.engine.pipelines:
                 raise ServiceError("PipelineNameInUseException", f"Pipeline '{name}' already exists")
             declaration["version"] = 1
             self.apply(PipelineDeclared(name, 1, plan_from_declaration(declaration), origin="api"))
-            self._keep_warnings(name)
+            self._keep_warnings(name, warnings)
             tags = {t["key"]: t["value"] for t in params.get("tags") or ()}
             if tags:
                 self.store.set_tags(views.pipeline_arn(self.region, name), tags)
@@ -49,12 +49,12 @@ class PipelineOperations:
 
     def update_pipeline(self, params: dict) -> dict:
         with self.lock:
-            declaration = self._checked(params["pipeline"])
+            declaration, warnings = self._checked(params["pipeline"])
             pipeline = self._owned_by_api(declaration["name"], "updated")
             version = pipeline.version + 1
             declaration["version"] = version
             self.apply(PipelineDeclared(pipeline.name, version, plan_from_declaration(declaration), origin="api"))
-            self._keep_warnings(pipeline.name)
+            self._keep_warnings(pipeline.name, warnings)
             return {"pipeline": declaration}
 
     def delete_pipeline(self, params: dict) -> dict:
@@ -89,8 +89,8 @@ class PipelineOperations:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _checked(self, data: dict) -> dict:
-        """The declaration in AWS's form with defaults filled in, or AWS's error for it."""
+    def _checked(self, data: dict) -> tuple[dict, list[str]]:
+        """The declaration in AWS's form with defaults filled in, and its warnings; or AWS's error."""
         declared = {section: getattr(self.resources, section, None) or {} for section in RESOURCE_KINDS}
         model, problems, warnings = check_declaration(data, declared)
         if problems:
@@ -102,14 +102,12 @@ class PipelineOperations:
             elif ".stages[" in path:
                 code = "InvalidStageDeclarationException"
             raise ServiceError(code, f"{path}: {message}{more}")
-        self._pending_warnings = [f"pipeline {model.name} (created through the API): warning: {path}: {message}"
-                                  for path, message in warnings]
-        return masked(model.model_dump(mode="json", exclude_none=True))
+        return masked(model.model_dump(mode="json", exclude_none=True)), [f"{path}: {message}" for path, message in warnings]
 
-    def _keep_warnings(self, name: str) -> None:
+    def _keep_warnings(self, name: str, warnings: list[str]) -> None:
         """The warnings of the declaration just applied: logged, and shown on /health while it lives."""
-        self.api_warnings[name] = self._pending_warnings
-        for warning in self._pending_warnings:
+        self.api_warnings[name] = [f"pipeline {name} (created through the API): warning: {w}" for w in warnings]
+        for warning in self.api_warnings[name]:
             log.warning("%s", warning)
 
     def _owned_by_api(self, name: str, verb: str):
