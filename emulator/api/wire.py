@@ -123,20 +123,15 @@ class _TooLarge(Exception):
     pass
 
 
-async def _body(request: Request) -> bytes:
-    """The request's body, read only up to MAX_BODY (a body without Content-Length is cut there)."""
+async def _body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request's body, read only up to `limit` (a body without Content-Length is cut there)."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             raise _TooLarge()
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large() -> Response:
-    return error_response("RequestEntityTooLargeException",
-                          f"The request body is larger than {MAX_BODY} bytes", 413)
 
 
 def modeled_code(operation: str, code: str) -> str:
@@ -146,27 +141,38 @@ def modeled_code(operation: str, code: str) -> str:
     return _UNMODELED.get((operation, code), "ValidationException")
 
 
-async def handle(request: Request, service: CodePipeline, secrets: dict[str, str] | None = None) -> Response:
+async def guarded_body(request: Request, secrets: dict[str, str] | None, limit: int = MAX_BODY,
+                       error=error_response) -> tuple[bytes, Response | None]:
+    """The request's body once the checks every protocol shares have passed (same origin, size,
+    signature), else the error answer (written by `error`, the protocol's own form)."""
     origin = request.headers.get("origin")
     if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
         # A page of another site may not drive the daemon (the dashboard is same-origin; AWS
         # clients send no Origin at all).
-        return error_response("AccessDeniedException", f"Cross-origin request from {origin} refused", 403)
+        return b"", error("AccessDeniedException", f"Cross-origin request from {origin} refused", 403)
     length = request.headers.get("content-length", "0")
     if not length.isdigit():
-        return error_response("SerializationException", f"Content-Length {length!r} is not a number")
-    if int(length) > MAX_BODY:  # before reading it, and before checking who sends it
-        return _too_large()
+        return b"", error("SerializationException", f"Content-Length {length!r} is not a number", 400)
+    too_large = ("RequestEntityTooLargeException", f"The request body is larger than {limit} bytes", 413)
+    if int(length) > limit:  # before reading it, and before checking who sends it
+        return b"", error(*too_large)
     try:
-        raw = await _body(request)
+        raw = await _body(request, limit)
     except _TooLarge:
-        return _too_large()
+        return b"", error(*too_large)
     if secrets:
         try:
             auth.verify(request.method, str(request.url), {k.lower(): v for k, v in request.headers.items()},
                         raw, secrets)
-        except auth.AuthError as error:
-            return error_response(error.code, error.message)
+        except auth.AuthError as failure:
+            return b"", error(failure.code, failure.message, 400)
+    return raw, None
+
+
+async def handle(request: Request, service: CodePipeline, secrets: dict[str, str] | None = None) -> Response:
+    raw, refused = await guarded_body(request, secrets)
+    if refused is not None:
+        return refused
     target = request.headers.get("x-amz-target", "")
     if not target.startswith(TARGET_PREFIX):
         return error_response("UnknownOperationException", f"Unknown target '{target}'")

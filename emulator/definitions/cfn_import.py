@@ -1,7 +1,7 @@
 """Importing a CloudFormation template as pipemu definitions (`pipemu import`, and templates put
 in the pipelines folder).
 
-The template is evaluated as CloudFormation would for one stack (cfn_yaml.Stack: parameters,
+The template is evaluated as CloudFormation would for one stack (emulator.cfn.evaluate.Stack: parameters,
 pseudo parameters, conditions, mappings, intrinsic functions), then each resource we emulate is
 translated into the definition's own shape: a pipeline into `pipeline:` (AWS's API camelCase),
 CodeBuild projects, Lambda functions, CodeCommit repositories and schedule rules into the local
@@ -41,8 +41,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from . import cfn_types, cfn_yaml
-from .cfn_yaml import Stack, TemplateError, dotted_path, is_template
+from emulator.cfn import template as cfn_template, types as cfn_types
+from emulator.cfn.evaluate import Stack, TemplateError, dotted_path
+from emulator.cfn.template import is_template
 from .coverage import GITHUB_V1
 from .models import PipelineDeclaration, check_pipeline, resource_keys, resource_name
 
@@ -121,10 +122,10 @@ def import_template(text_or_path: str | Path, parameters: dict[str, str] = {}, m
         file = str(text_or_path)
         text_or_path = Path(text_or_path).read_text(encoding="utf-8")
     try:
-        document = cfn_yaml.parse(text_or_path)
-    except cfn_yaml.TemplateSyntaxError as exc:
+        document = cfn_template.parse(text_or_path)
+    except cfn_template.TemplateSyntaxError as exc:
         raise TemplateError((), exc.message, exc.line, exc.column, file) from exc
-    if not cfn_yaml.is_template(document.data):
+    if not cfn_template.is_template(document.data):
         raise TemplateError((), "not a CloudFormation template (no AWSTemplateFormatVersion nor typed Resources)", 1, 1, file)
     for key in maps:
         if key.partition(":")[0] not in MAP_KINDS or ":" not in key:

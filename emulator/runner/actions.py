@@ -16,6 +16,10 @@ from typing import Callable
 
 from emulator.engine import ActionFailed, ActionSucceeded, Event, JobFailed, RunAction
 
+from emulator.cfn.store import StackStore
+from emulator.lambdas.functions import FunctionConfig
+from emulator.lambdas.service import Lambdas
+
 from . import stacks
 from .containers import EngineUnavailable, engine_down, list_containers, remove_named, unavailable_message
 from .failures import ActionFailure
@@ -55,6 +59,22 @@ class ActionRunner:
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
         self.on_network = on_network  # told of each network before a container joins it
+        # The stacks deploys made and the functions they hold, served by the API as well.
+        self.stacks = StackStore(self.state_dir / "cloudformation")
+        self.lambdas = Lambdas(
+            client=self.client,
+            declared=lambda: getattr(self._resources(), "functions", None) or {},
+            deployed=self._deployed_functions,
+            environment=self.aws_environment,
+            region=region,
+            daemon_id=daemon_id,
+            # A daemon in a container reaches warm functions on a network both join.
+            network=(lambda: self.network("pipemu-functions")) if on_network else None,
+        )
+
+    def _deployed_functions(self) -> list[FunctionConfig]:
+        return [FunctionConfig.from_record(r["Function"]) for record in self.stacks.live()
+                for r in record.get("Resources") or [] if r.get("Function")]
 
     # -- the Runner protocol ------------------------------------------------------------------
 
@@ -132,6 +152,7 @@ class ActionRunner:
         import docker.errors
 
         try:
+            self.lambdas.close()
             stacks.remove_idle_networks(self._client, self.daemon_id)
         except Exception as exc:
             if not (engine_down(exc) or isinstance(exc, docker.errors.DockerException)):
@@ -152,6 +173,7 @@ class ActionRunner:
                 if action_execution_id is not None and action_execution_id not in keep:
                     container.remove(force=True)
                     removed.append(container.name)
+            removed += self.lambdas.reap()  # warm environments of a daemon that did not stop
         except Exception as exc:
             if not (engine_down(exc) or isinstance(exc, docker.errors.DockerException)):
                 raise

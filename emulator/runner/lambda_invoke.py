@@ -54,6 +54,7 @@ class InvocationResult:
     result: object | None
     error_type: str | None
     error_message: str | None
+    stack_trace: tuple = ()  # the handler's, as Lambda answers it in an error payload
 
 
 class _Failure(Exception):
@@ -74,13 +75,13 @@ def _is_node(runtime: str) -> bool:
     return runtime.startswith("nodejs")
 
 
-def _shim(runtime: str) -> tuple[str, list[str]]:
+def shim(runtime: str) -> tuple[str, list[str]]:
     name = "bootstrap.js" if _is_node(runtime) else "bootstrap.py"
     interpreter = "node" if _is_node(runtime) else "python3"
     return name, [interpreter, f"{RUNTIME_DIR}/{name}"]
 
 
-def _environment(inv: Invocation) -> dict[str, str]:
+def environment(inv: Invocation) -> dict[str, str]:
     ctx = inv.context or {}
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": str(ctx.get("function_name", "")),
@@ -118,9 +119,10 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) 
     tar.addfile(info, io.BytesIO(data))
 
 
-def _input_tar(inv: Invocation):
-    """A tar (on disk: code can be large) extracting at / into /var/task and /var/runtime."""
-    shim_name, _ = _shim(inv.runtime)
+def input_tar(inv: Invocation, with_invocation: bool = True):
+    """A tar (on disk: code can be large) extracting at / into /var/task and /var/runtime (the
+    code, the shim and, for a one-shot invocation, invocation.json)."""
+    shim_name, _ = shim(inv.runtime)
     invocation = {"handler": inv.handler, "event": inv.event, "context": inv.context}
     fh = tempfile.TemporaryFile()
     with tarfile.open(fileobj=fh, mode="w") as tar:
@@ -129,8 +131,8 @@ def _input_tar(inv: Invocation):
         _add_dir(tar, RUNTIME_DIR.lstrip("/"))
         _add_bytes(tar, f"{RUNTIME_DIR.lstrip('/')}/{shim_name}",
                    (BOOTSTRAP_DIR / shim_name).read_bytes(), 0o755)
-        _add_bytes(tar, f"{RUNTIME_DIR.lstrip('/')}/invocation.json",
-                   json.dumps(invocation).encode())
+        if with_invocation:
+            _add_bytes(tar, f"{RUNTIME_DIR.lstrip('/')}/invocation.json", json.dumps(invocation).encode())
     fh.seek(0)
     return fh
 
@@ -142,21 +144,21 @@ def _create(client, inv: Invocation):
         raise _Failure("Runtime.ImageNotFound",
                        f"Lambda runtime image {inv.image} is not available locally (build it "
                        "with emulator.runner.lambda_images.ensure_runtime_image)")
-    _, command = _shim(inv.runtime)
+    _, command = shim(inv.runtime)
     labels = {"pipemu.runner": "lambda", **inv.labels}
     kwargs = {}
     if inv.network:
         kwargs["network"] = inv.network
     container = client.containers.create(
         inv.image, entrypoint=command, command=[], name=inv.name, labels=labels,
-        environment=_environment(inv), working_dir=TASK_ROOT, detach=True,
+        environment=environment(inv), working_dir=TASK_ROOT, detach=True,
         mem_limit=f"{int(inv.memory_mb)}m", memswap_limit=f"{int(inv.memory_mb)}m",
         nano_cpus=1_000_000_000, privileged=False, security_opt=["no-new-privileges"],
         # Lets the function reach the emulator's API (AWS_ENDPOINT_URL) on the host.
         extra_hosts={"host.docker.internal": "host-gateway"}, **kwargs,
     )
     try:
-        with _input_tar(inv) as data:
+        with input_tar(inv) as data:
             container.put_archive("/", data)
     except BaseException:
         remove(container)
@@ -222,8 +224,10 @@ def _crash(container, code: int, tail: collections.deque, inv: Invocation,
 def _outcome(data: dict) -> InvocationResult:
     if data.get("ok"):
         return InvocationResult(True, data.get("result"), None, None)
+    trace = data.get("stackTrace")
     return InvocationResult(False, None, str(data.get("errorType") or "Error"),
-                            str(data.get("errorMessage") or ""))
+                            str(data.get("errorMessage") or ""),
+                            tuple(str(t) for t in trace) if isinstance(trace, list) else ())
 
 
 # ---------------------------------------------------------------- the entry point
@@ -283,5 +287,5 @@ def invoke(client, inv: Invocation, log: Callable[[str], None],
             remove(container)
 
 
-__all__ = ["Invocation", "InvocationResult", "invoke", "RUNTIME_DIR",
+__all__ = ["Invocation", "InvocationResult", "environment", "input_tar", "invoke", "shim", "RUNTIME_DIR",
            "TASK_ROOT"]

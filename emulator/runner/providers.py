@@ -11,7 +11,6 @@ import hashlib
 import json
 import shutil
 import threading
-import time
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -21,12 +20,12 @@ from emulator.definitions.action_types import git_source
 from emulator.engine import RunAction
 from emulator.engine.events import ActionOutput, ArtifactOutput
 
-from . import cfn_record, stacks
+from emulator.lambdas.service import FunctionNotFound
+
+from . import cloudformation
 from .codebuild import BuildJob, run_build
 from .failures import ActionFailure
 from .job_data import job_data, lambda_event
-from .lambda_images import ensure_runtime_image
-from .lambda_invoke import Invocation, invoke
 from .source import SourceError, export_commit, resolve_commit
 
 if TYPE_CHECKING:
@@ -191,80 +190,18 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
     )
 
 
-def _cloudformation(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
-    """A stack declared in `stacks:` runs as a long-lived container on its environment's network;
-    its parameters (ParameterOverrides) become the service's environment variables."""
-    config = dict(command.configuration)
-    name = config["StackName"]
-    if name not in (getattr(runner._resources(), "stacks", None) or {}):
-        return cfn_record.record(runner, command, config)
-    stack = runner.resource("stacks", name, "stack")
-    network = stack.network or command.stage
-    log = lambda line: runner.log(command, line)  # noqa: E731
-    mode = config["ActionMode"]
-    if mode == "DELETE_ONLY":
-        result = stacks.delete(runner.client(), runner.daemon_id, name, network, log)
-        if not result.succeeded:
-            raise ActionFailure(result.message)
-        return ActionOutput(summary=result.message, external_execution_id=name)
-    if mode not in ("CREATE_UPDATE", "REPLACE_ON_FAILURE", "CHANGE_SET_REPLACE", "CHANGE_SET_EXECUTE"):
-        raise ActionFailure(f"ActionMode {mode} is not supported")
-    try:
-        overrides = json.loads(config.get("ParameterOverrides") or "{}")
-        assert isinstance(overrides, dict)
-    except (ValueError, AssertionError):
-        raise ActionFailure("ParameterOverrides must be a JSON object") from None
-    template_artifact = config.get("TemplatePath", "").split("::")[0]
-    inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
-    artifact = inputs.get(template_artifact) or next(iter(inputs.values()), None)
-    health = stack.healthCheck
-    environment = {**runner.aws_environment(), **stack.environment, **{k: str(v) for k, v in overrides.items()}}
-    runner.mask(command, environment)
-    job = stacks.StackJob(
-        stack=name,
-        network=network,
-        daemon_id=runner.daemon_id,
-        image=stack.image,
-        dockerfile=stack.dockerfile,
-        artifact=artifact,
-        command=stack.command,
-        environment=environment,
-        port=stack.port,
-        host_port=stack.hostPort,
-        health=stacks.HealthSpec(health.command, health.path, health.interval, health.retries, health.startPeriod)
-        if health else None,
-        workdir=stack.workdir,
-        labels=runner.labels(command),
-        timeout_seconds=float(command.action.timeout_in_minutes or 10) * 60,
-    )
-    runner.network(network)
-    result = stacks.deploy(runner.client(), job, log, cancel)
-    if not result.succeeded:
-        raise ActionFailure(result.message, external_id=name)
-    artifacts = []
-    if config.get("OutputFileName") and command.action.output_artifacts:
-        out = command.action.output_artifacts[0]
-        dest = runner.fresh_artifact_dir(command.execution_id, out)
-        dest.mkdir(parents=True)
-        (dest / config["OutputFileName"]).write_text(json.dumps(result.outputs, indent=2))
-        artifacts.append(ArtifactOutput(out, runner.artifact_location(command.execution_id, out)))
-    return ActionOutput(
-        summary=result.message,
-        external_execution_id=result.outputs.get("ContainerId", name),
-        output_variables=tuple(sorted(result.outputs.items())),
-        artifacts=tuple(artifacts),
-    )
-
-
 def _lambda(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput | None:
     """Invoke the function with the event AWS sends; the function ends the job itself with
     PutJobSuccessResult/PutJobFailureResult through the daemon's API (nothing is reported here
-    unless the invocation fails: an exception, a crash, its timeout)."""
+    unless the invocation fails: an exception, a crash, its timeout). The function may be a
+    `functions:` stand-in or one a CloudFormation deploy made."""
     config = dict(command.configuration)
     name = config["FunctionName"]
-    function = runner.resource("functions", name, "function")
-    client = runner.client()
-    image = function.image or ensure_runtime_image(client, function.runtime, log=lambda line: runner.log(command, line))
+    try:
+        function = runner.lambdas.find(name)
+    except FunctionNotFound:
+        runner.resource("functions", name, "function")  # fails, saying where a stand-in goes
+        raise
     data = job_data(
         region=runner.region, pipeline=command.pipeline, execution_id=command.execution_id, stage=command.stage,
         action=command.action.name, action_execution_id=command.action_execution_id,
@@ -274,33 +211,11 @@ def _lambda(runner: ActionRunner, command: RunAction, cancel: threading.Event) -
         outputs=list(command.action.output_artifacts), execution_outputs_prefix=f"artifacts/{command.execution_id}",
         continuation_token=command.continuation_token,
     )
-    environment = {**runner.aws_environment(), **function.environment}
-    runner.mask(command, environment)
-    arn = f"arn:aws:lambda:{runner.region}:123456789012:function:{name}"
-    result = invoke(
-        client,
-        Invocation(
-            name=container_name(command.job_id),
-            image=image,
-            runtime=function.runtime,
-            handler=function.handler,
-            code_dir=Path(function.code),
-            event=lambda_event(command.job_id, data),
-            context={
-                "function_name": name, "function_version": "$LATEST", "invoked_function_arn": arn,
-                "memory_limit_in_mb": function.memorySize, "aws_request_id": command.job_id,
-                "log_group_name": f"/aws/lambda/{name}", "log_stream_name": command.job_id,
-                "deadline_ms": int((time.time() + function.timeout) * 1000),
-            },
-            environment=environment,
-            labels=runner.labels(command),
-            timeout_seconds=function.timeout,
-            memory_mb=function.memorySize,
-            network=runner.network_for(command.stage),
-        ),
-        lambda line: runner.log(command, line),
-        cancel,
-        keep_container=True,
+    runner.mask(command, {**runner.aws_environment(), **function.environment})
+    result = runner.lambdas.invoke(
+        function, lambda_event(command.job_id, data), log_line=lambda line: runner.log(command, line),
+        request_id=command.job_id, container=container_name(command.job_id), labels=runner.labels(command),
+        network=runner.network_for(command.stage), cancel=cancel, keep_container=True,
     )
     if not result.succeeded:
         raise ActionFailure(f"{name}: {result.error_type}: {result.error_message}")
@@ -321,7 +236,7 @@ PROVIDERS: dict[tuple[str, str], Callable[[ActionRunner, RunAction, threading.Ev
     ("Source", "S3"): _s3,
     ("Build", "CodeBuild"): _codebuild,
     ("Test", "CodeBuild"): _codebuild,
-    ("Deploy", "CloudFormation"): _cloudformation,
+    ("Deploy", "CloudFormation"): cloudformation.deploy,
     ("Invoke", "Lambda"): _lambda,
 }
 

@@ -15,7 +15,7 @@ import yaml
 from emulator.definitions import load_folder, load_text
 from emulator.definitions.cfn_export import export_cloudformation, export_json
 from emulator.definitions.cfn_import import import_template
-from emulator.definitions.cfn_yaml import load
+from emulator.cfn.template import load
 from emulator.definitions.models import DefinitionFile, Function, PipelineDeclaration, Project, Repository, Schedule
 
 ROOT = Path(__file__).resolve().parents[2]

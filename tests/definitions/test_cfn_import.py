@@ -12,7 +12,7 @@ import yaml
 
 from emulator.definitions import load_folder, load_text
 from emulator.definitions.cfn_import import TemplateError, import_template, local_image, nearest_runtime, parse_assignments
-from emulator.definitions.cfn_yaml import is_template, load, parse
+from emulator.cfn.template import is_template, load, parse
 
 CFN = Path(__file__).parent / "cfn"
 SERVICE = CFN / "service-pipeline.yml"
@@ -240,8 +240,8 @@ Resources:
 
 @pytest.mark.parametrize("edit, parameters, maps, expected", [
     (None, {"Name": "b", "Other": "x"}, {},
-     "Parameters.Other: an override was given but the template declares no parameter Other"),
-    (None, {}, {}, "3:3: Parameters.Name: parameter Name has no Default and no value was given (--parameter Name=VALUE)"),
+     "Parameters.Other: Parameters: [Other] do not exist in the template (its parameters: Name"),
+    (None, {}, {}, "3:3: Parameters.Name: Parameters: [Name] must have values (--parameter Name=VALUE)"),
     (("Name: {Type: String}", "Name: {Type: String, AllowedValues: [a, b]}"), {"Name": "c"}, {},
      "3:24: Parameters.Name.AllowedValues: parameter Name: 'c' is not one of ['a', 'b']"),
     (("Name: {Type: String}", "Name: {Type: String, MinLength: 3, ConstraintDescription: three or more}"), {"Name": "ab"}, {},

@@ -105,12 +105,19 @@ Outputs:
 """
 
 
+def cloudformation(daemon):
+    import boto3
+
+    return boto3.client("cloudformation", endpoint_url=daemon.endpoint, region_name="us-east-1",
+                        aws_access_key_id="t", aws_secret_access_key="t")
+
+
 @pytest.mark.parametrize("overrides, words", [
     ('{"Env": "dev", "Key": {"Fn::GetArtifactAtt": ["src", "ObjectKey"]}}', None),
     ('{"Key": "k"}', "[Env] must have values"),
-    ('{"Env": "dev", "Key": "k", "Nope": "x"}', "Nope do not exist"),
+    ('{"Env": "dev", "Key": "k", "Nope": "x"}', "Parameters: [Nope] do not exist in the template"),
 ])
-def test_a_stack_without_a_local_stand_in_is_validated_and_recorded(tmp_path, service_repo, busybox_image,
+def test_a_stack_without_a_local_stand_in_is_evaluated_and_described(tmp_path, service_repo, busybox_image,
                                                                      overrides, words):
     commit(service_repo, "template", {"infra/template.yml": TEMPLATE})
     show = {"version": 0.2, "phases": {"build": {"commands": ["cat outputs.json"]}}}
@@ -137,8 +144,13 @@ def test_a_stack_without_a_local_stand_in_is_validated_and_recorded(tmp_path, se
             assert details["queue"]["status"] == "Succeeded", details["queue"]
             assert details["queue"]["output"]["outputVariables"]["Environment"] == "dev"
             assert details["show"]["status"] == "Succeeded"
-            record = (tmp_path / "state" / "stacks" / "orders-queue.json").read_text()
-            assert '"Size": "3"' in record and '"Env": "dev"' in record
+            stack = cloudformation(daemon).describe_stacks(StackName="orders-queue")["Stacks"][0]
+            parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+            assert parameters["Size"] == "3" and parameters["Env"] == "dev"
+            assert stack["Outputs"] == [{"OutputKey": "Environment", "OutputValue": "dev"},
+                                        {"OutputKey": "QueueName", "OutputValue": "orders-dev"}]
+            queue = cloudformation(daemon).describe_stack_resources(StackName="orders-queue")["StackResources"][0]
+            assert (queue["ResourceType"], queue["PhysicalResourceId"]) == ("AWS::SQS::Queue", "orders-dev")
         else:
             assert details["queue"]["status"] == "Failed"
             assert words in details["queue"]["output"]["executionResult"]["errorDetails"]["message"]

@@ -1,11 +1,16 @@
-// The in-container Node.js Lambda runtime shim: call the handler once, write the result, exit.
+// The in-container Node.js Lambda runtime shim, in one of two modes (see bootstrap.py, its twin).
 //
-// Run as `node /var/runtime/bootstrap.js` in /var/task (the function code). Reads
-// /var/runtime/invocation.json ({handler, event, context}); the handler is `file.export` where
-// file may be a .js, .cjs or .mjs module (a path below /var/task). Supports async handlers and
-// callback-style (event, context, callback) ones. Prints START/END/REPORT lines as Lambda does and
-// writes /var/runtime/result.json: {"ok": true, "result": ...} or {"ok": false, errorType,
-// errorMessage, stackTrace}. Exits 0 in both cases; only a crash of the shim exits otherwise.
+// Once (`node /var/runtime/bootstrap.js`, in /var/task): reads /var/runtime/invocation.json
+// ({handler, event, context}), calls the handler, writes /var/runtime/result.json and exits 0.
+// Warm (`node /var/runtime/bootstrap.js --serve PORT`): an HTTP server running one invocation at a
+// time, the handler loaded once; `POST /invoke` (event as body, X-Pipemu-Context, X-Pipemu-Token),
+// `GET /ready`. An exception thrown outside the handler's promise fails the invocation and ends
+// the process: Lambda resets the execution environment after such a crash.
+//
+// The handler is `file.export` where file may be a .js, .cjs or .mjs module (a path below
+// /var/task); async and callback-style (event, context, callback) handlers both work. The result
+// is {"ok": true, "result": ...} or {"ok": false, errorType, errorMessage, stackTrace}, with
+// START/END/REPORT lines printed as Lambda prints them.
 "use strict";
 
 const fs = require("fs");
@@ -112,9 +117,10 @@ function writeResult(payload) {
   fs.renameSync(tmp, RESULT);
 }
 
-async function main() {
-  const invocation = JSON.parse(fs.readFileSync(path.join(RUNTIME_DIR, "invocation.json"), "utf8"));
-  const ctx = invocation.context || {};
+const handlers = new Map();
+
+async function run(spec, event, ctx) {
+  ctx = ctx || {};
   const requestId = ctx.aws_request_id || "";
   console.log(`START RequestId: ${requestId} Version: ${ctx.function_version || "$LATEST"}`);
   const started = Date.now();
@@ -128,10 +134,9 @@ async function main() {
   };
   const context = makeContext(ctx, finish);
   try {
-    const handler = await loadHandler(String(invocation.handler || ""));
-    const ret = handler.length >= 3
-      ? handler(invocation.event, context, finish)
-      : handler(invocation.event, context);
+    if (!handlers.has(spec)) handlers.set(spec, await loadHandler(spec)); // init once
+    const handler = handlers.get(spec);
+    const ret = handler.length >= 3 ? handler(event, context, finish) : handler(event, context);
     if (ret && typeof ret.then === "function") {
       ret.then((value) => finish(null, value), (err) => finish(err || new Error("rejected")));
     } else if (handler.length < 3) {
@@ -156,21 +161,58 @@ async function main() {
     console.error(JSON.stringify({ errorType: payload.errorType, errorMessage: payload.errorMessage,
                                    stackTrace: payload.stackTrace, requestId }));
   }
-  writeResult(payload);
   const elapsed = Date.now() - started;
   const usedMb = Math.round(process.memoryUsage().rss / 1048576);
   console.log(`END RequestId: ${requestId}`);
   console.log(`REPORT RequestId: ${requestId}\tDuration: ${elapsed.toFixed(2)} ms\t` +
               `Billed Duration: ${elapsed + 1} ms\tMemory Size: ${context.memoryLimitInMB} MB\t` +
               `Max Memory Used: ${usedMb} MB`);
+  return payload;
+}
+
+async function main() {
+  const invocation = JSON.parse(fs.readFileSync(path.join(RUNTIME_DIR, "invocation.json"), "utf8"));
+  writeResult(await run(String(invocation.handler || ""), invocation.event, invocation.context));
   // Like Lambda with callbackWaitsForEmptyEventLoop=false: do not wait for stray timers/sockets.
   process.stdout.write("", () => process.exit(0));
 }
+
+function serve(port) {
+  const token = process.env.PIPEMU_INVOKE_TOKEN || "";
+  delete process.env.PIPEMU_INVOKE_TOKEN;
+  const spec = String(process.env._HANDLER || "");
+  const http = require("http");
+  const answer = (res, status, payload) => {
+    const body = JSON.stringify(payload);
+    res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+    res.end(body);
+  };
+  http.createServer((req, res) => {
+    if (req.method === "GET") return answer(res, req.url === "/ready" ? 200 : 404, {});
+    if (req.url !== "/invoke" || req.headers["x-pipemu-token"] !== token) return answer(res, 403, {});
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", async () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      const ctx = JSON.parse(req.headers["x-pipemu-context"] || "{}");
+      crashAnswer = (payload) => answer(res, 200, payload);
+      answer(res, 200, await run(spec, raw.trim() ? JSON.parse(raw) : {}, ctx));
+      crashAnswer = null;
+    });
+  }).listen(port, "0.0.0.0");
+}
+
+let crashAnswer = null; // in warm mode: how to answer the invocation a crash interrupts
 
 process.on("uncaughtException", (err) => {
   // An error thrown asynchronously by the handler (outside its promise): Lambda reports it as
   // the invocation's error.
   try {
+    if (crashAnswer) {  // warm: answer, then end the execution environment
+      console.error(JSON.stringify(errorPayload(err)));
+      crashAnswer(errorPayload(err));
+      return setTimeout(() => process.exit(1), 50);
+    }
     writeResult(errorPayload(err));
     console.error(JSON.stringify(errorPayload(err)));
     process.exit(0);
@@ -179,7 +221,9 @@ process.on("uncaughtException", (err) => {
   }
 });
 
-main().catch((err) => {
+if (process.argv[2] === "--serve") {
+  serve(Number(process.argv[3]));
+} else main().catch((err) => {
   console.error(`bootstrap crashed: ${err && err.stack ? err.stack : err}`);
   process.exit(2);
 });

@@ -1,13 +1,21 @@
-"""The in-container Python Lambda runtime shim: call the handler once, write the result, exit.
+"""The in-container Python Lambda runtime shim, in one of two modes. Standard library only.
 
-Run as `python3 /var/runtime/bootstrap.py` in /var/task (the function code). Reads
-/var/runtime/invocation.json ({"handler", "event", "context"}), builds a Lambda-like context
-object, calls the handler, prints START/END/REPORT lines as Lambda does and writes
-/var/runtime/result.json: {"ok": true, "result": ...} or {"ok": false, "errorType",
-"errorMessage", "stackTrace"}. Exits 0 in both cases; only a crash of the shim (or a handler
-calling sys.exit / os._exit) exits otherwise. Standard library only.
+Once (`python3 /var/runtime/bootstrap.py`, in /var/task): reads /var/runtime/invocation.json
+({"handler", "event", "context"}), calls the handler, writes /var/runtime/result.json and exits
+(0 in both outcomes; only a crash of the shim, or a handler calling sys.exit, exits otherwise).
+Pipeline actions run this way: a restarted daemon re-attaches to the container by its name.
+
+Warm (`... bootstrap.py --serve PORT`): an HTTP server that runs one invocation at a time, as a
+Lambda execution environment does: the handler is loaded once (its module's init runs once), /tmp
+and module state stay between invocations. `POST /invoke` with the event as body, the context as
+the X-Pipemu-Context header (JSON) and the token the daemon gave in PIPEMU_INVOKE_TOKEN as
+X-Pipemu-Token; `GET /ready` answers once the server listens.
+
+Either way the result is {"ok": true, "result": ...} or {"ok": false, "errorType",
+"errorMessage", "stackTrace"}, with START/END/REPORT lines printed as Lambda prints them.
 """
 
+import http.server
 import importlib
 import json
 import os
@@ -78,19 +86,21 @@ def _write(payload):
     os.replace(tmp, RESULT)
 
 
-def main():
-    with open(INVOCATION, encoding="utf-8") as fh:
-        invocation = json.load(fh)
-    context = LambdaContext(invocation.get("context") or {})
+_HANDLERS = {}
+
+
+def run(spec, event, ctx):
+    """One invocation: START, the handler, END and REPORT lines; the result payload."""
+    context = LambdaContext(ctx or {})
     if TASK_ROOT not in sys.path:
         sys.path.insert(0, TASK_ROOT)
     request_id = context.aws_request_id
-    version = context.function_version
-    print(f"START RequestId: {request_id} Version: {version}", flush=True)
+    print(f"START RequestId: {request_id} Version: {context.function_version}", flush=True)
     started = time.monotonic()
     try:
-        handler = _load_handler(invocation.get("handler", ""))
-        result = handler(invocation.get("event"), context)
+        if spec not in _HANDLERS:  # init once per execution environment
+            _HANDLERS[spec] = _load_handler(spec)
+        result = _HANDLERS[spec](event, context)
         try:
             payload = {"ok": True, "result": json.loads(json.dumps(result))}
         except (TypeError, ValueError) as exc:
@@ -104,7 +114,6 @@ def main():
         print(f"[ERROR] {payload['errorType']}: {payload['errorMessage']}", file=sys.stderr)
         print(json.dumps(line), file=sys.stderr, flush=True)
     sys.stdout.flush()
-    _write(payload)
     elapsed = (time.monotonic() - started) * 1000
     try:
         import resource
@@ -115,8 +124,46 @@ def main():
     print(f"REPORT RequestId: {request_id}\tDuration: {elapsed:.2f} ms\t"
           f"Billed Duration: {int(elapsed) + 1} ms\tMemory Size: {context.memory_limit_in_mb} MB\t"
           f"Max Memory Used: {used_mb} MB", flush=True)
+    return payload
+
+
+def main():
+    with open(INVOCATION, encoding="utf-8") as fh:
+        invocation = json.load(fh)
+    _write(run(invocation.get("handler", ""), invocation.get("event"), invocation.get("context")))
     return 0
 
 
+def serve(port):
+    token = os.environ.pop("PIPEMU_INVOKE_TOKEN", "")
+    spec = os.environ.get("_HANDLER", "")
+
+    class Invocations(http.server.BaseHTTPRequestHandler):
+        def _answer(self, status, payload):
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            self._answer(200 if self.path == "/ready" else 404, {})
+
+        def do_POST(self):
+            if self.path != "/invoke" or self.headers.get("X-Pipemu-Token") != token:
+                return self._answer(403, {})
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            event = json.loads(raw) if raw.strip() else {}
+            self._answer(200, run(spec, event, json.loads(self.headers.get("X-Pipemu-Context") or "{}")))
+
+        def log_message(self, *args):  # the function's log holds the function's lines only
+            pass
+
+    http.server.HTTPServer(("0.0.0.0", port), Invocations).serve_forever()
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]))
     sys.exit(main())

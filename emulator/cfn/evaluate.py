@@ -1,16 +1,9 @@
-"""Reading a CloudFormation template: its text (YAML or JSON, short intrinsic tags) and its values
-as one stack would see them.
+"""Evaluating a template as one stack: parameters (defaults, overrides, constraints), pseudo
+parameters, conditions, mappings and the intrinsic functions.
 
-`!Ref X`, `!Sub ...`, `!GetAtt A.B` and the other short forms are YAML tags that PyYAML's safe
-loader refuses; CloudFormation means by each the long form (`{"Ref": "X"}`, `{"Fn::Sub": ...}`),
-so that is what we construct, and the evaluator below only ever sees long forms. The document
-keeps where each node starts (the same map yamlpos keeps for definitions), so an error points at
-the line of the property it is about.
-
-`Stack` evaluates the template for one stack: parameters (defaults, overrides, allowed values),
-pseudo parameters, conditions, mappings and the intrinsic functions; `Ref` of a resource gives
-its physical name and `Fn::GetAtt X.Arn` an ARN of the right service format. cfn_import
-translates the evaluated resources; keeping the two apart keeps each module short.
+`Ref` of a resource gives its physical name and `Fn::GetAtt X.Arn` an ARN of the right service
+format. Import (definitions/cfn_import.py), export and deploys (deploy.py) all evaluate with
+`Stack`; a deploy hands it the names and attributes of what it really made (`known`).
 """
 
 from __future__ import annotations
@@ -19,110 +12,13 @@ import json
 import re
 from typing import Any
 
-import yaml
-
-from . import yamlpos
-
-# Short tag -> long form key. `!GetAtt` and `!Condition` are handled apart (see below).
-_FUNCTIONS = {
-    "Ref": "Ref",
-    "Condition": "Condition",
-    **{name: f"Fn::{name}" for name in (
-        "Sub", "GetAtt", "Join", "If", "Equals", "Not", "And", "Or", "Select", "Split",
-        "FindInMap", "Base64", "GetAZs", "ImportValue", "Cidr", "Length", "ToJsonString",
-        "Transform",
-    )},
-}
-
-
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader plus CloudFormation's short intrinsic tags."""
-
-
-def _construct(key: str):
-    def construct(loader: CfnLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            # `!GetAtt Res.Attr` is the string form of [Res, Attr]; the attribute itself may
-            # hold dots (`!GetAtt Stack.Outputs.Url`), so only the first dot splits.
-            if key == "Fn::GetAtt":
-                value = value.split(".", 1)
-            # `!GetAZs ''` and `!GetAZs` alone both mean the current region.
-            elif key == "Fn::GetAZs" and value is None:
-                value = ""
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {key: value}
-
-    return construct
-
-
-for _tag, _key in _FUNCTIONS.items():
-    CfnLoader.add_constructor(f"!{_tag}", _construct(_key))
-
-
-class TemplateSyntaxError(Exception):
-    """The text is not YAML (or JSON); carries the parser's position."""
-
-    def __init__(self, message: str, line: int, column: int) -> None:
-        super().__init__(f"{line}:{column}: {message}")
-        self.message = message
-        self.line = line
-        self.column = column
-
-
-def parse(text: str) -> yamlpos.PositionedDocument:
-    """The template's data with long-form intrinsics, and where each node starts."""
-    loader = CfnLoader(yamlpos._without_json_tabs(text))
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = exc.problem or exc.context or "invalid YAML"
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise TemplateSyntaxError(message, line, column) from exc
-    except yaml.YAMLError as exc:
-        raise TemplateSyntaxError(str(exc), 1, 1) from exc
-    finally:
-        loader.dispose()
-    document = yamlpos.PositionedDocument(data)
-    if node is not None:
-        # The same walk as definitions': a tagged node is a plain node to it, so paths stop
-        # at the property that holds an intrinsic, which is the place an error should name.
-        yamlpos._walk(node, (), document, set(), override=True)
-    return document
-
-
-def load(text: str) -> Any:
-    """Only the data (for callers that need no positions)."""
-    return parse(text).data
-
-
-def is_template(data: Any) -> bool:
-    """Whether loaded data is a CloudFormation template rather than a pipemu definition: it has
-    `AWSTemplateFormatVersion`, or `Resources` whose members are typed resources."""
-    if not isinstance(data, dict) or "pipeline" in data:
-        return False
-    if "AWSTemplateFormatVersion" in data:
-        return True
-    resources = data.get("Resources")
-    return (
-        isinstance(resources, dict)
-        and bool(resources)
-        and all(isinstance(r, dict) and isinstance(r.get("Type"), str) for r in resources.values())
-    )
-
-
-# --- evaluating a template as one stack ---
 
 NO_VALUE = object()  # AWS::NoValue: the property it is given to is removed
 
 # type -> the property holding its physical name (what Ref gives; without it, the logical id)
 NAME_PROPERTY = {"AWS::CodePipeline::Pipeline": "Name", "AWS::CodeBuild::Project": "Name",
-                 "AWS::Lambda::Function": "FunctionName", "AWS::CodeCommit::Repository": "RepositoryName",
+                 "AWS::Lambda::Function": "FunctionName", "AWS::Serverless::Function": "FunctionName",
+                 "AWS::CodeCommit::Repository": "RepositoryName",
                  "AWS::IAM::Role": "RoleName", "AWS::S3::Bucket": "BucketName", "AWS::Events::Rule": "Name",
                  "AWS::SNS::Topic": "TopicName", "AWS::Logs::LogGroup": "LogGroupName",
                  "AWS::Scheduler::Schedule": "Name", "AWS::ECR::Repository": "RepositoryName",
@@ -133,6 +29,7 @@ NAME_PROPERTY = {"AWS::CodePipeline::Pipeline": "Name", "AWS::CodeBuild::Project
 ARN_FORMAT = {"AWS::CodePipeline::Pipeline": "arn:{p}:codepipeline:{r}:{a}:{n}",
               "AWS::CodeBuild::Project": "arn:{p}:codebuild:{r}:{a}:project/{n}",
               "AWS::Lambda::Function": "arn:{p}:lambda:{r}:{a}:function:{n}",
+              "AWS::Serverless::Function": "arn:{p}:lambda:{r}:{a}:function:{n}",
               "AWS::CodeCommit::Repository": "arn:{p}:codecommit:{r}:{a}:{n}",
               "AWS::IAM::Role": "arn:{p}:iam::{a}:role/{n}", "AWS::S3::Bucket": "arn:{p}:s3:::{n}",
               "AWS::Events::Rule": "arn:{p}:events:{r}:{a}:rule/{n}", "AWS::SNS::Topic": "arn:{p}:sns:{r}:{a}:{n}",
@@ -186,8 +83,10 @@ class Stack:
     """One stack's evaluation: parameters, conditions, mappings, intrinsic functions."""
 
     def __init__(self, document: Any, parameters: dict[str, str], maps: dict[str, str], stack_name: str,
-                 region: str, account: str, file: str | None, exports: dict[str, str] | None = None) -> None:
+                 region: str, account: str, file: str | None, exports: dict[str, str] | None = None,
+                 cli_hints: bool = True) -> None:
         self.doc, self.template, self.maps, self.file = document, document.data, maps, file
+        self.cli_hints = cli_hints  # messages name `pipemu import`'s options (not for a deploy)
         self.exports = exports or {}  # Export.Name -> value, of the other stacks pipemu knows
         partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
         self.pseudo = {"AWS::StackName": stack_name, "AWS::Region": region, "AWS::AccountId": account,
@@ -206,16 +105,17 @@ class Stack:
 
     def _parameters(self, overrides: dict[str, str]) -> dict[str, Any]:
         declared = self.template.get("Parameters") or {}
-        for name in overrides:
-            if name not in declared:
-                known = ", ".join(declared) or "none"
-                raise self.error(("Parameters", name), f"an override was given but the template declares no parameter "
-                                                       f"{name} (its parameters: {known})")
+        unknown = [name for name in overrides if name not in declared]
+        if unknown:  # CloudFormation's words, then which parameters there are
+            raise self.error(("Parameters", unknown[0]), f"Parameters: [{', '.join(unknown)}] do not exist in the template "
+                                                         f"(its parameters: {', '.join(declared) or 'none'})")
+        missing = [name for name, spec in declared.items() if name not in overrides and (spec or {}).get("Default") is None]
+        if missing:
+            hint = f" (--parameter {missing[0]}=VALUE)" if self.cli_hints else ""
+            raise self.error(("Parameters", missing[0]), f"Parameters: [{', '.join(missing)}] must have values{hint}")
         values: dict[str, Any] = {}
         for name, spec in declared.items():
             value = overrides.get(name, spec.get("Default"))
-            if value is None:
-                raise self.error(("Parameters", name), f"parameter {name} has no Default and no value was given (--parameter {name}=VALUE)")
             value = ",".join(map(str, value)) if isinstance(value, list) else str(value)
             self._check_parameter(name, spec, value)
             kind = str(spec.get("Type", "String"))

@@ -1,0 +1,215 @@
+"""Planning a deploy: a template and its parameters, evaluated as CloudFormation would for one
+stack, become the resources to make, the outputs and the exports.
+
+What is made for real is the functions: `AWS::Lambda::Function` and the SAM transform's
+`AWS::Serverless::Function` (with `Globals.Function`) become `FunctionSpec`s, which the runner
+hands to the Lambda service. Every other resource is planned as not emulated: it appears in the
+stack's resources (DescribeStackResources) with a physical id CloudFormation would give it, and
+the deploy's log names it; nothing stands for it.
+
+Pure: no Docker, no files. The caller resolves ParameterOverrides and TemplateConfiguration
+(CodePipeline's business) before calling `plan`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import types
+from .evaluate import Stack, TemplateError
+from .template import TemplateSyntaxError, is_template, parse
+
+SAM = "AWS::Serverless-2016-10-31"
+FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
+# Transforms CloudFormation runs itself; any other is an account's macro we cannot run.
+KNOWN_TRANSFORMS = (SAM, "AWS::LanguageExtensions")
+# Lambda's defaults for what a template leaves out (Lambda developer guide, CreateFunction).
+DEFAULT_TIMEOUT, DEFAULT_MEMORY = 3, 128
+# The properties of a function the local Lambda carries out; any other one set in a template
+# is named in a warning (it means something on AWS that does not happen here).
+CARRIED_OUT = {"FunctionName", "Runtime", "Handler", "Code", "Environment", "Timeout", "MemorySize",
+               "Description", "PackageType", "Role", "Tags", "Architectures",
+               # SAM's names for the same
+               "CodeUri", "InlineCode", "ImageUri", "Events", "Policies", "AutoPublishAlias"}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function a stack makes, as the Lambda service needs it."""
+
+    name: str
+    runtime: str | None  # None for an image function
+    handler: str | None
+    code: dict  # one of {"ZipFile": text}, {"S3Bucket", "S3Key"}, {"ImageUri"}, {"Path": relative path}
+    environment: dict[str, str]
+    timeout: int
+    memory_size: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    logical_id: str
+    type: str
+    physical_id: str
+    function: FunctionSpec | None = None  # set for the function resources (made for real)
+
+    @property
+    def emulated(self) -> bool:
+        return self.function is not None
+
+
+@dataclass
+class StackPlan:
+    description: str | None
+    parameters: dict[str, str]  # every declared parameter's value
+    no_echo: frozenset[str]  # parameters answered as ****
+    resources: list[PlannedResource]
+    outputs: list[dict]  # AWS's Output shape: OutputKey, OutputValue, Description, ExportName
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def functions(self) -> list[FunctionSpec]:
+        return [r.function for r in self.resources if r.function is not None]
+
+    @property
+    def not_emulated(self) -> list[PlannedResource]:
+        return [r for r in self.resources if not r.emulated]
+
+    @property
+    def exports(self) -> dict[str, str]:
+        return {o["ExportName"]: o["OutputValue"] for o in self.outputs if o.get("ExportName")}
+
+
+def read(text: str, file: str | None = None):
+    """The template's positioned document, or TemplateError saying where it is not one."""
+    try:
+        document = parse(text)
+    except TemplateSyntaxError as exc:
+        raise TemplateError((), exc.message, exc.line, exc.column, file) from exc
+    if not is_template(document.data):
+        raise TemplateError((), "not a CloudFormation template (no AWSTemplateFormatVersion nor typed Resources)", 1, 1, file)
+    return document
+
+
+def plan(document, parameters: dict[str, str], stack_name: str, region: str, account: str,
+         exports: dict[str, str] | None = None, file: str | None = None) -> StackPlan:
+    """Evaluate the template for the stack `stack_name` (TemplateError when CloudFormation would
+    refuse it: an undeclared parameter, a missing value, a broken intrinsic function)."""
+    stack = Stack(document, dict(parameters), {}, stack_name, region, account, file, exports, cli_hints=False)
+    transforms = stack.template.get("Transform")
+    transforms = transforms if isinstance(transforms, list) else [transforms] if transforms else []
+    for transform in transforms:
+        if transform not in KNOWN_TRANSFORMS:
+            raise stack.error(("Transform",), f"the transform {transform} is a macro pipemu cannot run; deploy the "
+                                              "processed template (aws cloudformation get-template --template-stage Processed)")
+    if "AWS::LanguageExtensions" in transforms:
+        stack.warnings.append("Transform: AWS::LanguageExtensions is not carried out (Fn::ForEach and the other "
+                              "extensions are read as written)")
+    globals_ = ((stack.template.get("Globals") or {}).get("Function") or {}) if SAM in transforms else {}
+    resources = []
+    for logical, resource in stack.resources.items():
+        kind = str((resource or {}).get("Type", ""))
+        condition = (resource or {}).get("Condition")
+        if condition is not None and not stack.condition(condition, ("Resources", logical, "Condition")):
+            continue
+        function = None
+        if kind == "AWS::Lambda::Function" or (kind == "AWS::Serverless::Function" and SAM in transforms):
+            function = _function(stack, logical, kind, globals_)
+        physical = stack.physical_name(logical)
+        if kind in ("AWS::SNS::Topic",):  # Ref of a topic is its ARN: DescribeStackResources shows that
+            physical = stack.ref(logical, ())
+        resources.append(PlannedResource(logical, kind, physical, function))
+    outputs = []
+    for key, output in (stack.template.get("Outputs") or {}).items():
+        output = output or {}
+        if "Condition" in output and not stack.condition(output["Condition"], ("Outputs", key, "Condition")):
+            continue
+        at = ("Outputs", key, "Value")
+        value = stack.eval(output.get("Value"), at)
+        if isinstance(value, list):
+            value = ",".join(stack.text(v, at) for v in value)  # CloudFormation joins a list output
+        entry = {"OutputKey": key, "OutputValue": stack.text(value, at)}
+        if output.get("Description"):
+            entry["Description"] = stack.text(stack.eval(output["Description"], ("Outputs", key, "Description")), at)
+        if isinstance(output.get("Export"), dict) and "Name" in output["Export"]:
+            name_at = ("Outputs", key, "Export", "Name")
+            entry["ExportName"] = stack.text(stack.eval(output["Export"]["Name"], name_at), name_at)
+        outputs.append(entry)
+    declared = stack.template.get("Parameters") or {}
+    values = {name: ",".join(v) if isinstance(v, list) else str(v) for name, v in stack.params.items()}
+    no_echo = frozenset(n for n, spec in declared.items() if str((spec or {}).get("NoEcho", "")).lower() == "true")
+    description = stack.template.get("Description")
+    return StackPlan(str(description) if description is not None else None, values, no_echo, resources, outputs,
+                     stack.warnings)
+
+
+def _function(stack: Stack, logical: str, kind: str, globals_: dict) -> FunctionSpec:
+    at = ("Resources", logical, "Properties")
+    raw = (stack.resources[logical].get("Properties") or {})
+    if kind == "AWS::Serverless::Function":
+        raw = {**globals_, **raw}
+        if isinstance(globals_.get("Environment"), dict) and isinstance(raw.get("Environment"), dict):
+            merged = {**(globals_["Environment"].get("Variables") or {}), **(raw["Environment"].get("Variables") or {})}
+            raw["Environment"] = {"Variables": merged}
+    props = stack.eval(raw, at)
+    if kind == "AWS::Lambda::Function":
+        props = types.convert(kind, props)
+    unknown = sorted(set(props) - CARRIED_OUT)
+    if unknown:
+        stack.warnings.append(f"Resources.{logical}: {', '.join(unknown)} not carried out by the local Lambda")
+    name = stack.physical_name(logical)
+    code = _code(stack, logical, kind, props, at)
+    runtime = props.get("Runtime")
+    if runtime is None and "ImageUri" not in code:
+        raise stack.error(at, f"function {logical} has no Runtime (Lambda requires one for a .zip function)")
+    handler = props.get("Handler")
+    if handler is None and "ImageUri" not in code:
+        raise stack.error(at, f"function {logical} has no Handler (Lambda requires one for a .zip function)")
+    variables = ((props.get("Environment") or {}).get("Variables") or {})
+    return FunctionSpec(
+        name=name, runtime=str(runtime) if runtime else None, handler=str(handler) if handler else None, code=code,
+        environment={str(k): stack.text(v, at + ("Environment", "Variables", k)) for k, v in variables.items()},
+        timeout=_number(stack, props.get("Timeout", DEFAULT_TIMEOUT), at + ("Timeout",)),
+        memory_size=_number(stack, props.get("MemorySize", DEFAULT_MEMORY), at + ("MemorySize",)),
+        description=str(props.get("Description") or ""),
+    )
+
+
+def _number(stack: Stack, value: Any, path: tuple) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        raise stack.error(path, f"{value!r} is not an integer") from None
+
+
+def _code(stack: Stack, logical: str, kind: str, props: dict, at: tuple) -> dict:
+    """Where a function's code is, in one of the forms FunctionSpec.code lists."""
+    if kind == "AWS::Lambda::Function":
+        code = props.get("Code")
+        if not isinstance(code, dict):
+            raise stack.error(at + ("Code",), f"function {logical} has no Code")
+        if "ZipFile" in code:
+            return {"ZipFile": stack.text(code["ZipFile"], at + ("Code", "ZipFile"))}
+        if "ImageUri" in code:
+            return {"ImageUri": stack.text(code["ImageUri"], at + ("Code", "ImageUri"))}
+        if "S3Bucket" in code and "S3Key" in code:
+            return {"S3Bucket": stack.text(code["S3Bucket"], at), "S3Key": stack.text(code["S3Key"], at)}
+        raise stack.error(at + ("Code",), "Code needs ZipFile, ImageUri, or S3Bucket and S3Key")
+    if "InlineCode" in props:
+        return {"ZipFile": stack.text(props["InlineCode"], at + ("InlineCode",))}
+    if "ImageUri" in props:
+        return {"ImageUri": stack.text(props["ImageUri"], at + ("ImageUri",))}
+    uri = props.get("CodeUri")
+    if isinstance(uri, dict) and "Bucket" in uri and "Key" in uri:
+        return {"S3Bucket": stack.text(uri["Bucket"], at), "S3Key": stack.text(uri["Key"], at)}
+    if isinstance(uri, str) and (match := re.fullmatch(r"s3://([^/]+)/(.+)", uri)):
+        return {"S3Bucket": match.group(1), "S3Key": match.group(2)}
+    if isinstance(uri, str):  # a path as `sam build` reads it: beside the template
+        return {"Path": uri}
+    raise stack.error(at, f"function {logical} has no CodeUri, InlineCode nor ImageUri")
+
+
+__all__ = ["FunctionSpec", "PlannedResource", "StackPlan", "TemplateError", "plan", "read"]
