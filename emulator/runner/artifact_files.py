@@ -17,10 +17,10 @@ class OutsideArtifact(ValueError):
     """A path that is not a plain file inside its artifact (the message says which and why)."""
 
 
-def inside(root: Path, relative: str, what: str = "file") -> Path:
-    """The file `relative` of the artifact folder `root`, resolved, if it stays inside `root`
-    (links within the artifact are fine); else OutsideArtifact. A missing file raises
-    FileNotFoundError."""
+def inside(root: Path, relative: str, what: str = "file", folders: bool = False) -> Path:
+    """The file `relative` of the artifact folder `root` (or a folder, with `folders`), resolved,
+    if it stays inside `root` (links within the artifact are fine); else OutsideArtifact. A
+    missing one raises FileNotFoundError."""
     parts = PurePosixPath(relative).parts
     if PurePosixPath(relative).is_absolute() or ".." in parts:
         raise OutsideArtifact(f"{what} {relative}: the path leaves the artifact")
@@ -31,7 +31,7 @@ def inside(root: Path, relative: str, what: str = "file") -> Path:
     real = path.resolve()
     if not real.is_relative_to(base):
         raise OutsideArtifact(f"{what} {relative} is a link that leads outside the artifact; it is not read")
-    if not real.is_file():
+    if not real.is_file() and not (folders and real.is_dir()):
         raise FileNotFoundError(relative)
     return real
 

@@ -323,7 +323,7 @@ class TemplateDeploy:
         if "Path" in code:
             # SAM's CodeUri given as a path: the folder beside the template, as `sam build` reads it.
             try:
-                source = inside(Path(self._sources["template_dir"]), code["Path"], "CodeUri")
+                source = inside(Path(self._sources["template_dir"]), code["Path"], "CodeUri", folders=True)
             except (FileNotFoundError, OutsideArtifact) as error:
                 raise ActionFailure(f"{where}: CodeUri {code['Path']}: not found beside the template ({error})") from None
         else:
@@ -348,7 +348,7 @@ class TemplateDeploy:
         stand_in = (getattr(self.runner._resources(), "buckets", None) or {}).get(bucket)
         if stand_in is not None:
             try:
-                return inside(Path(stand_in.path), key, "S3Key")
+                return inside(Path(stand_in.path), key, "S3Key", folders=True)
             except (FileNotFoundError, OutsideArtifact):
                 pass
         raise ActionFailure(f"{where}: Resource handler returned message: \"Error occurred while GetObject. S3 Error Code: "
