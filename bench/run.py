@@ -12,10 +12,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench import api, idle, latency, overhead, scale  # noqa: E402
+from bench import api, idle, lambda_warm, latency, overhead, scale  # noqa: E402
 
 BENCHMARKS = {"overhead": overhead.run, "idle": idle.run, "latency": latency.run, "api": api.run,
-              "scale": scale.run}
+              "scale": scale.run, "lambda": lambda_warm.run}
 
 
 HEADLINES = {
@@ -24,6 +24,8 @@ HEADLINES = {
     "latency": lambda r: f"{r['commit_to_start_median']} s; article {r['article_scenario_seconds']} s",
     "api": lambda r: (f"x moto {r['ratio_vs_moto']['GetPipeline']}/{r['ratio_vs_moto']['ListPipelines']}; "
                       f"release {r['release_lambda_100_seconds']} s"),
+    "lambda": lambda r: (f"warm {r['warm_ms_median']} ms, cold {r['cold_ms_median']} ms, "
+                         f"docker run {r['docker_run_ms_median']} ms"),
     "scale": lambda r: (f"load {r['load_folder_seconds']} s, reload {r['hot_reload_seconds']} s, "
                         f"list x{r['list_growth']} to {r['largest_history']}, {r['rss_mb_with_history']} MB"),
 }

@@ -1,7 +1,8 @@
 """Run a CodeBuild build in a Docker container: inputs copied in, logs streamed, artifacts copied out.
 
-Host folders are never bind-mounted: inputs go in with put_archive and outputs come back with
-get_archive, so a remote DOCKER_HOST, or a daemon that itself runs in a container, works the same.
+Host folders are never bind-mounted: inputs go in through the container's stdin (streaming.py;
+put_archive for an image that cannot unpack them) and outputs come back with get_archive, so a
+remote DOCKER_HOST, or a daemon that itself runs in a container, works the same.
 A container is named after the action execution, so a restarted daemon re-attaches to it.
 """
 
@@ -21,8 +22,10 @@ from typing import Callable
 import docker.errors
 from docker.utils import parse_repository_tag
 
+from . import streaming
 from .artifact_files import OutsideArtifact, inside, writable
-from .containers import EngineUnavailable, ENGINE_DOWN, existing, unavailable_message, follow, remove, root_owned, started_at
+from .containers import (EngineUnavailable, ENGINE_DOWN, create, existing, follow, remove, root_owned, started_at,
+                         unavailable_message)
 from .buildspec import (
     EXPORTED_FILE,
     FAILURE_FILE,
@@ -126,40 +129,75 @@ def _input_tar(job: BuildJob, script: str):
     return fh
 
 
-def _ensure_image(client, image: str) -> None:
+def _ensure_image(client, image: str) -> str:
+    """The image's id, pulled first if it is not here."""
     try:
-        client.images.get(image)
-        return
+        return client.images.get(image).id
     except docker.errors.ImageNotFound:
         pass
     repo, tag = parse_repository_tag(image)
     try:
-        client.images.pull(repo, tag=tag or "latest")
+        return client.images.pull(repo, tag=tag or "latest").id
     except docker.errors.DockerException as exc:
         raise _Failure(f"Image {image} is not available locally and could not be pulled: {exc}")
 
 
 def _create(client, job: BuildJob, spec: Buildspec):
-    _ensure_image(client, job.image)
+    """The build's container, and its inputs still to stream in (None: they went in with
+    put_archive, for an image that cannot unpack them itself; see streaming.py). A name in use
+    raises docker's 409 APIError: the caller re-attaches to that container."""
     labels = {"pipemu.runner": "codebuild", **job.labels}
     extra = {}
     if job.privileged:  # only when the project asks, as CodeBuild's privilegedMode
         extra = {"privileged": True, "volumes": {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}}
-    container = client.containers.create(
-        job.image, command=[spec.shell, SCRIPT_PATH], name=job.name, labels=labels,
-        environment=_environment(job), working_dir=SRC_DIR, detach=True,
+    command = [spec.shell, SCRIPT_PATH]
+    stream = streaming.can_stream(client, job.image, spec.shell)
+    if stream:
+        command = streaming.command(spec.shell, command)
+        extra.update(streaming.create_kwargs())
+    settings = dict(
+        name=job.name, labels=labels, environment=_environment(job), working_dir=SRC_DIR,
         # Lets build commands reach the emulator's API on the host, as the design asks.
         extra_hosts={"host.docker.internal": "host-gateway"},
-        mem_limit=f"{job.memory_mb}m", nano_cpus=int(job.cpus * 1e9),
-        network=job.network, **extra,
-    )
+        mem_limit=f"{job.memory_mb}m", nano_cpus=int(job.cpus * 1e9), network=job.network, **extra)
     try:
-        with _input_tar(job, render_script(spec, state_dir=STATE_DIR)) as data:
+        container = create(client, job.image, command, **settings)
+    except docker.errors.ImageNotFound:  # not here: pulled (if a registry has it), then made
+        _ensure_image(client, job.image)
+        container = create(client, job.image, command, **settings)
+    try:
+        data = _input_tar(job, render_script(spec, state_dir=STATE_DIR))
+        if stream:
+            return container, data
+        with data:
             container.put_archive("/", data)
     except BaseException:
         remove(container)
         raise
-    return container
+    return container, None
+
+
+def _made_or_found(client, job: BuildJob, spec: Buildspec):
+    """(container, inputs to stream, made now): the build's container, made now, or the one a
+    previous daemon left under its name (re-attached to, unless nothing of the build ran in it)."""
+    for _ in range(3):
+        try:
+            container, data = _create(client, job, spec)
+            return container, data, True
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise
+        found = existing(client, job.name)
+        if found is None:  # removed meanwhile
+            continue
+        if found.status == "created" or (
+                found.status == "exited" and found.attrs["State"].get("ExitCode") == streaming.INCOMPLETE):
+            # Died before its inputs were whole (between create and start, or while they
+            # streamed in): nothing of the build ran, so start afresh.
+            remove(found)
+            continue
+        return found, None, False
+    raise _Failure(f"the container name {job.name} stays in use")
 
 
 # ---------------------------------------------------------------- running
@@ -276,14 +314,13 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
     exported: dict[str, str] = {}
     try:
         spec = _load_buildspec(job)
-        container = existing(client, job.name)
-        if container is not None and container.status == "created":
-            # Died between create and start: the inputs may be incomplete, so start afresh.
-            remove(container)
-            container = None
-        if container is None:
-            container = _create(client, job, spec)
-            container.start()
+        container, data, made = _made_or_found(client, job, spec)
+        if made:
+            if data is None:
+                container.start()
+            else:
+                with data:
+                    streaming.start_with(client, container, data)
             started = time.time()
         else:
             log(f"[pipemu] re-attaching to container {job.name} ({container.status})")
@@ -306,6 +343,8 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
                            f"command: {command}. Reason: exit status {status}")
             elif container.attrs.get("State", {}).get("OOMKilled"):
                 message = "Build container ran out of memory"
+            elif code == streaming.INCOMPLETE:
+                message = "Build container could not unpack its inputs (tar failed)"
             elif followed.engine_restarted:
                 message = (f"Build container exited with status {code}: the Docker engine "
                            f"restarted while the build ran")

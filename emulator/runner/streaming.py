@@ -1,0 +1,78 @@
+"""Inputs streamed into a container through its stdin, instead of `put_archive`.
+
+`put_archive` makes the engine unpack the tar itself (it starts a helper process and walks the
+container's file system): measured here, ~50 ms per container, an eighth of a no-op build. A
+container whose image has `tar` and runs as root can unpack its inputs itself: its command
+becomes `tar -xf - -C / && exec <the real command>`, and the daemon writes the same tar to its
+stdin right after starting it. Nothing is bind-mounted, so a remote engine works the same.
+
+Whether an image can is probed once per image name and shell, for the daemon's life (a
+container that asks `command -v tar` and `id -u`); an image that cannot gets `put_archive`, as
+before. If the daemon dies while it writes,
+the tar ends early and the container exits with INCOMPLETE before running anything: a restarted
+daemon that finds such a container starts the action afresh (never half an input).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+import docker.errors
+
+log = logging.getLogger(__name__)
+
+INCOMPLETE = 86  # the exit status of a container whose inputs did not arrive whole
+_PROBE = 'command -v tar >/dev/null 2>&1 && [ "$(id -u)" = 0 ]'
+_probed: dict[tuple[str, str], bool] = {}  # (image, shell) -> can it unpack its own inputs
+_lock = threading.Lock()
+
+
+def can_stream(client, image: str, shell: str = "sh") -> bool:
+    """Whether containers of `image` can unpack a tar from stdin into / (probed once per image
+    and shell; an image not here yet cannot, until it is)."""
+    with _lock:
+        if (image, shell) in _probed:
+            return _probed[(image, shell)]
+    try:
+        client.containers.run(image, [shell, "-c", _PROBE], entrypoint=[], remove=True, network_mode="none",
+                              labels={"pipemu.probe": "tar"})
+        able = True
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.DockerException as exc:  # no tar, not root, or no such shell
+        log.info("image %s unpacks no tar itself (%s): its inputs go in with put_archive", image, exc)
+        able = False
+    with _lock:
+        _probed[(image, shell)] = able
+    return able
+
+
+def command(shell: str, then: list[str]) -> list[str]:
+    """The container's command: unpack stdin into /, then `then` (exec'd: it keeps PID 1)."""
+    # tar stops at the archive's end marker; the command itself reads no stdin (/dev/null, as
+    # a container without one), so a build step that reads stdin does not wait for more.
+    return [shell, "-c", f'tar -xf - -C / || exit {INCOMPLETE}; exec "$@" </dev/null', "pipemu-inputs", *then]
+
+
+def create_kwargs() -> dict:
+    """What containers.create needs for a stdin the daemon writes to (not `detach`: a detached
+    container's stdin never sees the end of what was written)."""
+    return {"stdin_open": True}
+
+
+def start_with(client, container, data) -> None:
+    """Start `container` and write the tar `data` (a file object) to its stdin, then close it."""
+    attached = client.api.attach_socket(container.id, params={"stdin": 1, "stream": 1})
+    raw = getattr(attached, "_sock", attached)
+    try:
+        container.start()
+        while chunk := data.read(1 << 16):
+            raw.sendall(chunk)
+        try:
+            raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+    finally:
+        attached.close()

@@ -1,0 +1,71 @@
+"""Inputs streamed through a container's stdin (runner/streaming.py): the build sees them as with
+put_archive, a build step reading stdin does not wait, an image without tar or root gets put_archive, and
+a container whose inputs never arrived whole is run afresh, not re-attached to."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from emulator.runner import streaming
+from emulator.runner.codebuild import run_build
+from tests.runner.test_codebuild import Log, make_job
+
+pytestmark = pytest.mark.docker
+
+READS = {"version": 0.2, "phases": {"build": {"commands": ["cat input.txt", "cat", "echo done"]}}}
+
+
+@pytest.fixture(scope="module")
+def no_tar_image(docker_client):
+    """A Debian image without tar (busybox's shell would find its tar applet anyway)."""
+    from emulator.runner.lambda_images import ensure_runtime_image
+
+    base = ensure_runtime_image(docker_client, "python3.12")
+    tag = "pipemu-test/debian-without-tar:1"
+    dockerfile = f"FROM {base}\nRUN [\"rm\", \"-f\", \"/usr/bin/tar\"]\n"
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
+def test_streamed_inputs_arrive_and_stdin_is_empty_for_the_build(docker_client, busybox_image, tmp_path):
+    assert streaming.can_stream(docker_client, busybox_image)
+    job = make_job(busybox_image, tmp_path, READS, outputs=[])
+    (job.primary_input / "input.txt").write_text("streamed in\n")
+    log = Log()
+    result = run_build(docker_client, job, log)
+    assert result.succeeded, (result.message, log)
+    assert "streamed in" in log and "done" in log
+    created = [c for c in docker_client.api.containers(all=True, filters={"name": job.name})]
+    assert created == []  # removed
+
+
+def test_an_image_without_tar_gets_put_archive(docker_client, no_tar_image, tmp_path):
+    assert not streaming.can_stream(docker_client, no_tar_image)
+    job = make_job(no_tar_image, tmp_path, READS, outputs=[])
+    (job.primary_input / "input.txt").write_text("put in\n")
+    log = Log()
+    result = run_build(docker_client, job, log)
+    assert result.succeeded, (result.message, log)
+    assert "put in" in log
+
+
+def test_a_container_whose_inputs_were_cut_is_run_afresh(docker_client, busybox_image, tmp_path):
+    job = make_job(busybox_image, tmp_path, READS, outputs=[])
+    (job.primary_input / "input.txt").write_text("whole\n")
+    # A daemon that died while it wrote: the container got half a tar and gave up.
+    cut = docker_client.containers.create(busybox_image, streaming.command("sh", ["echo", "ran anyway"]),
+                                          name=job.name, **streaming.create_kwargs())
+    attached = docker_client.api.attach_socket(cut.id, params={"stdin": 1, "stream": 1})
+    cut.start()
+    attached._sock.sendall(b"not a whole tar archive" * 10)
+    attached._sock.shutdown(1)
+    attached.close()
+    assert cut.wait(timeout=30)["StatusCode"] == streaming.INCOMPLETE
+    assert b"ran anyway" not in cut.logs()
+    log = Log()
+    result = run_build(docker_client, job, log)
+    assert result.succeeded, (result.message, log)
+    assert "whole" in log and not any("re-attaching" in line for line in log)
