@@ -32,7 +32,7 @@ DEFAULT_TIMEOUT, DEFAULT_MEMORY = 3, 128
 CARRIED_OUT = {"FunctionName", "Runtime", "Handler", "Code", "Environment", "Timeout", "MemorySize",
                "Description", "PackageType", "Role", "Tags", "Architectures",
                # SAM's names for the same
-               "CodeUri", "InlineCode", "ImageUri", "Events", "Policies", "AutoPublishAlias"}
+               "CodeUri", "InlineCode", "ImageUri", "Events", "Policies", "AutoPublishAlias", "FunctionUrlConfig"}
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,25 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class EndpointSpec:
+    """An HTTP address in front of functions: a function URL (one route, `$default`) or an HTTP
+    API of SAM's events (a route per event). Served on a port of 127.0.0.1 (lambdas/http.py)."""
+
+    routes: tuple[tuple[str, str, str], ...]  # (method or ANY, path or $default, function name)
+    payload: str = "2.0"  # the event format: 2.0 (function URLs, HTTP APIs) or 1.0 (REST APIs)
+
+
+@dataclass(frozen=True)
 class PlannedResource:
     logical_id: str
     type: str
     physical_id: str
     function: FunctionSpec | None = None  # set for the function resources (made for real)
+    endpoint: EndpointSpec | None = None  # set for function URLs and SAM's implicit APIs
 
     @property
     def emulated(self) -> bool:
-        return self.function is not None
+        return self.function is not None or self.endpoint is not None
 
 
 @dataclass
@@ -79,6 +89,10 @@ class StackPlan:
         return [r for r in self.resources if not r.emulated]
 
     @property
+    def endpoints(self) -> list[PlannedResource]:
+        return [r for r in self.resources if r.endpoint is not None]
+
+    @property
     def exports(self) -> dict[str, str]:
         return {o["ExportName"]: o["OutputValue"] for o in self.outputs if o.get("ExportName")}
 
@@ -95,10 +109,13 @@ def read(text: str, file: str | None = None):
 
 
 def plan(document, parameters: dict[str, str], stack_name: str, region: str, account: str,
-         exports: dict[str, str] | None = None, file: str | None = None) -> StackPlan:
+         exports: dict[str, str] | None = None, file: str | None = None,
+         known: dict[str, dict[str, str]] | None = None) -> StackPlan:
     """Evaluate the template for the stack `stack_name` (TemplateError when CloudFormation would
-    refuse it: an undeclared parameter, a missing value, a broken intrinsic function)."""
+    refuse it: an undeclared parameter, a missing value, a broken intrinsic function). `known`
+    gives attributes only the deploy knows (an endpoint's URL: {logical id: {FunctionUrl: ...}})."""
     stack = Stack(document, dict(parameters), {}, stack_name, region, account, file, exports, cli_hints=False)
+    stack.known = dict(known or {})
     transforms = stack.template.get("Transform")
     transforms = transforms if isinstance(transforms, list) else [transforms] if transforms else []
     for transform in transforms:
@@ -109,19 +126,36 @@ def plan(document, parameters: dict[str, str], stack_name: str, region: str, acc
         stack.warnings.append("Transform: AWS::LanguageExtensions is not carried out (Fn::ForEach and the other "
                               "extensions are read as written)")
     globals_ = ((stack.template.get("Globals") or {}).get("Function") or {}) if SAM in transforms else {}
-    resources = []
-    for logical, resource in stack.resources.items():
+    if SAM in transforms:
+        _sam_implicit(stack, globals_)
+    resources, routes = [], {}
+    for logical, resource in list(stack.resources.items()):
         kind = str((resource or {}).get("Type", ""))
+        if (resource or {}).get("pipemu-implicit"):
+            continue  # SAM's implicit APIs: planned below, with their routes
         condition = (resource or {}).get("Condition")
         if condition is not None and not stack.condition(condition, ("Resources", logical, "Condition")):
             continue
-        function = None
+        function = endpoint = None
         if kind == "AWS::Lambda::Function" or (kind == "AWS::Serverless::Function" and SAM in transforms):
             function = _function(stack, logical, kind, globals_)
+            for api, route in (resource.get("pipemu-routes") or []):
+                routes.setdefault(api, []).append((*route, function.name))
+        elif kind == "AWS::Lambda::Url":
+            at = ("Resources", logical, "Properties")
+            props = stack.eval(resource.get("Properties") or {}, at)
+            target = stack.text(props.get("TargetFunctionArn", ""), at + ("TargetFunctionArn",)).rsplit(":", 1)[-1]
+            if props.get("AuthType") == "AWS_IAM":
+                stack.warnings.append(f"Resources.{logical}: AuthType AWS_IAM is not checked: the local URL answers anyone")
+            endpoint = EndpointSpec((("ANY", "$default", target),))
         physical = stack.physical_name(logical)
         if kind in ("AWS::SNS::Topic",):  # Ref of a topic is its ARN: DescribeStackResources shows that
             physical = stack.ref(logical, ())
-        resources.append(PlannedResource(logical, kind, physical, function))
+        resources.append(PlannedResource(logical, kind, physical, function, endpoint))
+    for api, found in routes.items():  # SAM's implicit APIs, once their functions are known
+        payload = "1.0" if api == "ServerlessRestApi" else "2.0"
+        resources.append(PlannedResource(api, "AWS::ApiGatewayV2::Api" if payload == "2.0" else "AWS::ApiGateway::RestApi",
+                                         stack.physical_name(api), endpoint=EndpointSpec(tuple(found), payload)))
     outputs = []
     for key, output in (stack.template.get("Outputs") or {}).items():
         output = output or {}
@@ -144,6 +178,35 @@ def plan(document, parameters: dict[str, str], stack_name: str, region: str, acc
     description = stack.template.get("Description")
     return StackPlan(str(description) if description is not None else None, values, no_echo, resources, outputs,
                      stack.warnings)
+
+
+def _sam_implicit(stack: Stack, globals_: dict) -> None:
+    """The resources SAM adds to a function: `<Function>Url` for FunctionUrlConfig, and the
+    implicit APIs (ServerlessHttpApi, ServerlessRestApi) its HttpApi and Api events join, so that
+    outputs referring to them evaluate."""
+    for logical, resource in list(stack.resources.items()):
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties") or {}
+        if props.get("FunctionUrlConfig") or globals_.get("FunctionUrlConfig"):
+            config = props.get("FunctionUrlConfig") or globals_.get("FunctionUrlConfig") or {}
+            stack.resources[f"{logical}Url"] = {"Type": "AWS::Lambda::Url", "Properties": {
+                "TargetFunctionArn": {"Ref": logical}, "AuthType": config.get("AuthType", "NONE")}}
+        routes = []
+        for name, event in (props.get("Events") or {}).items():
+            if not isinstance(event, dict) or event.get("Type") not in ("HttpApi", "Api"):
+                continue
+            api = "ServerlessHttpApi" if event["Type"] == "HttpApi" else "ServerlessRestApi"
+            if isinstance((event.get("Properties") or {}).get("ApiId" if api == "ServerlessHttpApi" else "RestApiId"), dict):
+                stack.warnings.append(f"Resources.{logical}.Events.{name}: an explicit API is served as SAM's implicit one")
+            event_props = stack.eval(event.get("Properties") or {}, ("Resources", logical, "Properties", "Events", name))
+            method = str(event_props.get("Method", "ANY")).upper()
+            path = str(event_props.get("Path", "$default"))
+            routes.append((api, ("ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method, path)))
+            stack.resources.setdefault(api, {"Type": "AWS::ApiGatewayV2::Api" if api == "ServerlessHttpApi"
+                                             else "AWS::ApiGateway::RestApi", "pipemu-implicit": True})
+        if routes:
+            resource["pipemu-routes"] = routes
 
 
 def _function(stack: Stack, logical: str, kind: str, globals_: dict) -> FunctionSpec:
@@ -212,4 +275,4 @@ def _code(stack: Stack, logical: str, kind: str, props: dict, at: tuple) -> dict
     raise stack.error(at, f"function {logical} has no CodeUri, InlineCode nor ImageUri")
 
 
-__all__ = ["FunctionSpec", "PlannedResource", "StackPlan", "TemplateError", "plan", "read"]
+__all__ = ["EndpointSpec", "FunctionSpec", "PlannedResource", "StackPlan", "TemplateError", "plan", "read"]

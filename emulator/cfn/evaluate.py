@@ -96,6 +96,7 @@ class Stack:
         self.resources: dict[str, dict] = self.template.get("Resources") or {}
         self.conditions: dict[str, bool] = {}
         self.names: dict[str, str] = {}
+        self.known: dict[str, dict[str, str]] = {}  # logical id -> attribute -> the value a deploy made
         self.warnings: list[str] = []
         self.params = self._parameters(parameters)
 
@@ -312,6 +313,8 @@ class Stack:
 
     def getatt(self, logical: Any, attribute: str, path: tuple) -> str:
         kind = self.resource(logical, path).get("Type", "")
+        if attribute in self.known.get(logical, {}):  # what a deploy really made (a local URL)
+            return self.known[logical][attribute]
         values = {"p": self.pseudo["AWS::Partition"], "r": self.pseudo["AWS::Region"],
                   "a": self.pseudo["AWS::AccountId"], "n": self.physical_name(logical)}
         if attribute == "Arn":

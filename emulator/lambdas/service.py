@@ -25,6 +25,7 @@ from emulator.runner.lambda_invoke import Invocation, InvocationResult, invoke
 from emulator.runner.containers import EngineUnavailable, list_containers
 
 from .functions import FunctionConfig, folder_digest, parse_identifier
+from .http import Endpoints
 from .warm import WarmPool
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,25 @@ class Lambdas:
         # Warm execution environments for the API's invocations (and rules' and targets').
         self.pool = WarmPool(client, idle_seconds=float(os.environ.get("PIPEMU_LAMBDA_IDLE_SECONDS", "600")),
                              concurrency=int(os.environ.get("PIPEMU_LAMBDA_CONCURRENCY", "10")), network=network)
+        self.endpoints = Endpoints(self._over_http)  # function URLs and HTTP APIs of stacks
+
+    def _over_http(self, name: str, event: dict) -> tuple[object, str | None]:
+        try:
+            answer = self.call(self.find(name), event)
+        except FunctionNotFound as missing:
+            log.warning("an endpoint names %s", missing)
+            return None, "Unhandled"
+        return json.loads(answer.payload), answer.function_error
+
+    def restore_endpoints(self, records: Iterable[dict]) -> None:
+        """Serve again the endpoints of the stacks a previous daemon deployed (their ports kept
+        where they are free)."""
+        for record in records:
+            for resource in record.get("Resources") or []:
+                endpoint = resource.get("Endpoint")
+                if endpoint:
+                    self.endpoints.open(record["StackName"], resource["LogicalResourceId"], endpoint["routes"],
+                                        endpoint["payload"], endpoint.get("port"))
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -103,7 +123,8 @@ class Lambdas:
 
     def _invocation(self, fn: FunctionConfig, event, request_id: str, log_line, *, container: str | None = None,
                     labels: dict[str, str] | None = None, network: str | None = None) -> Invocation | InvocationResult:
-        """What to run for one invocation of `fn`, or the failure that stops it before it runs."""
+        """What to run for one invocation of `fn`, or the failure that stops it before it runs.
+        `log_line` hears which image (and runtime version) runs it."""
         if fn.runs_on is None:
             return InvocationResult(False, None, "Runtime.InvalidEntrypoint",
                                     f"{fn.name} is an image function; pipemu runs .zip functions (python3.x, nodejs) only")
@@ -144,7 +165,7 @@ class Lambdas:
         lines: list[str] = []
         request_id = str(uuid.uuid4())
         started = time.monotonic()
-        planned = self._invocation(fn, event, request_id, lines.append)
+        planned = self._invocation(fn, event, request_id, lambda line: log.info("%s: %s", fn.name, line))
         result = planned if isinstance(planned, InvocationResult) else self.pool.invoke(planned, lines.append)
         log.info("invoked %s in %.0f ms: %s", fn.name, (time.monotonic() - started) * 1000,
                  "ok" if result.succeeded else result.error_type)
@@ -168,7 +189,8 @@ class Lambdas:
         threading.Thread(target=self.call, args=(fn, event), name=f"lambda-event-{fn.name}", daemon=True).start()
 
     def close(self) -> None:
-        """The daemon stops: warm environments go (a new start makes new ones)."""
+        """The daemon stops: warm environments go (a new start makes new ones), endpoints close."""
+        self.endpoints.close_all()
         self.pool.close()
 
     def reap(self) -> list[str]:

@@ -71,6 +71,7 @@ class ActionRunner:
             # A daemon in a container reaches warm functions on a network both join.
             network=(lambda: self.network("pipemu-functions")) if on_network else None,
         )
+        self.lambdas.restore_endpoints(self.stacks.live())
 
     def _deployed_functions(self) -> list[FunctionConfig]:
         return [FunctionConfig.from_record(r["Function"]) for record in self.stacks.live()

@@ -160,15 +160,16 @@ class TemplateDeploy:
 
     # -- modes --------------------------------------------------------------------------------
 
-    def _plan(self, text: str, parameters: dict[str, str]) -> cfn_deploy.StackPlan:
+    def _plan(self, text: str, parameters: dict[str, str], quiet: bool = False) -> cfn_deploy.StackPlan:
         exports = {k: v["Value"] for k, v in self.store.exports().items()
                    if not v["ExportingStackId"].split("/")[-2:-1] == [self.name]}
         try:
             plan = cfn_deploy.plan(cfn_deploy.read(text, self.config.get("TemplatePath")), parameters, self.name,
-                                   self.runner.region, ACCOUNT_ID, exports, self.config.get("TemplatePath"))
+                                   self.runner.region, ACCOUNT_ID, exports, self.config.get("TemplatePath"),
+                                   known=getattr(self, "_known", None))
         except TemplateError as error:
             raise ActionFailure(f"Template error: {error}") from None
-        for warning in plan.warnings:
+        for warning in [] if quiet else plan.warnings:
             self.log(f"warning: {warning}")
         return plan
 
@@ -196,6 +197,7 @@ class TemplateDeploy:
         return ActionOutput(summary=f"Stack {self.name} deleted", external_execution_id=record["StackId"])
 
     def _remove(self, record: dict) -> None:
+        self.runner.lambdas.endpoints.close(self.name)
         for resource in record.get("Resources") or []:
             if resource.get("Function"):
                 self.log(f"{resource['LogicalResourceId']} ({resource['ResourceType']}): function "
@@ -205,7 +207,22 @@ class TemplateDeploy:
 
     # -- making the stack ---------------------------------------------------------------------
 
+    def _endpoints(self, text: str, parameters: dict, record: dict | None) -> dict[str, int]:
+        """Serve the template's endpoints (function URLs, SAM's APIs): logical id -> port, each
+        on its previous port where it had one."""
+        plan = self._plan(text, parameters, quiet=True)
+        previous = {r["LogicalResourceId"]: (r.get("Endpoint") or {}).get("port")
+                    for r in (record or {}).get("Resources") or []}
+        endpoints = self.runner.lambdas.endpoints
+        wanted = {r.logical_id for r in plan.endpoints}
+        for logical in {k for k in previous if previous[k]} - wanted:  # endpoints the template dropped
+            endpoints.close(self.name, logical)
+        return {r.logical_id: endpoints.open(self.name, r.logical_id, list(r.endpoint.routes), r.endpoint.payload,
+                                             previous.get(r.logical_id)) for r in plan.endpoints}
+
     def _apply(self, record: dict | None, text: str, parameters: dict, sources: dict) -> ActionOutput:
+        ports = self._endpoints(text, parameters, record)
+        self._known = {logical: {"FunctionUrl": f"http://127.0.0.1:{port}/"} for logical, port in ports.items()}
         plan = self._plan(text, parameters)
         self._sources = sources
         creating = record is None or record["StackStatus"] == "REVIEW_IN_PROGRESS"
@@ -216,7 +233,15 @@ class TemplateDeploy:
             for planned in plan.resources:
                 entry = {"LogicalResourceId": planned.logical_id, "PhysicalResourceId": planned.physical_id,
                          "ResourceType": planned.type, "Timestamp": stamp}
-                if planned.function is None:
+                if planned.endpoint is not None:
+                    port = ports[planned.logical_id]
+                    entry["PhysicalResourceId"] = f"http://127.0.0.1:{port}/"
+                    entry["ResourceStatus"] = "CREATE_COMPLETE" if planned.logical_id not in previous else "UPDATE_COMPLETE"
+                    entry["Endpoint"] = {"routes": [list(r) for r in planned.endpoint.routes],
+                                         "payload": planned.endpoint.payload, "port": port}
+                    routes = ", ".join(f"{m} {p} -> {f}" for m, p, f in planned.endpoint.routes)
+                    self.log(f"{planned.logical_id} ({planned.type}): http://127.0.0.1:{port}/ ({routes})")
+                elif planned.function is None:
                     entry["ResourceStatus"] = "CREATE_COMPLETE"
                     entry["ResourceStatusReason"] = "not emulated by pipemu: nothing was made"
                     self.log(f"{planned.logical_id} ({planned.type}): not emulated, nothing made")
@@ -240,6 +265,8 @@ class TemplateDeploy:
                 if fn.code_dir and str(fn.code_dir) not in _code_dirs(previous.values()):
                     _drop_code(str(fn.code_dir), self.runner.state_dir)
             self._failed(record, creating, str(failure), stamp)
+            self.runner.lambdas.endpoints.close(self.name)  # the previous ones, if any, come back
+            self.runner.lambdas.restore_endpoints([record] if record and not creating else [])
             raise
         new = {
             "StackName": self.name,

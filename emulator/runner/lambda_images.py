@@ -1,6 +1,12 @@
-"""Build the Lambda runtime images (Python with boto3, Node.js with the AWS SDK v3) without a registry.
+"""The Lambda runtime images: AWS's own where a registry is reachable, else built here offline.
 
-No registry is reachable on the machines pipemu targets, so the images are built locally: a
+AWS's base images (`public.ecr.aws/lambda/python:3.12`, `public.ecr.aws/lambda/nodejs:20`, ...)
+are what SAM CLI runs functions on: the exact runtime version, with the SDK AWS bundles. One is
+used when it is here already or can be pulled (a pull that fails is not tried again by this
+process; PIPEMU_LAMBDA_IMAGES=local never tries). The pipemu shim (lambda_bootstrap/) runs in them
+as in ours: it is copied in with the function's code.
+
+Offline (no registry is reachable on the machines pipemu is built on), the images are built locally: a
 Debian bookworm root filesystem made by debootstrap (from the mirror apt already uses) is imported
 as a base image, then a small `docker build` layers on it the AWS SDK installed on the HOST
 (`pip install --target`, `npm install`; the build containers need no network) and the runtime
@@ -49,6 +55,10 @@ PYTHON_SDK = "boto3"
 PYTHON_RUNTIMES = ("python3.8", "python3.9", "python3.10", "python3.11", "python3.12",
                    "python3.13")
 NODEJS_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x")
+# What the offline images really run, said in the log when it differs from the runtime asked for.
+LOCAL_VERSIONS = {PYTHON_TAG: "Python 3.11", NODEJS_TAG: "Node.js 18"}
+OFFICIAL_REPOSITORY = "public.ecr.aws/lambda"
+_unreachable: set[str] = set()  # official images whose pull failed in this process
 
 BOOTSTRAP_DIR = Path(__file__).with_name("lambda_bootstrap")
 
@@ -82,6 +92,37 @@ def runtime_image_tag(runtime: str) -> str:
         return NODEJS_TAG
     raise ValueError(f"unsupported Lambda runtime {runtime!r}: pipemu runs python3.x and "
                      "nodejsNN.x functions")
+
+
+def official_image(runtime: str) -> str | None:
+    """AWS's base image for a runtime (`python3.12` -> public.ecr.aws/lambda/python:3.12)."""
+    if m := re.fullmatch(r"python(3\.\d+)", runtime or ""):
+        return f"{OFFICIAL_REPOSITORY}/python:{m.group(1)}"
+    if m := re.fullmatch(r"nodejs(\d+)\.x", runtime or ""):
+        return f"{OFFICIAL_REPOSITORY}/nodejs:{m.group(1)}"
+    return None
+
+
+def _official(client, runtime: str, log: Callable[[str], None]) -> str | None:
+    """AWS's image for `runtime` if it is here or can be pulled now, else None."""
+    image = official_image(runtime)
+    if image is None or os.environ.get("PIPEMU_LAMBDA_IMAGES", "auto") == "local":
+        return None
+    if image_exists(client, image):
+        return image
+    if image in _unreachable:
+        return None
+    repository, _, tag = image.rpartition(":")
+    try:
+        client.images.pull(repository, tag=tag)
+    except docker.errors.DockerException as exc:
+        _unreachable.add(image)
+        reason = str(exc).split("(", 1)[-1][:160]
+        log(f"[pipemu] AWS's image {image} could not be pulled ({reason.rstrip(')')}); "
+            f"{runtime} runs on the image built offline")
+        return None
+    log(f"[pipemu] pulled AWS's image {image} for {runtime}")
+    return image
 
 
 def default_images() -> dict[str, str]:
@@ -273,7 +314,11 @@ def ensure_runtime_image(client, runtime: str, *, tag: str | None = None,
     user-provided image under that tag is used as is. Raises RuntimeError saying what failed.
     """
     default = runtime_image_tag(runtime)  # ValueError for an unknown runtime
+    if tag is None and (official := _official(client, runtime, log)):
+        return official
     tag = tag or default
+    if tag == default and default in LOCAL_VERSIONS:
+        log(f"[pipemu] {runtime} runs on {default}: {LOCAL_VERSIONS[default]} (the image built offline)")
     if image_exists(client, tag):
         return tag
     with _lock(log):
@@ -298,4 +343,4 @@ def ensure_runtime_image(client, runtime: str, *, tag: str | None = None,
 
 
 __all__ = ["BASE_TAG", "NODEJS_TAG", "PYTHON_TAG", "apt_mirror", "cache_dir", "default_images",
-           "ensure_base_image", "ensure_runtime_image", "runtime_image_tag"]
+           "ensure_base_image", "ensure_runtime_image", "official_image", "runtime_image_tag"]

@@ -17,7 +17,7 @@ import docker.errors
 import pytest
 
 from emulator.runner.lambda_images import (
-    NODEJS_TAG, PYTHON_TAG, apt_mirror, default_images, ensure_runtime_image, runtime_image_tag,
+    NODEJS_TAG, PYTHON_TAG, apt_mirror, default_images, ensure_runtime_image, official_image, runtime_image_tag,
 )
 from emulator.runner.containers import remove_named
 from emulator.runner.lambda_invoke import Invocation, invoke
@@ -131,6 +131,38 @@ def test_existing_tag_is_never_rebuilt(docker_client, busybox_image):
     log = Log()
     assert ensure_runtime_image(docker_client, "python3.11", tag=busybox_image, log=log) == busybox_image
     assert log == []
+
+
+def test_aws_images_are_named_as_aws_publishes_them():
+    assert official_image("python3.12") == "public.ecr.aws/lambda/python:3.12"
+    assert official_image("nodejs20.x") == "public.ecr.aws/lambda/nodejs:20"
+    assert official_image("java21") is None
+
+
+def test_offline_the_local_image_runs_and_the_log_says_which_version(docker_client, python_image, monkeypatch):
+    """No registry is reachable here: the pull fails once (not again) and the local image runs."""
+    import emulator.runner.lambda_images as images
+
+    monkeypatch.setattr(images, "_unreachable", set())
+    log = Log()
+    assert ensure_runtime_image(docker_client, "python3.12", log=log) == PYTHON_TAG
+    assert ensure_runtime_image(docker_client, "python3.12", log=log) == PYTHON_TAG
+    assert sum("public.ecr.aws/lambda/python:3.12 could not be pulled" in line for line in log) == 1
+    assert "[pipemu] python3.12 runs on pipemu/lambda-python3:latest: Python 3.11 (the image built offline)" in log
+
+
+def test_aws_image_is_used_when_it_is_here(docker_client, python_image, monkeypatch):
+    """An image under AWS's name (pulled, or `docker load`ed by the user) is used as is; here it
+    is our own image tagged so, as no registry is reachable to pull AWS's."""
+    docker_client.images.get(python_image).tag("public.ecr.aws/lambda/python", "3.12")
+    try:
+        log = Log()
+        assert ensure_runtime_image(docker_client, "python3.12", log=log) == "public.ecr.aws/lambda/python:3.12"
+        assert log == []
+        monkeypatch.setenv("PIPEMU_LAMBDA_IMAGES", "local")
+        assert ensure_runtime_image(docker_client, "python3.12", log=log) == PYTHON_TAG
+    finally:
+        docker_client.images.remove("public.ecr.aws/lambda/python:3.12")
 
 
 # ---------------------------------------------------------------- python
