@@ -3,6 +3,9 @@
 GET /health   -> ok
 GET /hello    -> {"service": "a", "version": ...}
 GET /greeting -> asks service-b (http://service-b:8080/name in the same environment) for its name
+
+Deployed as a function instead (function.yml), `handler` answers what /hello answers, with the
+stage it was deployed to: invoked directly or through its function URL.
 """
 
 import json
@@ -36,6 +39,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def handler(event, context):
+    """The Lambda entry point: /hello's answer and the stage (function.yml's STAGE)."""
+    answer = {"service": "a", "version": VERSION, "stage": os.environ.get("STAGE", "")}
+    if isinstance(event, dict) and "requestContext" in event:  # through the function URL
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(answer)}
+    return answer
 
 
 if __name__ == "__main__":
