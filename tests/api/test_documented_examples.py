@@ -10,13 +10,12 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.support.botocore_check import assert_output_valid
+from tests.support import js_sdk as js
 from tests.support.daemon import Daemon
-from tests.support.environment import unavailable
 
 ACCOUNT = "111122223333"
 
@@ -146,23 +145,11 @@ const client = new cp.CodePipelineClient({ region: "us-east-1", endpoint: proces
 @pytest.fixture(scope="module")
 def js_sdk(tmp_path_factory):
     """The newest @aws-sdk/client-codepipeline the registry serves, installed for this run."""
-    if not shutil.which("npm") or not shutil.which("node"):
-        unavailable("node and npm are needed for the JS SDK's test")
-    folder = tmp_path_factory.mktemp("js-sdk")
-    run = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "@aws-sdk/client-codepipeline@latest"],
-                         cwd=folder, capture_output=True, text=True, timeout=300)
-    if run.returncode != 0:
-        pytest.fail(f"npm install @aws-sdk/client-codepipeline failed: {run.stderr[-2000:]}")
-    return folder
+    return js.install(tmp_path_factory.mktemp("js-sdk"), "@aws-sdk/client-codepipeline@latest")
 
 
 def test_the_js_sdk_v3(daemon, js_sdk):
-    script = js_sdk / "calls.js"
-    script.write_text(JS)
-    env = {**os.environ, "ENDPOINT": daemon.endpoint, "PIPELINE": json.dumps(user_guide_pipeline("js-pipeline"))}
-    run = subprocess.run(["node", str(script)], cwd=js_sdk, env=env, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout)
+    out = js.run(js_sdk, JS, {"ENDPOINT": daemon.endpoint, "PIPELINE": json.dumps(user_guide_pipeline("js-pipeline"))})
     assert out["created"]["pipeline"]["name"] == "js-pipeline"
     assert out["got"]["pipeline"]["version"] == 1 and out["got"]["metadata"]["pipelineArn"].endswith(":js-pipeline")
     assert "js-pipeline" in [p["name"] for p in out["listed"]["pipelines"]]

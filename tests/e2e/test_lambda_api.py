@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from emulator.api import query, shapes
 from tests.e2e.waiting import settle
 from tests.support.daemon import Daemon, commit
-from tests.support.environment import unavailable
+from tests.support import js_sdk as js
 
 pytestmark = pytest.mark.docker
 
@@ -210,24 +210,12 @@ const config = { region: "us-east-1", endpoint: process.env.ENDPOINT, credential
 @pytest.fixture(scope="module")
 def js_sdk(tmp_path_factory):
     """The newest Lambda and CloudFormation clients of the JS SDK v3 the registry serves."""
-    if not shutil.which("npm") or not shutil.which("node"):
-        unavailable("node and npm are needed for the JS SDK's test")
-    folder = tmp_path_factory.mktemp("js-sdk-lambda")
-    packages = ["@aws-sdk/client-lambda@latest", "@aws-sdk/client-cloudformation@latest"]
-    run = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", *packages],
-                         cwd=folder, capture_output=True, text=True, timeout=300)
-    if run.returncode != 0:
-        pytest.fail(f"npm install {' '.join(packages)} failed: {run.stderr[-2000:]}")
-    return folder
+    return js.install(tmp_path_factory.mktemp("js-sdk-lambda"), "@aws-sdk/client-lambda@latest",
+                      "@aws-sdk/client-cloudformation@latest")
 
 
 def test_the_js_sdk_v3(daemon, js_sdk):
-    script = js_sdk / "calls.js"
-    script.write_text(JS)
-    run = subprocess.run(["node", str(script)], cwd=js_sdk, env={**os.environ, "ENDPOINT": daemon.endpoint},
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout)
+    out = js.run(js_sdk, JS, {"ENDPOINT": daemon.endpoint})
     assert out["payload"] == {"hello": "js"}
     assert out["listed"] == ["echo", "hello-from-stack", "other"]
     assert out["lambdaError"] == {"name": "ResourceNotFoundException", "modeled": True}
