@@ -3,6 +3,7 @@ API by the network alias, and a pipeline runs through to the end with an approva
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -83,6 +84,8 @@ def compose_pipeline(image: str) -> dict:
         # own path in the daemon's container.
         "repositories": {"app": {"path": "../repo"}},
         "projects": {f"{PIPELINE}-build": {"image": image, "buildspec": buildspec}},
+        # Reached warm through the Lambda API: the daemon calls its environment on a network both join.
+        "functions": {"hello": {"runtime": "python3.12", "handler": "app.handler", "code": "../code"}},
     }
 
 
@@ -116,10 +119,15 @@ def action_logs(state: Path, action_execution_id: str) -> str:
 
 
 def test_compose_runs_the_daemon_in_a_container(tmp_path, docker_client, busybox_image, daemon_image):
+    from emulator.runner.lambda_images import ensure_runtime_image
+
     command = compose_command()
+    ensure_runtime_image(docker_client, "python3.12")  # the daemon's container finds it on the same engine
     project = tmp_path / "project"
     repo = init_repo(project / "repo")
     commit(repo, "first", {"app.txt": "hello from the repo\n"})
+    (project / "code").mkdir()
+    (project / "code" / "app.py").write_text("def handler(event, context):\n    return {'hello': event.get('name')}\n")
     article_pipeline.write(project / "pipelines", compose_pipeline(busybox_image))
     state = project / "state"
     port = free_port()
@@ -165,6 +173,12 @@ def test_compose_runs_the_daemon_in_a_container(tmp_path, docker_client, busybox
         client.put_approval_result(pipelineName=PIPELINE, stageName="Release", actionName="approve",
                                    result={"summary": "ship it", "status": "Approved"}, token=token)
         assert wait_for(lambda: status() in ("Succeeded", "Failed") and status(), "the execution") == "Succeeded"
+        functions = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                                 aws_access_key_id="testing", aws_secret_access_key="testing",
+                                 config=Config(retries={"mode": "standard", "max_attempts": 10}, read_timeout=300))
+        for _ in range(2):  # cold, then warm
+            answer = functions.invoke(FunctionName="hello", Payload=b'{"name": "compose"}')
+            assert json.loads(answer["Payload"].read()) == {"hello": "compose"}, answer
         # A clean stop: the daemon leaves the networks it joined, then removes those nothing uses.
         compose("down", "--volumes", "--timeout", "30", check=True)
         daemon_id = (state / "daemon-id").read_text().strip()
