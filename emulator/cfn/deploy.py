@@ -32,7 +32,8 @@ DEFAULT_TIMEOUT, DEFAULT_MEMORY = 3, 128
 CARRIED_OUT = {"FunctionName", "Runtime", "Handler", "Code", "Environment", "Timeout", "MemorySize",
                "Description", "PackageType", "Role", "Tags", "Architectures",
                # SAM's names for the same
-               "CodeUri", "InlineCode", "ImageUri", "Events", "Policies", "AutoPublishAlias", "FunctionUrlConfig"}
+               "CodeUri", "InlineCode", "ImageUri", "Events", "Policies", "AutoPublishAlias", "FunctionUrlConfig",
+               "ImageConfig", "Metadata"}
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,9 @@ def _function(stack: Stack, logical: str, kind: str, globals_: dict) -> Function
     if runtime is None and "ImageUri" not in code:
         raise stack.error(at, f"function {logical} has no Runtime (Lambda requires one for a .zip function)")
     handler = props.get("Handler")
+    command = (props.get("ImageConfig") or {}).get("Command") if "ImageUri" in code else None
+    if command:  # an image function's handler is its ImageConfig.Command (else the image's CMD)
+        handler = command[0] if isinstance(command, list) else command
     if handler is None and "ImageUri" not in code:
         raise stack.error(at, f"function {logical} has no Handler (Lambda requires one for a .zip function)")
     variables = ((props.get("Environment") or {}).get("Variables") or {})

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from emulator.runner.lambda_images import ensure_runtime_image
+from emulator.runner.lambda_images import ensure_runtime_image, image_entry
 from emulator.runner.lambda_invoke import Invocation, InvocationResult, invoke
 from emulator.runner.containers import EngineUnavailable, list_containers
 
@@ -125,17 +125,19 @@ class Lambdas:
                     labels: dict[str, str] | None = None, network: str | None = None) -> Invocation | InvocationResult:
         """What to run for one invocation of `fn`, or the failure that stops it before it runs.
         `log_line` hears which image (and runtime version) runs it."""
-        if fn.runs_on is None:
-            return InvocationResult(False, None, "Runtime.InvalidEntrypoint",
-                                    f"{fn.name} is an image function; pipemu runs .zip functions (python3.x, nodejs) only")
+        runtime, handler = fn.runs_on, fn.handler
         try:
-            image = fn.image or ensure_runtime_image(self._client(), fn.runs_on, log=log_line)
+            if runtime is None:  # an image function: its image holds its code and names its handler
+                runtime, handler = image_entry(self._client(), fn.image, fn.handler)
+                image = fn.image
+            else:
+                image = fn.image or ensure_runtime_image(self._client(), runtime, log=log_line)
         except (RuntimeError, ValueError) as exc:
             return InvocationResult(False, None, "Runtime.ImageNotFound", str(exc))
         arn = fn.arn(self.region)
         return Invocation(
             name=container or f"pipemu-fn-{fn.name[:40]}-{request_id[:8]}",
-            image=image, runtime=fn.runs_on, handler=fn.handler or "", code_dir=Path(fn.code_dir or "."),
+            image=image, runtime=runtime, handler=handler or "", code_dir=Path(fn.code_dir) if fn.code_dir else None,
             event=event,
             context={"function_name": fn.name, "function_version": "$LATEST", "invoked_function_arn": arn,
                      "memory_limit_in_mb": fn.memory_size, "aws_request_id": request_id,

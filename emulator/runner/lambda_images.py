@@ -125,6 +125,42 @@ def _official(client, runtime: str, log: Callable[[str], None]) -> str | None:
     return image
 
 
+_entries: dict[tuple[str, str], str] = {}  # (image id, handler) -> the runtime that runs it
+
+
+def image_entry(client, image: str, handler: str | None = None) -> tuple[str, str]:
+    """How to run an image function (PackageType Image): the handler (ImageConfig's Command if
+    given, else the image's CMD, as Lambda reads it) and the runtime that runs it: `python3` when
+    the handler's module is a .py file under /var/task, `nodejs` when it is a .js/.mjs/.cjs one
+    (the image is asked once). RuntimeError says why it cannot run."""
+    if not image_exists(client, image):
+        try:
+            repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+            client.images.pull(repository, tag=tag or "latest")
+        except docker.errors.DockerException as exc:
+            raise RuntimeError(f"the function's image {image} is not here and could not be pulled: {exc}") from None
+    found = client.images.get(image)
+    command = (found.attrs.get("Config") or {}).get("Cmd") or []
+    handler = handler or (command[0] if command else None)
+    if not handler or "." not in handler:
+        raise RuntimeError(f"the function's image {image} names no handler (module.function) in its CMD or "
+                           "ImageConfig.Command")
+    if (found.id, handler) not in _entries:
+        module = handler.rpartition(".")[0].replace(".", "/")
+        probe = (f'cd /var/task 2>/dev/null || exit 0; if [ -f "{module}.py" ]; then echo python3; '
+                 f'elif [ -f "{module}.js" ] || [ -f "{module}.mjs" ] || [ -f "{module}.cjs" ]; then echo nodejs; fi')
+        try:
+            _entries[(found.id, handler)] = client.containers.run(
+                image, ["sh", "-c", probe], entrypoint=[], remove=True, network_mode="none").decode().strip()
+        except docker.errors.DockerException as exc:
+            raise RuntimeError(f"the function's image {image} has no shell to start it: {exc}") from None
+    runtime = _entries[(found.id, handler)]
+    if not runtime:
+        raise RuntimeError(f"the handler {handler} of the image {image} is neither a .py nor a .js module under "
+                           "/var/task: pipemu runs Python and Node.js functions")
+    return runtime, handler
+
+
 def default_images() -> dict[str, str]:
     """Every runtime pipemu knows, mapped to its default image tag."""
     return {rt: runtime_image_tag(rt) for rt in PYTHON_RUNTIMES + NODEJS_RUNTIMES}
@@ -343,4 +379,4 @@ def ensure_runtime_image(client, runtime: str, *, tag: str | None = None,
 
 
 __all__ = ["BASE_TAG", "NODEJS_TAG", "PYTHON_TAG", "apt_mirror", "cache_dir", "default_images",
-           "ensure_base_image", "ensure_runtime_image", "official_image", "runtime_image_tag"]
+           "ensure_base_image", "ensure_runtime_image", "image_entry", "official_image", "runtime_image_tag"]

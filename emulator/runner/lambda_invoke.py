@@ -38,7 +38,7 @@ class Invocation:
     image: str
     runtime: str
     handler: str
-    code_dir: Path       # host folder with the function code
+    code_dir: Path | None  # host folder with the function code (None: an image function's is in its image)
     event: dict
     context: dict        # function_name, function_version, ..., deadline_ms (the caller fills it)
     environment: dict[str, str]    # AWS_* and user variables; Lambda's own are added if unset
@@ -127,7 +127,8 @@ def input_tar(inv: Invocation, with_invocation: bool = True):
     fh = tempfile.TemporaryFile()
     with tarfile.open(fileobj=fh, mode="w") as tar:
         _add_dir(tar, "var")
-        tar.add(str(inv.code_dir), arcname=TASK_ROOT.lstrip("/"), filter=root_owned)
+        if inv.code_dir is not None:
+            tar.add(str(inv.code_dir), arcname=TASK_ROOT.lstrip("/"), filter=root_owned)
         _add_dir(tar, RUNTIME_DIR.lstrip("/"))
         _add_bytes(tar, f"{RUNTIME_DIR.lstrip('/')}/{shim_name}",
                    (BOOTSTRAP_DIR / shim_name).read_bytes(), 0o755)
@@ -138,7 +139,7 @@ def input_tar(inv: Invocation, with_invocation: bool = True):
 
 
 def _create(client, inv: Invocation):
-    if not Path(inv.code_dir).is_dir():
+    if inv.code_dir is not None and not Path(inv.code_dir).is_dir():
         raise _Failure("Runtime.InvalidCode", f"function code folder {inv.code_dir} not found")
     if not image_exists(client, inv.image):
         raise _Failure("Runtime.ImageNotFound",

@@ -147,10 +147,12 @@ def test_inline_code_an_image_and_imports_of_other_stacks():
             Properties:
               PackageType: Image
               Code: {ImageUri: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:latest}
+              ImageConfig: {Command: [app.other]}
     """, exports={"shared-prefix": "team-fn"})
     inline, image = result.functions
     assert inline.name == "team-fn" and inline.code["ZipFile"].startswith("def handler")
     assert image.runtime is None and image.code == {"ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:latest"}
+    assert image.handler == "app.other"  # ImageConfig.Command stands for the image's CMD
 
 
 @pytest.mark.parametrize("resource, words", [
