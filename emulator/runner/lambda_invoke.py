@@ -1,7 +1,8 @@
 """Run one Lambda invocation in a Docker container: code and event copied in, result copied out.
 
 Host folders are never bind-mounted: the function code goes to /var/task and the runtime shim
-(`lambda_bootstrap/`) plus invocation.json to /var/runtime with put_archive, and the shim's
+(`lambda_bootstrap/`) plus invocation.json to /var/runtime through the container's stdin
+(streaming.py; put_archive for an image that cannot unpack them itself), and the shim's
 /var/runtime/result.json comes back with get_archive. A container is named after the invocation,
 so a restarted daemon re-attaches to it instead of invoking the function a second time.
 """
@@ -23,6 +24,7 @@ from typing import Callable
 import docker.errors
 
 from .containers import EngineUnavailable, ENGINE_DOWN, existing, unavailable_message, follow, remove, root_owned, started_at
+from . import streaming
 from .images import image_exists
 
 TASK_ROOT = "/var/task"
@@ -139,6 +141,8 @@ def input_tar(inv: Invocation, with_invocation: bool = True):
 
 
 def _create(client, inv: Invocation):
+    """The invocation's container, and its inputs still to stream in (None: they went in with
+    put_archive, for an image that cannot unpack them itself; see streaming.py)."""
     if inv.code_dir is not None and not Path(inv.code_dir).is_dir():
         raise _Failure("Runtime.InvalidCode", f"function code folder {inv.code_dir} not found")
     if not image_exists(client, inv.image):
@@ -150,21 +154,30 @@ def _create(client, inv: Invocation):
     kwargs = {}
     if inv.network:
         kwargs["network"] = inv.network
+    stream = streaming.can_stream(client, inv.image)
+    if stream:
+        command = streaming.command("sh", command)
+        kwargs.update(streaming.create_kwargs())
+    else:
+        kwargs["detach"] = True
     container = client.containers.create(
         inv.image, entrypoint=command, command=[], name=inv.name, labels=labels,
-        environment=environment(inv), working_dir=TASK_ROOT, detach=True,
+        environment=environment(inv), working_dir=TASK_ROOT,
         mem_limit=f"{int(inv.memory_mb)}m", memswap_limit=f"{int(inv.memory_mb)}m",
         nano_cpus=1_000_000_000, privileged=False, security_opt=["no-new-privileges"],
         # Lets the function reach the emulator's API (AWS_ENDPOINT_URL) on the host.
         extra_hosts={"host.docker.internal": "host-gateway"}, **kwargs,
     )
     try:
-        with input_tar(inv) as data:
+        data = input_tar(inv)
+        if stream:
+            return container, data
+        with data:
             container.put_archive("/", data)
     except BaseException:
         remove(container)
         raise
-    return container
+    return container, None
 
 
 # ---------------------------------------------------------------- running
@@ -248,13 +261,19 @@ def invoke(client, inv: Invocation, log: Callable[[str], None],
     tail: collections.deque = collections.deque(maxlen=_TAIL_LINES)
     try:
         container = existing(client, inv.name)
-        if container is not None and container.status == "created":
-            # Died between create and start: the inputs may be incomplete, so start afresh.
+        if container is not None and (container.status == "created" or (
+                container.status == "exited" and container.attrs["State"].get("ExitCode") == streaming.INCOMPLETE)):
+            # Died before its inputs were whole (between create and start, or while they
+            # streamed in): nothing of the function ran, so start afresh.
             remove(container)
             container = None
         if container is None:
-            container = _create(client, inv)
-            container.start()
+            container, data = _create(client, inv)
+            if data is None:
+                container.start()
+            else:
+                with data:
+                    streaming.start_with(client, container, data)
             started = time.time()
         else:
             log(f"[pipemu] re-attaching to container {inv.name} ({container.status})")

@@ -69,3 +69,26 @@ def test_a_container_whose_inputs_were_cut_is_run_afresh(docker_client, busybox_
     result = run_build(docker_client, job, log)
     assert result.succeeded, (result.message, log)
     assert "whole" in log and not any("re-attaching" in line for line in log)
+
+
+def test_a_function_whose_inputs_were_cut_is_invoked_afresh(docker_client, tmp_path):
+    """The same for an Invoke action's one-shot container: its code and event come in whole."""
+    from emulator.runner.lambda_images import ensure_runtime_image
+    from emulator.runner.lambda_invoke import invoke
+    from tests.runner.test_lambda import make_inv
+
+    image = ensure_runtime_image(docker_client, "python3.12")
+    inv = make_inv(image, "python3.12", tmp_path / "code",
+                   {"app.py": "def handler(event, context):\n    return {'job': event['CodePipeline.job']['id']}\n"})
+    cut = docker_client.containers.create(image, streaming.command("sh", ["echo", "ran anyway"]),
+                                          name=inv.name, **streaming.create_kwargs())
+    attached = docker_client.api.attach_socket(cut.id, params={"stdin": 1, "stream": 1})
+    cut.start()
+    attached._sock.sendall(b"half of a tar" * 50)
+    attached._sock.shutdown(1)
+    attached.close()
+    assert cut.wait(timeout=30)["StatusCode"] == streaming.INCOMPLETE
+    log = Log()
+    result = invoke(docker_client, inv, log)
+    assert result.succeeded and result.result == {"job": "job-1"}, (result, log)
+    assert not any("re-attaching" in line for line in log)
