@@ -55,4 +55,5 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None) -> 
         Route("/pipemu/events", change_events, methods=["GET"]),
         *(lambda_api.routes(lambdas, secrets) if lambdas is not None else []),
         *dashboard_routes,  # GET /ui: the web dashboard
+        *(lambda_api.fallback() if lambdas is not None else []),  # last: it takes any dated path
     ])

@@ -9,9 +9,10 @@ Errors as Lambda answers them: the code in the `X-Amzn-ErrorType` header and the
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
-from starlette.concurrency import run_in_threadpool
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,7 +23,8 @@ from emulator.lambdas.service import PAYLOAD_LIMIT, FunctionNotFound, Lambdas
 from .wire import guarded_body
 
 PREFIX = "/2015-03-31/functions"
-STATUS = {"ResourceNotFoundException": 404, "InvalidParameterValueException": 400, "RequestTooLargeException": 413,
+INVOKE_THREADS = 100  # synchronous invocations running at once, apart from the other APIs' threads
+STATUS = {"ResourceNotFoundException": 404, "TooManyRequestsException": 429, "InvalidParameterValueException": 400, "RequestTooLargeException": 413,
           "InvalidRequestContentException": 400, "AccessDeniedException": 403, "ServiceException": 500}
 
 
@@ -33,6 +35,14 @@ def error(code: str, message: str, status: int | None = None) -> Response:
 
 
 def routes(lambdas: Lambdas, secrets: dict[str, str] | None) -> list[Route]:
+    limiters: list = []
+
+    def _limiter():
+        """The threads invocations run in (made on first use, in the event loop that uses them)."""
+        if not limiters:
+            limiters.append(anyio.CapacityLimiter(INVOKE_THREADS))
+        return limiters[0]
+
     def find(request: Request):
         identifier = request.path_params["name"]
         parsed = parse_identifier(identifier)
@@ -69,9 +79,14 @@ def routes(lambdas: Lambdas, secrets: dict[str, str] | None) -> list[Route]:
         if kind == "DryRun":  # Lambda checks the function and the caller's rights, and runs nothing
             return Response(status_code=204, headers=headers)
         if kind == "Event":
-            lambdas.call_later(fn, event)
+            if not lambdas.call_later(fn, event):
+                return error("TooManyRequestsException", "Rate Exceeded.", 429)
             return Response(status_code=202, headers=headers)
-        answer = await run_in_threadpool(lambdas.call, fn, event)
+        # A thread of their own: a function that takes its time (or calls back into the daemon)
+        # must not hold the threads the other APIs answer with.
+        answer = await anyio.to_thread.run_sync(lambdas.call, fn, event, limiter=_limiter())
+        if answer.result.error_type == "TooManyRequestsException":  # Lambda throttles with 429
+            return error("TooManyRequestsException", "Rate Exceeded.", 429)
         if answer.function_error:
             headers["X-Amz-Function-Error"] = answer.function_error
         if request.headers.get("x-amz-log-type") == "Tail":
@@ -124,5 +139,20 @@ def routes(lambdas: Lambdas, secrets: dict[str, str] | None) -> list[Route]:
     ]
 
 
+def fallback() -> list[Route]:
+    """Lambda's other operations (URLs' configuration, aliases, layers, ...: paths under a dated
+    prefix) get a Lambda-shaped error naming what is not supported, not a bare 404."""
+    async def unsupported(request: Request) -> Response:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", request.path_params["version"]):
+            return Response("Not Found", status_code=404, media_type="text/plain")
+        return error("InvalidParameterValueException",
+                     f"{request.method} {request.url.path} is a Lambda operation pipeline-emulator does not support; "
+                     "it answers Invoke, GetFunction, GetFunctionConfiguration and ListFunctions")
+
+    return [Route("/{version}/{rest:path}", unsupported, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])]
+
+
 def _refusal(code: str, message: str, status: int = 400) -> Response:
-    return error(code, message, status)
+    # Lambda's model names the too-large body RequestTooLargeException.
+    return error("RequestTooLargeException" if code == "RequestEntityTooLargeException" else code, message, status)
+

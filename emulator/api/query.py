@@ -30,6 +30,8 @@ from . import shapes
 
 log = logging.getLogger(__name__)
 
+MAX_LIST = 1000  # members read of one list (CloudFormation's inputs hold a few dozen at most)
+
 
 @functools.lru_cache(maxsize=None)
 def model(service: str) -> botocore.model.ServiceModel:
@@ -62,8 +64,12 @@ def _read(shape: botocore.model.Shape, form: dict[str, str], key: str):
             return None
         return read_form(shape, form, key + ".")
     if shape.type_name == "list":
+        # The indices present, found in one pass over the keys (a scan per index would let a
+        # large form hold the event loop for minutes).
+        pattern = re.compile(re.escape(key) + r"\.member\.(\d+)(?:\.|$)")
+        present = {int(m.group(1)) for k in form if (m := pattern.match(k))}
         items, index = [], 1
-        while any(k == f"{key}.member.{index}" or k.startswith(f"{key}.member.{index}.") for k in form):
+        while index in present and index <= MAX_LIST:
             items.append(_read(shape.member, form, f"{key}.member.{index}"))
             index += 1
         return items if items or f"{key}" in form else None

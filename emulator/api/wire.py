@@ -141,6 +141,15 @@ def modeled_code(operation: str, code: str) -> str:
     return _UNMODELED.get((operation, code), "ValidationException")
 
 
+def signed_url(request: Request) -> str:
+    """The URL as the client signed it: the path still percent-encoded (`request.url` decodes it,
+    and a Lambda ARN in the path, `arn%3Aaws%3A...`, would then fail the signature)."""
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    host = request.headers.get("host", "localhost")
+    return f"{request.url.scheme}://{host}{raw_path.decode('latin-1')}" + (f"?{query.decode('latin-1')}" if query else "")
+
+
 async def guarded_body(request: Request, secrets: dict[str, str] | None, limit: int = MAX_BODY,
                        error=error_response) -> tuple[bytes, Response | None]:
     """The request's body once the checks every protocol shares have passed (same origin, size,
@@ -162,7 +171,7 @@ async def guarded_body(request: Request, secrets: dict[str, str] | None, limit: 
         return b"", error(*too_large)
     if secrets:
         try:
-            auth.verify(request.method, str(request.url), {k.lower(): v for k, v in request.headers.items()},
+            auth.verify(request.method, signed_url(request), {k.lower(): v for k, v in request.headers.items()},
                         raw, secrets)
         except auth.AuthError as failure:
             return b"", error(failure.code, failure.message, 400)

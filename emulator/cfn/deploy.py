@@ -25,6 +25,7 @@ SAM = "AWS::Serverless-2016-10-31"
 FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
 # Transforms CloudFormation runs itself; any other is an account's macro we cannot run.
 KNOWN_TRANSFORMS = (SAM, "AWS::LanguageExtensions")
+FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # Lambda's rule for a function's name
 # Lambda's defaults for what a template leaves out (Lambda developer guide, CreateFunction).
 DEFAULT_TIMEOUT, DEFAULT_MEMORY = 3, 128
 # The properties of a function the local Lambda carries out; any other one set in a template
@@ -189,9 +190,10 @@ def _sam_implicit(stack: Stack, globals_: dict) -> None:
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
             continue
         props = resource.get("Properties") or {}
+        condition = {"Condition": resource["Condition"]} if "Condition" in resource else {}
         if props.get("FunctionUrlConfig") or globals_.get("FunctionUrlConfig"):
             config = props.get("FunctionUrlConfig") or globals_.get("FunctionUrlConfig") or {}
-            stack.resources[f"{logical}Url"] = {"Type": "AWS::Lambda::Url", "Properties": {
+            stack.resources[f"{logical}Url"] = {"Type": "AWS::Lambda::Url", **condition, "Properties": {
                 "TargetFunctionArn": {"Ref": logical}, "AuthType": config.get("AuthType", "NONE")}}
         routes = []
         for name, event in (props.get("Events") or {}).items():
@@ -225,6 +227,10 @@ def _function(stack: Stack, logical: str, kind: str, globals_: dict) -> Function
     if unknown:
         stack.warnings.append(f"Resources.{logical}: {', '.join(unknown)} not carried out by the local Lambda")
     name = stack.physical_name(logical)
+    if not FUNCTION_NAME.fullmatch(name):  # Lambda refuses it; it also names a folder and containers here
+        raise stack.error(at + ("FunctionName",), f"1 validation error detected: Value '{name}' at 'functionName' "
+                                                  "failed to satisfy constraint: Member must satisfy regular "
+                                                  "expression pattern: [a-zA-Z0-9-_]{1,64}")
     code = _code(stack, logical, kind, props, at)
     runtime = props.get("Runtime")
     if runtime is None and "ImageUri" not in code:

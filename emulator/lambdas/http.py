@@ -137,8 +137,26 @@ def _handler(invoke, routes: list, payload: str):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
+            try:
+                self._route()
+            except Exception as exc:  # never a dropped connection: an answer AWS would give
+                log.warning("endpoint request failed: %s", exc)
+                self._send(502, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')
+
+        def _read_body(self) -> bytes:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                chunks = []
+                while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+                while self.rfile.readline().strip():  # trailers
+                    pass
+                return b"".join(chunks)
             length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            return self.rfile.read(length) if length > 0 else b""
+
+        def _route(self) -> None:
+            body = self._read_body()
             path = urlsplit(self.path).path or "/"
             function = _match(routes, self.command, path)
             if function is None:
@@ -156,7 +174,10 @@ def _handler(invoke, routes: list, payload: str):
                 body = result.get("body") or ""
                 data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
                 cookies = result.get("cookies") or []
-                return self._send(int(result["statusCode"]), headers, data, cookies)
+                status = int(result["statusCode"])  # not a number: the caller answers 502
+                if not 100 <= status <= 599:
+                    raise ValueError(f"statusCode {status}")
+                return self._send(status, headers, data, cookies)
             data = (result if isinstance(result, str) else json.dumps(result)).encode()
             self._send(200, {"Content-Type": "application/json"}, data)
 
@@ -169,7 +190,8 @@ def _handler(invoke, routes: list, payload: str):
                 self.send_header("Set-Cookie", cookie)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":  # a HEAD answer has the headers of a GET, no body
+                self.wfile.write(data)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 

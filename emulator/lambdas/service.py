@@ -32,6 +32,20 @@ log = logging.getLogger(__name__)
 
 LOG_TAIL_BYTES = 4096  # Lambda's LogType=Tail answers the last 4 KB of the log
 PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous request and response payload quota
+EVENT_QUEUE = 100  # InvocationType=Event invocations waiting or running at once
+
+
+def _tree_stamp(folder: Path) -> tuple[float, int, int]:
+    """(newest mtime, files, bytes) of a code folder: changes when any file in it does (an edit in
+    place changes no folder's mtime), so warm environments never run code that was replaced."""
+    newest, count, size = 0.0, 0, 0
+    try:
+        for path in folder.rglob("*"):
+            info = path.lstat()
+            newest, count, size = max(newest, info.st_mtime), count + 1, size + info.st_size
+    except OSError:
+        pass
+    return newest, count, size
 
 
 class FunctionNotFound(Exception):
@@ -63,11 +77,12 @@ class Lambdas:
         self._environment = environment
         self.region = region
         self.daemon_id = daemon_id
-        self._digests: dict[tuple[str, float], tuple[str, int]] = {}
+        self._digests: dict[tuple[str, tuple], tuple[str, int]] = {}
         # Warm execution environments for the API's invocations (and rules' and targets').
         self.pool = WarmPool(client, idle_seconds=float(os.environ.get("PIPEMU_LAMBDA_IDLE_SECONDS", "600")),
                              concurrency=int(os.environ.get("PIPEMU_LAMBDA_CONCURRENCY", "10")), network=network)
         self.endpoints = Endpoints(self._over_http)  # function URLs and HTTP APIs of stacks
+        self._queued = threading.BoundedSemaphore(EVENT_QUEUE)
 
     def _over_http(self, name: str, event: dict) -> tuple[object, str | None]:
         try:
@@ -77,15 +92,26 @@ class Lambdas:
             return None, "Unhandled"
         return json.loads(answer.payload), answer.function_error
 
-    def restore_endpoints(self, records: Iterable[dict]) -> None:
+    def restore_endpoints(self, records: Iterable[dict]) -> list[dict]:
         """Serve again the endpoints of the stacks a previous daemon deployed (their ports kept
-        where they are free)."""
+        where they are free); the records whose endpoints had to move, updated to say where."""
+        moved = []
         for record in records:
+            changed = False
             for resource in record.get("Resources") or []:
                 endpoint = resource.get("Endpoint")
                 if endpoint:
-                    self.endpoints.open(record["StackName"], resource["LogicalResourceId"], endpoint["routes"],
-                                        endpoint["payload"], endpoint.get("port"))
+                    port = self.endpoints.open(record["StackName"], resource["LogicalResourceId"], endpoint["routes"],
+                                               endpoint["payload"], endpoint.get("port"))
+                    if port != endpoint.get("port"):
+                        old = f"http://127.0.0.1:{endpoint.get('port')}/"
+                        endpoint["port"], changed = port, True
+                        resource["PhysicalResourceId"] = f"http://127.0.0.1:{port}/"
+                        for output in record.get("Outputs") or []:
+                            output["OutputValue"] = output["OutputValue"].replace(old, resource["PhysicalResourceId"])
+            if changed:
+                moved.append(record)
+        return moved
 
     # -- finding ------------------------------------------------------------------------------
 
@@ -106,15 +132,12 @@ class Lambdas:
 
     def _from_declaration(self, name: str, fn) -> FunctionConfig:
         code = Path(fn.code)
-        try:
-            stamp = code.stat().st_mtime
-        except OSError:
-            stamp = 0.0
+        stamp = _tree_stamp(code)
         key = (str(code), stamp)
-        if key not in self._digests:  # hashing a folder on every ListFunctions would be wasteful
+        if key not in self._digests:  # hashing a folder on every call would be wasteful; a stat walk is not
             self._digests[key] = folder_digest(code)
         sha, size = self._digests[key]
-        modified = datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        modified = datetime.fromtimestamp(stamp[0], timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
         return FunctionConfig(name=name, runtime=fn.runtime, handler=fn.handler, code_dir=code,
                               environment=dict(fn.environment), timeout=fn.timeout, memory_size=fn.memorySize,
                               image=fn.image, code_sha256=sha, code_size=size, last_modified=modified)
@@ -134,6 +157,8 @@ class Lambdas:
                 image = fn.image or ensure_runtime_image(self._client(), runtime, log=log_line)
         except (RuntimeError, ValueError) as exc:
             return InvocationResult(False, None, "Runtime.ImageNotFound", str(exc))
+        except Exception as exc:  # no engine, or it failed: a result, never an exception
+            return InvocationResult(False, None, "Runtime.Unknown", f"Docker: {exc}")
         arn = fn.arn(self.region)
         return Invocation(
             name=container or f"pipemu-fn-{fn.name[:40]}-{request_id[:8]}",
@@ -186,9 +211,22 @@ class Lambdas:
         error["requestId"] = request_id
         return Answer(json.dumps(error).encode(), "Unhandled", base64.b64encode(tail).decode(), result)
 
-    def call_later(self, fn: FunctionConfig, event) -> None:
-        """Invoke as InvocationType=Event does: queued, the caller does not wait."""
-        threading.Thread(target=self.call, args=(fn, event), name=f"lambda-event-{fn.name}", daemon=True).start()
+    def call_later(self, fn: FunctionConfig, event) -> bool:
+        """Invoke as InvocationType=Event does: queued, the caller does not wait. False when
+        EVENT_QUEUE invocations wait already (the API answers 429, as Lambda when throttled)."""
+        if not self._queued.acquire(blocking=False):
+            return False
+
+        def run() -> None:
+            try:
+                self.call(fn, event)
+            except Exception:  # the caller is gone: the daemon's log is where this can go
+                log.exception("queued invocation of %s failed", fn.name)
+            finally:
+                self._queued.release()
+
+        threading.Thread(target=run, name=f"lambda-event-{fn.name}", daemon=True).start()
+        return True
 
     def close(self) -> None:
         """The daemon stops: warm environments go (a new start makes new ones), endpoints close."""

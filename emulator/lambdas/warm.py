@@ -89,12 +89,16 @@ class WarmPool:
     # -- one invocation -----------------------------------------------------------------------
 
     def invoke(self, invocation: Invocation, log_line: Callable[[str], None]) -> InvocationResult:
-        deadline = time.monotonic() + invocation.timeout_seconds
         key = key_of(invocation)
         try:
-            env = self._acquire(invocation, key, deadline, log_line)
+            # Waiting for a free environment is bounded by the function's timeout; starting one
+            # (its init included) by READY_SECONDS; the handler's own time starts after both.
+            env = self._acquire(invocation, key, time.monotonic() + invocation.timeout_seconds, log_line)
         except _Failed as failed:
             return InvocationResult(False, None, failed.error_type, str(failed))
+        except Exception as exc:  # the engine went away, an image was removed, ...
+            return InvocationResult(False, None, "Runtime.Unknown", f"the execution environment did not start: {exc}")
+        deadline = time.monotonic() + invocation.timeout_seconds
         if env is None:
             return InvocationResult(False, None, "TooManyRequestsException",
                                     f"Rate Exceeded: {invocation.context.get('function_name')} already runs "
@@ -149,6 +153,8 @@ class WarmPool:
         stale: list[Environment] = []
         with self._cond:
             while True:
+                if self._closed:
+                    raise _Failed("Runtime.Unknown", "the daemon is stopping")
                 envs = self._envs[name]
                 stale += [e for e in envs if not e.busy and e.key != key]
                 for e in stale:
@@ -181,6 +187,7 @@ class WarmPool:
         return env
 
     def _release(self, env: Environment, healthy: bool) -> None:
+        healthy = healthy and not self._closed  # a daemon that stops keeps nothing warm
         with self._cond:
             env.busy = False
             env.last_used = time.monotonic()
@@ -201,12 +208,15 @@ class WarmPool:
         kwargs = {"network": network} if network else {"ports": {f"{PORT}/tcp": ("127.0.0.1", None)}}
         name = f"pipemu-fn-{str(invocation.context.get('function_name'))[:40]}-{token[:8]}"
         started = time.monotonic()
-        container = client.containers.create(
-            invocation.image, entrypoint=[*command, "--serve", str(PORT)], command=[], name=name,
-            labels={"pipemu.runner": "lambda", "pipemu.warm": "true", **invocation.labels}, environment=env_vars,
-            working_dir=TASK_ROOT, detach=True, mem_limit=f"{int(invocation.memory_mb)}m",
-            memswap_limit=f"{int(invocation.memory_mb)}m", nano_cpus=1_000_000_000, privileged=False,
-            security_opt=["no-new-privileges"], extra_hosts={"host.docker.internal": "host-gateway"}, **kwargs)
+        try:
+            container = client.containers.create(
+                invocation.image, entrypoint=[*command, "--serve", str(PORT)], command=[], name=name,
+                labels={"pipemu.runner": "lambda", "pipemu.warm": "true", **invocation.labels}, environment=env_vars,
+                working_dir=TASK_ROOT, detach=True, mem_limit=f"{int(invocation.memory_mb)}m",
+                memswap_limit=f"{int(invocation.memory_mb)}m", nano_cpus=1_000_000_000, privileged=False,
+                security_opt=["no-new-privileges"], extra_hosts={"host.docker.internal": "host-gateway"}, **kwargs)
+        except Exception as exc:
+            raise _Failed("Runtime.Unknown", f"the execution environment could not be made: {exc}") from exc
         try:
             with input_tar(invocation, with_invocation=False) as data:
                 container.put_archive("/", data)

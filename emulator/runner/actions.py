@@ -71,7 +71,9 @@ class ActionRunner:
             # A daemon in a container reaches warm functions on a network both join.
             network=(lambda: self.network("pipemu-functions")) if on_network else None,
         )
-        self.lambdas.restore_endpoints(self.stacks.live())
+        for record in self.lambdas.restore_endpoints(self.stacks.live()):  # a port was taken meanwhile
+            log.warning("the endpoints of stack %s moved to new ports", record["StackName"])
+            self.stacks.put(record)
 
     def _deployed_functions(self) -> list[FunctionConfig]:
         return [FunctionConfig.from_record(r["Function"]) for record in self.stacks.live()

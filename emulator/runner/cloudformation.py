@@ -17,6 +17,7 @@ change set is kept; a new stack waits in REVIEW_IN_PROGRESS) and CHANGE_SET_EXEC
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import uuid
@@ -105,6 +106,10 @@ def _parameters(config: dict, inputs: dict[str, Path], locations: dict[str, str]
 
 # -------------------------------------------------------------- the action
 
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
 def deploy(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
     config = dict(command.configuration)
     name = config["StackName"]
@@ -113,7 +118,12 @@ def deploy(runner: ActionRunner, command: RunAction, cancel: threading.Event) ->
     if not STACK_NAME.fullmatch(name):
         raise ActionFailure(f"1 validation error detected: Value '{name}' at 'stackName' failed to satisfy constraint: "
                             "Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*")
-    return TemplateDeploy(runner, command, config).run()
+    with _locks_guard:
+        lock = _locks.setdefault(f"{runner.state_dir}:{name}", threading.Lock())
+    # One deploy of a stack at a time (two pipelines deploying one stack: CloudFormation refuses
+    # the second while the first is IN_PROGRESS; here the second waits, then sees the first's result).
+    with lock:
+        return TemplateDeploy(runner, command, config).run()
 
 
 class TemplateDeploy:
@@ -135,9 +145,15 @@ class TemplateDeploy:
         if mode == "CHANGE_SET_EXECUTE":
             change_set = self.config.get("ChangeSetName", "")
             pending = (record or {}).get("ChangeSets", {}).get(change_set)
+            if pending is None and change_set and (record or {}).get("ExecutedChangeSet") == change_set:
+                # Executed already (a daemon that stopped before it said so runs the action again).
+                self.log(f"change set {change_set} was executed already")
+                return self._output(record)
             if pending is None:
                 raise ActionFailure(f"ChangeSet [{change_set}] does not exist")
-            return self._apply(record, pending["TemplateBody"], pending["Parameters"], pending["Sources"])
+            output = self._apply(record, pending["TemplateBody"], pending["Parameters"], pending["Sources"])
+            self.store.put({**self.store.get(self.name), "ExecutedChangeSet": change_set})
+            return output
         if not self.config.get("TemplatePath"):
             raise ActionFailure(f"stack {self.name}: TemplatePath is needed to {mode}")
         template_file = _artifact_file(self.inputs, self.config["TemplatePath"], "TemplatePath")
@@ -197,13 +213,15 @@ class TemplateDeploy:
         return ActionOutput(summary=f"Stack {self.name} deleted", external_execution_id=record["StackId"])
 
     def _remove(self, record: dict) -> None:
+        # The record goes first: a crash after it leaves unused code, never a stack without its code.
+        self.store.delete(self.name, now())
         self.runner.lambdas.endpoints.close(self.name)
         for resource in record.get("Resources") or []:
             if resource.get("Function"):
                 self.log(f"{resource['LogicalResourceId']} ({resource['ResourceType']}): function "
                          f"{resource['PhysicalResourceId']} deleted")
+                self.runner.lambdas.pool.retire(resource["Function"]["name"])
                 _drop_code(resource["Function"].get("code_dir"), self.runner.state_dir)
-        self.store.delete(self.name, now())
 
     # -- making the stack ---------------------------------------------------------------------
 
@@ -221,7 +239,12 @@ class TemplateDeploy:
                                              previous.get(r.logical_id)) for r in plan.endpoints}
 
     def _apply(self, record: dict | None, text: str, parameters: dict, sources: dict) -> ActionOutput:
-        ports = self._endpoints(text, parameters, record)
+        try:
+            ports = self._endpoints(text, parameters, record)
+        except Exception:  # the previous endpoints serve on as they were
+            self.runner.lambdas.endpoints.close(self.name)
+            self.runner.lambdas.restore_endpoints([record] if record else [])
+            raise
         self._known = {logical: {"FunctionUrl": f"http://127.0.0.1:{port}/"} for logical, port in ports.items()}
         plan = self._plan(text, parameters)
         self._sources = sources
@@ -260,14 +283,16 @@ class TemplateDeploy:
                     self.log(f"{planned.logical_id} ({planned.type}): function {fn.name} "
                              f"{'created' if old is None else 'updated' if changed else 'unchanged'}, {runtime}")
                 resources.append(entry)
-        except ActionFailure as failure:
+        except Exception as error:  # a resource failed: roll back, whatever the cause
+            failure = error if isinstance(error, ActionFailure) else ActionFailure(
+                f"{type(error).__name__}: {error}")
             for fn in made:
                 if fn.code_dir and str(fn.code_dir) not in _code_dirs(previous.values()):
                     _drop_code(str(fn.code_dir), self.runner.state_dir)
             self._failed(record, creating, str(failure), stamp)
             self.runner.lambdas.endpoints.close(self.name)  # the previous ones, if any, come back
             self.runner.lambdas.restore_endpoints([record] if record and not creating else [])
-            raise
+            raise failure from None
         new = {
             "StackName": self.name,
             "StackId": record["StackId"] if record else new_stack_id(self.runner.region, ACCOUNT_ID, self.name),
@@ -287,6 +312,11 @@ class TemplateDeploy:
         kept = _code_dirs(resources)
         for old_dir in _code_dirs(previous.values()) - kept:  # replaced code goes once the record says so
             _drop_code(old_dir, self.runner.state_dir)
+        current = {r["Function"]["name"] for r in resources if r.get("Function")}
+        for old_entry in previous.values():  # warm environments of replaced or dropped functions go
+            name = (old_entry.get("Function") or {}).get("name")
+            if name and (name not in current or old_entry["Function"].get("code_dir") not in kept):
+                self.runner.lambdas.pool.retire(name)
         self.log(f"stack {self.name}: {new['StackStatus']}")
         return self._output(new)
 
@@ -339,7 +369,10 @@ class TemplateDeploy:
 
     def _code(self, planned, spec, runtime: str) -> Path:
         """A fresh folder under the state folder with the function's code."""
-        dest = self.runner.state_dir / "lambda" / spec.name / uuid.uuid4().hex[:12]
+        root = (self.runner.state_dir / "lambda").resolve()
+        dest = root / spec.name / uuid.uuid4().hex[:12]
+        if not dest.resolve().is_relative_to(root):  # names are checked by the plan; never leave the folder
+            raise ActionFailure(f"{planned.logical_id}: the function name {spec.name!r} is not a name")
         dest.parent.mkdir(parents=True, exist_ok=True)
         code = spec.code
         where = f"{planned.logical_id} ({planned.type})"
@@ -356,7 +389,9 @@ class TemplateDeploy:
         else:
             source = self._s3(code["S3Bucket"], code["S3Key"], where)
         if source.is_dir():
-            shutil.copytree(source, dest, symlinks=True)  # links stay links: nothing outside is read
+            # Links stay links (nothing outside is read); pipes, sockets and devices are left out
+            # (opening a pipe would wait forever).
+            shutil.copytree(source, dest, symlinks=True, ignore=_special_files)
         else:
             try:
                 with zipfile.ZipFile(source) as archive:
@@ -415,6 +450,13 @@ def _code_dirs(resources) -> set[str]:
 def _drop_code(folder: str | None, state_dir: Path) -> None:
     if folder and Path(folder).resolve().is_relative_to((state_dir / "lambda").resolve()):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _special_files(folder: str, names: list[str]) -> list[str]:
+    import stat
+
+    return [n for n in names if not stat.S_ISREG(mode := os.lstat(os.path.join(folder, n)).st_mode)
+            and not stat.S_ISDIR(mode) and not stat.S_ISLNK(mode)]
 
 
 def _extract(archive: zipfile.ZipFile, dest: Path) -> None:

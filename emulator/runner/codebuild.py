@@ -190,8 +190,7 @@ def _made_or_found(client, job: BuildJob, spec: Buildspec):
         found = existing(client, job.name)
         if found is None:  # removed meanwhile
             continue
-        if found.status == "created" or (
-                found.status == "exited" and found.attrs["State"].get("ExitCode") == streaming.INCOMPLETE):
+        if streaming.cut_short(found):
             # Died before its inputs were whole (between create and start, or while they
             # streamed in): nothing of the build ran, so start afresh.
             remove(found)
@@ -343,7 +342,7 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
                            f"command: {command}. Reason: exit status {status}")
             elif container.attrs.get("State", {}).get("OOMKilled"):
                 message = "Build container ran out of memory"
-            elif code == streaming.INCOMPLETE:
+            elif code == streaming.INCOMPLETE and streaming.cut_short(container):
                 message = "Build container could not unpack its inputs (tar failed)"
             elif followed.engine_restarted:
                 message = (f"Build container exited with status {code}: the Docker engine "

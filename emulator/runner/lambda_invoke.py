@@ -261,8 +261,7 @@ def invoke(client, inv: Invocation, log: Callable[[str], None],
     tail: collections.deque = collections.deque(maxlen=_TAIL_LINES)
     try:
         container = existing(client, inv.name)
-        if container is not None and (container.status == "created" or (
-                container.status == "exited" and container.attrs["State"].get("ExitCode") == streaming.INCOMPLETE)):
+        if container is not None and streaming.cut_short(container):
             # Died before its inputs were whole (between create and start, or while they
             # streamed in): nothing of the function ran, so start afresh.
             remove(container)

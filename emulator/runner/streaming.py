@@ -24,6 +24,7 @@ import docker.errors
 log = logging.getLogger(__name__)
 
 INCOMPLETE = 86  # the exit status of a container whose inputs did not arrive whole
+MARKER = "/.pipemu-inputs-whole"  # written once they did
 _PROBE = 'command -v tar >/dev/null 2>&1 && [ "$(id -u)" = 0 ]'
 _probed: dict[tuple[str, str], bool] = {}  # (image, shell) -> can it unpack its own inputs
 _lock = threading.Lock()
@@ -53,7 +54,23 @@ def command(shell: str, then: list[str]) -> list[str]:
     """The container's command: unpack stdin into /, then `then` (exec'd: it keeps PID 1)."""
     # tar stops at the archive's end marker; the command itself reads no stdin (/dev/null, as
     # a container without one), so a build step that reads stdin does not wait for more.
-    return [shell, "-c", f'tar -xf - -C / || exit {INCOMPLETE}; exec "$@" </dev/null', "pipemu-inputs", *then]
+    # The marker tells a restarted daemon the inputs were whole, whatever the command exits with.
+    return [shell, "-c", f'tar -xf - -C / || exit {INCOMPLETE}; : > {MARKER}; exec "$@" </dev/null',
+            "pipemu-inputs", *then]
+
+
+def cut_short(container) -> bool:
+    """Whether `container` (found after a restart) stopped before its inputs were whole: created
+    and never started, or exited INCOMPLETE without the marker. Nothing of its work ran."""
+    if container.status == "created":
+        return True
+    if container.status != "exited" or container.attrs["State"].get("ExitCode") != INCOMPLETE:
+        return False
+    try:
+        container.get_archive(MARKER)
+    except docker.errors.NotFound:
+        return True
+    return False  # the command itself exited 86: its work ran
 
 
 def create_kwargs() -> dict:

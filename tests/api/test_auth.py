@@ -56,3 +56,25 @@ def test_a_signature_too_old_is_refused():
     with pytest.raises(auth.AuthError) as raised:  # the body was changed after signing
         auth.verify("POST", request.url, headers, b'{"maxResults": 1}', {"AK": "SK"})
     assert raised.value.code == "InvalidSignatureException"
+
+
+def test_signed_lambda_and_cloudformation_calls_pass_by_name_and_by_arn(locked_daemon):
+    """Paths holding an ARN are signed percent-encoded; the check reads them as sent."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    def client(service: str, secret: str = "s3cret"):
+        return boto3.client(service, endpoint_url=locked_daemon.endpoint, region_name="us-east-1",
+                            aws_access_key_id="AKIDLOCAL", aws_secret_access_key=secret)
+
+    for name in ("missing", "arn:aws:lambda:us-east-1:123456789012:function:missing", "missing:$LATEST"):
+        with pytest.raises(ClientError) as raised:  # signed right: the function is what is missing
+            client("lambda").get_function(FunctionName=name)
+        assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException", name
+    with pytest.raises(ClientError) as raised:
+        client("lambda", "wrong").list_functions()
+    assert raised.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert client("cloudformation").list_stacks()["StackSummaries"] == []
+    with pytest.raises(ClientError) as raised:
+        client("cloudformation", "wrong").list_stacks()
+    assert raised.value.response["Error"]["Code"] == "InvalidSignatureException"

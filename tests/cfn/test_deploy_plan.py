@@ -171,3 +171,29 @@ def test_a_macro_cannot_be_run():
     with pytest.raises(TemplateError) as refused:
         planned("Transform: MyCompany::Macro\nResources:\n  Q: {Type: AWS::SQS::Queue}\n")
     assert "macro pipemu cannot run" in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["/tmp/pwn/../x", "../../etc", "a" * 65, "with space"])
+def test_a_function_name_lambda_refuses_is_refused_before_anything_is_made(name):
+    with pytest.raises(TemplateError) as refused:
+        planned(f"""
+            Resources:
+              Fn:
+                Type: AWS::Lambda::Function
+                Properties: {{FunctionName: "{name}", Runtime: python3.12, Handler: a.b, Code: {{ZipFile: x}}}}
+        """)
+    assert "failed to satisfy constraint" in str(refused.value) and "FunctionName" in str(refused.value)
+
+
+def test_a_conditional_sam_function_takes_its_url_with_it():
+    result = planned("""
+        Transform: AWS::Serverless-2016-10-31
+        Conditions:
+          IsProd: !Equals [!Ref "AWS::StackName", prod]
+        Resources:
+          Api:
+            Type: AWS::Serverless::Function
+            Condition: IsProd
+            Properties: {InlineCode: x, Handler: index.h, Runtime: python3.12, FunctionUrlConfig: {AuthType: NONE}}
+    """, stack="dev")
+    assert result.resources == [] and result.endpoints == []

@@ -148,6 +148,8 @@ def test_boto3_invokes_in_every_invocation_type(daemon):
     (lambda c: c.invoke(FunctionName="echo", Payload=b"{not json"), "InvalidRequestContentException", 400,
      "Could not parse request body into json"),
     (lambda c: c.get_function(FunctionName="missing"), "ResourceNotFoundException", 404, "Function not found"),
+    (lambda c: c.get_function_url_config(FunctionName="echo"), "InvalidParameterValueException", 400,
+     "pipeline-emulator does not support"),
 ])
 def test_errors_are_lambdas(daemon, call, code, status, words):
     with pytest.raises(ClientError) as raised:

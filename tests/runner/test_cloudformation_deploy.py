@@ -208,3 +208,26 @@ def test_bad_configurations_fail_saying_what(world, configuration, words):
         run(world, build(world, {"template.yml": TEMPLATE}), **configuration)
     assert words in str(failed.value)
     assert functions(world) == {}  # nothing was made
+
+
+def test_any_error_of_a_resource_rolls_back_and_fails_the_action(world, monkeypatch):
+    import os
+
+    from emulator.runner import cloudformation
+
+    artifact = build(world, {"template.yml": TEMPLATE, "app.py": "V = 1\n"})
+    os.mkfifo(world.state / "artifacts" / "e1" / "Build" / "pipe")  # never opened: it would block
+    run(world, artifact, TemplatePath="Build::template.yml", ParameterOverrides=OVERRIDES)
+    assert not (functions(world)["svc-dev-Fn"].code_dir / "pipe").exists()
+
+    def broken(archive, dest):
+        raise NotImplementedError("That compression method is not supported")
+
+    monkeypatch.setattr(cloudformation, "_extract", broken)
+    bucket = world.state.parent / "bucket"
+    bucket.mkdir()
+    zipfile.ZipFile(bucket / "fn.zip", "w").close()
+    world.resources.buckets = {"b": SimpleNamespace(path=str(bucket))}
+    with pytest.raises(ActionFailure, match="NotImplementedError: That compression method"):
+        run(world, artifact, TemplatePath="Build::template.yml", ParameterOverrides=json.dumps({"Bucket": "b", "Key": "fn.zip"}))
+    assert world.runner.stacks.get("svc-dev")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"

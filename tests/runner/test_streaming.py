@@ -92,3 +92,19 @@ def test_a_function_whose_inputs_were_cut_is_invoked_afresh(docker_client, tmp_p
     result = invoke(docker_client, inv, log)
     assert result.succeeded and result.result == {"job": "job-1"}, (result, log)
     assert not any("re-attaching" in line for line in log)
+
+
+def test_a_function_that_itself_exits_86_is_not_taken_for_cut_inputs(docker_client, tmp_path):
+    from emulator.runner.lambda_images import ensure_runtime_image
+    from emulator.runner.lambda_invoke import invoke
+    from tests.runner.test_lambda import make_inv
+
+    image = ensure_runtime_image(docker_client, "python3.12")
+    inv = make_inv(image, "python3.12", tmp_path / "code", {"app.py": "import os\ndef handler(e, c):\n    os._exit(86)\n"})
+    result = invoke(docker_client, inv, Log(), keep_container=True)
+    try:
+        container = docker_client.containers.get(inv.name)
+        assert container.attrs["State"]["ExitCode"] == streaming.INCOMPLETE and not result.succeeded
+        assert not streaming.cut_short(container)  # its inputs were whole: a restart re-attaches
+    finally:
+        docker_client.containers.get(inv.name).remove(force=True)

@@ -187,7 +187,7 @@ function serve(port) {
     res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
     res.end(body);
   };
-  http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     if (req.method === "GET") return answer(res, req.url === "/ready" ? 200 : 404, {});
     if (req.url !== "/invoke" || req.headers["x-pipemu-token"] !== token) return answer(res, 403, {});
     const chunks = [];
@@ -199,7 +199,11 @@ function serve(port) {
       answer(res, 200, await run(spec, raw.trim() ? JSON.parse(raw) : {}, ctx));
       crashAnswer = null;
     });
-  }).listen(port, "0.0.0.0");
+  });
+  // Init before the environment says it is ready, as Lambda's init phase; a failed init is tried
+  // again (and reported) by the invocation.
+  loadHandler(spec).then((fn) => handlers.set(spec, fn), () => {})
+    .finally(() => server.listen(port, "0.0.0.0"));
 }
 
 let crashAnswer = null; // in warm mode: how to answer the invocation a crash interrupts

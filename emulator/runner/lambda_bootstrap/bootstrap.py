@@ -160,6 +160,14 @@ def serve(port):
         def log_message(self, *args):  # the function's log holds the function's lines only
             pass
 
+    # Init before the environment says it is ready, as Lambda's init phase: the first invocation's
+    # time is the handler's own. A failed init is tried again (and reported) by the invocation.
+    if TASK_ROOT not in sys.path:
+        sys.path.insert(0, TASK_ROOT)
+    try:
+        _HANDLERS[spec] = _load_handler(spec)
+    except Exception:
+        pass
     http.server.HTTPServer(("0.0.0.0", port), Invocations).serve_forever()
 
 
