@@ -82,6 +82,10 @@ class Lambdas:
         self.pool = WarmPool(client, idle_seconds=float(os.environ.get("PIPEMU_LAMBDA_IDLE_SECONDS", "600")),
                              concurrency=int(os.environ.get("PIPEMU_LAMBDA_CONCURRENCY", "10")), network=network)
         self.endpoints = Endpoints(self._over_http)  # function URLs and HTTP APIs of stacks
+        # Warm environments are reached on ports the engine publishes on its own loopback: only
+        # an engine on this machine (a unix socket) has them where the daemon is.
+        host = os.environ.get("DOCKER_HOST", "")
+        self.warm = not host or host.startswith("unix://") or network is not None
         self._queued = threading.BoundedSemaphore(EVENT_QUEUE)
 
     def _over_http(self, name: str, event: dict) -> tuple[object, str | None]:
@@ -193,7 +197,12 @@ class Lambdas:
         request_id = str(uuid.uuid4())
         started = time.monotonic()
         planned = self._invocation(fn, event, request_id, lambda line: log.info("%s: %s", fn.name, line))
-        result = planned if isinstance(planned, InvocationResult) else self.pool.invoke(planned, lines.append)
+        if isinstance(planned, InvocationResult):
+            result = planned
+        elif self.warm:
+            result = self.pool.invoke(planned, lines.append)
+        else:  # an engine on another machine: its published ports are not ours to reach
+            result = invoke(self._client(), planned, lines.append)
         log.info("invoked %s in %.0f ms: %s", fn.name, (time.monotonic() - started) * 1000,
                  "ok" if result.succeeded else result.error_type)
         tail = ("\n".join(lines) + "\n").encode()[-LOG_TAIL_BYTES:]

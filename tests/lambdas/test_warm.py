@@ -155,3 +155,21 @@ def test_an_environment_answers_only_the_daemon_that_holds_its_token(lambdas):
     connection = http.client.HTTPConnection(env.host, env.port, timeout=5)
     connection.request("POST", "/invoke", body=b"{}", headers={"X-Pipemu-Token": "guess"})
     assert connection.getresponse().status == 403
+
+
+def test_an_engine_elsewhere_gets_a_container_per_invocation(tmp_path, docker_client, images, monkeypatch):
+    """Its published ports are on its own machine: invocations run cold, through the Docker API."""
+    monkeypatch.setenv("DOCKER_HOST", "tcp://engine.example:2376")  # the client below stays the local one
+    (tmp_path / "py").mkdir()
+    (tmp_path / "py" / "app.py").write_text(PYTHON)
+    declared = {"py": Function(runtime="python3.12", handler="app.handler", code=tmp_path / "py", timeout=30)}
+    service = Lambdas(client=lambda: docker_client, declared=lambda: declared, deployed=lambda: [],
+                      environment=lambda: {}, region="us-east-1", daemon_id="pipemu-test-remote")
+    try:
+        assert not service.warm
+        for _ in range(2):
+            assert json.loads(service.call(service.find("py"), {}).payload)["calls"] == 1  # a fresh /tmp each time
+        assert service.pool.count("py") == 0
+    finally:
+        service.close()
+    assert list_containers(docker_client, {"label": "pipemu.daemon=pipemu-test-remote"}) == []
