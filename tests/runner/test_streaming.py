@@ -52,19 +52,24 @@ def test_an_image_without_tar_gets_put_archive(docker_client, no_tar_image, tmp_
     assert "put in" in log
 
 
-def test_a_container_whose_inputs_were_cut_is_run_afresh(docker_client, busybox_image, tmp_path):
-    job = make_job(busybox_image, tmp_path, READS, outputs=[])
-    (job.primary_input / "input.txt").write_text("whole\n")
-    # A daemon that died while it wrote: the container got half a tar and gave up.
-    cut = docker_client.containers.create(busybox_image, streaming.command("sh", ["echo", "ran anyway"]),
-                                          name=job.name, **streaming.create_kwargs())
+def cut_container(docker_client, image: str, name: str) -> None:
+    """What a daemon that died while it wrote the inputs leaves: a container that got half a tar
+    and gave up before running anything."""
+    cut = docker_client.containers.create(image, streaming.command("sh", ["echo", "ran anyway"]),
+                                          name=name, **streaming.create_kwargs())
     attached = docker_client.api.attach_socket(cut.id, params={"stdin": 1, "stream": 1})
     cut.start()
-    attached._sock.sendall(b"not a whole tar archive" * 10)
+    attached._sock.sendall(b"not a whole tar archive" * 50)
     attached._sock.shutdown(1)
     attached.close()
     assert cut.wait(timeout=30)["StatusCode"] == streaming.INCOMPLETE
-    assert b"ran anyway" not in cut.logs()
+    assert b"ran anyway" not in cut.logs() and streaming.cut_short(docker_client.containers.get(name))
+
+
+def test_a_container_whose_inputs_were_cut_is_run_afresh(docker_client, busybox_image, tmp_path):
+    job = make_job(busybox_image, tmp_path, READS, outputs=[])
+    (job.primary_input / "input.txt").write_text("whole\n")
+    cut_container(docker_client, busybox_image, job.name)
     log = Log()
     result = run_build(docker_client, job, log)
     assert result.succeeded, (result.message, log)
@@ -80,14 +85,7 @@ def test_a_function_whose_inputs_were_cut_is_invoked_afresh(docker_client, tmp_p
     image = ensure_runtime_image(docker_client, "python3.12")
     inv = make_inv(image, "python3.12", tmp_path / "code",
                    {"app.py": "def handler(event, context):\n    return {'job': event['CodePipeline.job']['id']}\n"})
-    cut = docker_client.containers.create(image, streaming.command("sh", ["echo", "ran anyway"]),
-                                          name=inv.name, **streaming.create_kwargs())
-    attached = docker_client.api.attach_socket(cut.id, params={"stdin": 1, "stream": 1})
-    cut.start()
-    attached._sock.sendall(b"half of a tar" * 50)
-    attached._sock.shutdown(1)
-    attached.close()
-    assert cut.wait(timeout=30)["StatusCode"] == streaming.INCOMPLETE
+    cut_container(docker_client, image, inv.name)
     log = Log()
     result = invoke(docker_client, inv, log)
     assert result.succeeded and result.result == {"job": "job-1"}, (result, log)
