@@ -133,6 +133,8 @@ class TemplateDeploy:
         self.store = runner.stacks
         self.inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
         self.locations = {a.name: a.location for a in command.inputs}
+        self._known: dict[str, dict[str, str]] = {}  # attributes only a deploy knows (endpoints' URLs)
+        self._sources: dict = {}  # where code may come from: input artifacts by key, the template's folder
 
     def log(self, line: str) -> None:
         self.runner.log(self.command, f"[pipemu] {line}")
@@ -177,12 +179,13 @@ class TemplateDeploy:
     # -- modes --------------------------------------------------------------------------------
 
     def _plan(self, text: str, parameters: dict[str, str], quiet: bool = False) -> cfn_deploy.StackPlan:
+        # Other stacks' exports (a stack id is arn:...:stack/NAME/UUID).
         exports = {k: v["Value"] for k, v in self.store.exports().items()
-                   if not v["ExportingStackId"].split("/")[-2:-1] == [self.name]}
+                   if v["ExportingStackId"].split("/")[-2] != self.name}
         try:
             plan = cfn_deploy.plan(cfn_deploy.read(text, self.config.get("TemplatePath")), parameters, self.name,
                                    self.runner.region, ACCOUNT_ID, exports, self.config.get("TemplatePath"),
-                                   known=getattr(self, "_known", None))
+                                   known=self._known)
         except TemplateError as error:
             raise ActionFailure(f"Template error: {error}") from None
         for warning in [] if quiet else plan.warnings:
@@ -241,9 +244,8 @@ class TemplateDeploy:
     def _apply(self, record: dict | None, text: str, parameters: dict, sources: dict) -> ActionOutput:
         try:
             ports = self._endpoints(text, parameters, record)
-        except Exception:  # the previous endpoints serve on as they were
-            self.runner.lambdas.endpoints.close(self.name)
-            self.runner.lambdas.restore_endpoints([record] if record else [])
+        except Exception:
+            self._previous_endpoints(record)
             raise
         self._known = {logical: {"FunctionUrl": f"http://127.0.0.1:{port}/"} for logical, port in ports.items()}
         plan = self._plan(text, parameters)
@@ -269,7 +271,7 @@ class TemplateDeploy:
                     entry["ResourceStatusReason"] = "not emulated by pipemu: nothing was made"
                     self.log(f"{planned.logical_id} ({planned.type}): not emulated, nothing made")
                 else:
-                    fn = self._function(planned, sources, stamp)
+                    fn = self._function(planned, stamp)
                     made.append(fn)
                     old = (previous.get(planned.logical_id) or {}).get("Function")
                     changed = old is None or FunctionConfig.from_record(old) != _with(fn, old)
@@ -290,8 +292,7 @@ class TemplateDeploy:
                 if fn.code_dir and str(fn.code_dir) not in _code_dirs(previous.values()):
                     _drop_code(str(fn.code_dir), self.runner.state_dir)
             self._failed(record, creating, str(failure), stamp)
-            self.runner.lambdas.endpoints.close(self.name)  # the previous ones, if any, come back
-            self.runner.lambdas.restore_endpoints([record] if record and not creating else [])
+            self._previous_endpoints(None if creating else record)
             raise failure from None
         new = {
             "StackName": self.name,
@@ -320,6 +321,11 @@ class TemplateDeploy:
         self.log(f"stack {self.name}: {new['StackStatus']}")
         return self._output(new)
 
+    def _previous_endpoints(self, record: dict | None) -> None:
+        """A deploy that failed: its endpoints close, the previous record's serve on as they were."""
+        self.runner.lambdas.endpoints.close(self.name)
+        self.runner.lambdas.restore_endpoints([record] if record else [])
+
     def _failed(self, record: dict | None, creating: bool, reason: str, stamp: str) -> None:
         if creating:
             failed = {"StackName": self.name, "StackId": (record or {}).get("StackId")
@@ -334,7 +340,7 @@ class TemplateDeploy:
                             "LastUpdatedTime": stamp})
             self.log(f"stack {self.name}: UPDATE_ROLLBACK_COMPLETE (the stack keeps its previous resources)")
 
-    def _function(self, planned, sources: dict, stamp: str) -> FunctionConfig:
+    def _function(self, planned, stamp: str) -> FunctionConfig:
         spec = planned.function
         owner = self._owner(spec.name)
         if owner is not None:
