@@ -147,6 +147,9 @@ def plan(document, parameters: dict[str, str], stack_name: str, region: str, acc
             at = ("Resources", logical, "Properties")
             props = stack.eval(resource.get("Properties") or {}, at)
             target = stack.text(props.get("TargetFunctionArn", ""), at + ("TargetFunctionArn",)).rsplit(":", 1)[-1]
+            ignored = sorted(set(props) - {"TargetFunctionArn", "AuthType"})
+            if ignored:
+                stack.warnings.append(f"Resources.{logical}: {', '.join(ignored)} not carried out by the local URL")
             if props.get("AuthType") == "AWS_IAM":
                 stack.warnings.append(f"Resources.{logical}: AuthType AWS_IAM is not checked: the local URL answers anyone")
             endpoint = EndpointSpec((("ANY", "$default", target),))
@@ -194,10 +197,14 @@ def _sam_implicit(stack: Stack, globals_: dict) -> None:
         if props.get("FunctionUrlConfig") or globals_.get("FunctionUrlConfig"):
             config = props.get("FunctionUrlConfig") or globals_.get("FunctionUrlConfig") or {}
             stack.resources[f"{logical}Url"] = {"Type": "AWS::Lambda::Url", **condition, "Properties": {
+                **{k: v for k, v in config.items() if k != "AuthType"},  # Cors, InvokeMode: warned about
                 "TargetFunctionArn": {"Ref": logical}, "AuthType": config.get("AuthType", "NONE")}}
         routes = []
         for name, event in (props.get("Events") or {}).items():
             if not isinstance(event, dict) or event.get("Type") not in ("HttpApi", "Api"):
+                kind = event.get("Type") if isinstance(event, dict) else event
+                stack.warnings.append(f"Resources.{logical}.Properties.Events.{name}: {kind} events are not carried out "
+                                      "(nothing invokes the function on them here)")
                 continue
             api = "ServerlessHttpApi" if event["Type"] == "HttpApi" else "ServerlessRestApi"
             if isinstance((event.get("Properties") or {}).get("ApiId" if api == "ServerlessHttpApi" else "RestApiId"), dict):

@@ -101,6 +101,7 @@ SAM = """
             Variables: {GREETING: hi}
           Events:
             Hello: {Type: HttpApi, Properties: {Path: /hello, Method: get}}
+            Nightly: {Type: Schedule, Properties: {Schedule: rate(1 day)}}
       Packaged:
         Type: AWS::Serverless::Function
         Properties:
@@ -126,6 +127,8 @@ def test_sam_functions_take_globals_and_every_code_form():
     assert functions["packaged-fn"].code == {"S3Bucket": "my-bucket", "S3Key": "abc123"}
     assert functions["sam-app-Inline"].code == {"ZipFile": "def handler(e, c): return 1"}
     assert result.outputs[0]["OutputValue"] == "arn:aws:lambda:eu-west-1:123456789012:function:sam-app-HelloFunction"
+    assert any("Events.Nightly: Schedule events are not carried out" in w for w in result.warnings)
+    assert [r.logical_id for r in result.endpoints] == ["ServerlessHttpApi"]
 
 
 def test_inline_code_an_image_and_imports_of_other_stacks():
@@ -197,3 +200,16 @@ def test_a_conditional_sam_function_takes_its_url_with_it():
             Properties: {InlineCode: x, Handler: index.h, Runtime: python3.12, FunctionUrlConfig: {AuthType: NONE}}
     """, stack="dev")
     assert result.resources == [] and result.endpoints == []
+
+
+def test_url_settings_not_carried_out_are_named():
+    result = planned("""
+        Resources:
+          Fn: {Type: AWS::Lambda::Function, Properties: {Runtime: python3.12, Handler: a.b, Code: {ZipFile: x}}}
+          FnUrl:
+            Type: AWS::Lambda::Url
+            Properties: {TargetFunctionArn: !GetAtt Fn.Arn, AuthType: NONE, InvokeMode: RESPONSE_STREAM,
+                         Cors: {AllowOrigins: ["*"]}}
+    """)
+    assert result.endpoints[0].endpoint.routes == (("ANY", "$default", "orders-dev-Fn"),)
+    assert "Resources.FnUrl: Cors, InvokeMode not carried out by the local URL" in result.warnings
