@@ -24,6 +24,9 @@ class StackStore:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self._lock = threading.RLock()
+        # Moves on every write: what callers derive from the records (the functions stacks made,
+        # read on every invocation) is made again only then. This process is the only writer.
+        self.version = 0
 
     @property
     def _live(self) -> Path:
@@ -62,6 +65,7 @@ class StackStore:
             raise ValueError(f"{name!r} is not a stack name")
         with self._lock:
             _write(self._live / f"{name}.json", record)
+            self.version += 1
 
     def delete(self, name: str, when: str) -> dict | None:
         """Mark the stack deleted (DELETE_COMPLETE) and move it out of the live ones."""
@@ -73,6 +77,7 @@ class StackStore:
             record.pop("ChangeSets", None)
             _write(self._deleted / f"{record['StackId'].rsplit('/', 1)[-1]}.json", record)
             (self._live / f"{name}.json").unlink(missing_ok=True)
+            self.version += 1
             return record
 
     def exports(self) -> dict[str, dict]:

@@ -129,7 +129,9 @@ class Lambdas:
     def find(self, identifier: str) -> FunctionConfig:
         parsed = parse_identifier(identifier)
         name = parsed[0] if parsed else identifier
-        fn = self.functions().get(name)
+        declared = (self._declared() or {}).get(name)  # only this one's folder is looked at
+        fn = self._from_declaration(name, declared) if declared is not None else next(
+            (f for f in self._deployed() if f.name == name), None)
         if fn is None:
             raise FunctionNotFound(f"arn:aws:lambda:{self.region}:123456789012:function:{name}")
         return fn

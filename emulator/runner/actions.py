@@ -61,6 +61,7 @@ class ActionRunner:
         self.on_network = on_network  # told of each network before a container joins it
         # The stacks deploys made and the functions they hold, served by the API as well.
         self.stacks = StackStore(self.state_dir / "cloudformation")
+        self._deployed: tuple[int, list[FunctionConfig]] | None = None
         self.lambdas = Lambdas(
             client=self.client,
             declared=lambda: getattr(self._resources(), "functions", None) or {},
@@ -76,8 +77,12 @@ class ActionRunner:
             self.stacks.put(record)
 
     def _deployed_functions(self) -> list[FunctionConfig]:
-        return [FunctionConfig.from_record(r["Function"]) for record in self.stacks.live()
-                for r in record.get("Resources") or [] if r.get("Function")]
+        """The functions stacks made, read from the records again only after a record changed."""
+        version = self.stacks.version
+        if self._deployed is None or self._deployed[0] != version:
+            self._deployed = (version, [FunctionConfig.from_record(r["Function"]) for record in self.stacks.live()
+                                        for r in record.get("Resources") or [] if r.get("Function")])
+        return self._deployed[1]
 
     # -- the Runner protocol ------------------------------------------------------------------
 
