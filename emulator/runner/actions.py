@@ -45,6 +45,7 @@ class ActionRunner:
         api_endpoint: str | None = None,
         region: str = "us-east-1",
         on_network: Callable[[str], None] | None = None,
+        credentials: tuple[str, str] | None = None,
     ):
         self.state_dir = Path(state_dir)
         self._resources = resources
@@ -59,6 +60,8 @@ class ActionRunner:
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
         self.on_network = on_network  # told of each network before a container joins it
+        # The daemon's own keys (daemon/credentials.py): what lets its containers call its API.
+        self.credentials = credentials or ("pipemu", "pipemu")
         # The stacks deploys made and the functions they hold, served by the API as well.
         self.stacks = StackStore(self.state_dir / "cloudformation")
         self._deployed: tuple[int, list[FunctionConfig]] | None = None
@@ -204,7 +207,8 @@ class ActionRunner:
 
     def mask(self, command: RunAction, environment: dict[str, str], secret_names: set[str] = frozenset()) -> None:
         """Values of secret-looking variables never reach the stored log."""
-        ours = self.aws_environment()  # dummy credentials of our own: nothing to hide
+        # Our endpoint, region and key id are no secrets; our secret key is, and is masked.
+        ours = {k for k in self.aws_environment() if k != "AWS_SECRET_ACCESS_KEY"}
         values = {
             value for name, value in environment.items()
             if value and len(value) >= 4 and name not in ours and (name in secret_names or SECRET_NAME.search(name))
@@ -264,8 +268,8 @@ class ActionRunner:
         env = {
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "pipemu",
-            "AWS_SECRET_ACCESS_KEY": "pipemu",
+            "AWS_ACCESS_KEY_ID": self.credentials[0],
+            "AWS_SECRET_ACCESS_KEY": self.credentials[1],
         }
         if self.api_endpoint:
             env["AWS_ENDPOINT_URL"] = self.api_endpoint
