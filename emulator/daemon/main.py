@@ -47,7 +47,8 @@ def daemon_id(state_dir: Path) -> str:
     daemon finds its own (and never touches another daemon's)."""
     path = state_dir / "daemon-id"
     if not path.exists():
-        path.write_text(f"pipemu-{uuid.uuid4().hex[:12]}\n")
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(f"pipemu-{uuid.uuid4().hex[:12]}\n")
     return path.read_text().strip()
 
 
@@ -195,6 +196,7 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
           credentials: tuple[str, str] | None = None, allowed_hosts: list[str] = ()) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(state_dir, 0o700)  # before anything is written in it: keys, tokens, logs
     lock = lock_state_folder(state_dir)
     sockets = listening_sockets(host, port)
     port = sockets[0].getsockname()[1]

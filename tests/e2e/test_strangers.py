@@ -133,3 +133,9 @@ def test_the_daemons_own_keys_are_what_its_containers_sign_with(gated, docker_cl
     daemon.stop()
     daemon.start()
     assert json.loads(credentials.read_text()) == keys
+    # The state folder is the daemon's alone (artifacts keep the modes their makers gave them).
+    state = tmp_path / "state"
+    assert state.stat().st_mode & 0o777 == 0o700
+    files = [p for p in state.rglob("*") if p.is_file() and "artifacts" not in p.relative_to(state).parts]
+    assert {p.name for p in files} >= {"credentials", "daemon-id", "daemon.lock", "state.sqlite3"}
+    assert {str(p.relative_to(state)): oct(p.stat().st_mode & 0o777) for p in files if p.stat().st_mode & 0o077} == {}
