@@ -29,6 +29,8 @@ from .models import (
     RESOURCE_KINDS,
     Bucket,
     DefinitionFile,
+    Parameter,
+    Secret,
     Function,
     Schedule,
     Stack,
@@ -37,6 +39,7 @@ from .models import (
     Project,
     Repository,
     check_pipeline,
+    inline_secret_values,
     referenced_resources,
 )
 from .coverage import not_carried_out
@@ -80,6 +83,8 @@ class LoadedFolder:
     functions: dict[str, Function] = field(default_factory=dict)
     stacks: dict[str, Stack] = field(default_factory=dict)
     buckets: dict[str, Bucket] = field(default_factory=dict)
+    secrets: dict[str, Secret] = field(default_factory=dict)
+    parameters: dict[str, Parameter] = field(default_factory=dict)
     # (file, schedule, the pipeline it targets: its own `pipeline`, or that of its file)
     schedules: list[tuple[Path, Schedule, str | None]] = field(default_factory=list)
     # pipeline names that files with errors seem to declare: their last good versions stay
@@ -233,6 +238,9 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
     if definition is not None and definition.pipeline is not None and not errors:
         warnings = [dataclasses.replace(error(("pipeline",) + loc, message), severity="warning")
                     for loc, message in not_carried_out(definition.pipeline)]
+    if definition is not None and not errors:
+        warnings += [dataclasses.replace(error(loc, message), severity="warning")
+                     for loc, message in inline_secret_values(definition)]
     return LoadedFile(path, None if errors else definition, errors, warnings), document
 
 
