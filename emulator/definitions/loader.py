@@ -43,6 +43,7 @@ from .models import (
     referenced_resources,
 )
 from .coverage import not_carried_out
+from .secret_refs import action_references, file_references, undeclared
 
 SUFFIXES = (".yml", ".yaml", ".json")
 
@@ -473,6 +474,14 @@ def load_folder(folder: str | Path) -> LoadedFolder:
                 error(path, ("pipeline",) + loc, f"{RESOURCE_KINDS[section]} {resource} is not declared in any file of "
                       f"{folder} (add it under {section}:); the action will fail when it runs", "warning")
 
+    # As a project that does not exist yet: a secret or parameter with no stand-in fails the action
+    # that needs it when it runs.
+    stand_ins = {section: {name: resource for name, (_, resource) in declared[section].items()}
+                 for section in ("secrets", "parameters")}
+    for path, definition in parsed.items():
+        for loc, message in undeclared(file_references(definition), stand_ins["secrets"], stand_ins["parameters"]):
+            error(path, loc, message, "warning")
+
     for path, entry in current.items():
         if not folder_errors.get(path) and not folder_warnings.get(path):
             entry.document = None
@@ -568,4 +577,6 @@ def check_declaration(
             warnings.append((format_path(("pipeline",) + loc),
                              f"{RESOURCE_KINDS[section]} {name} is not declared in the pipelines folder (add it under "
                              f"{section}: in a file there); the action will fail when it runs"))
+    warnings += [(format_path(("pipeline",) + loc), message) for loc, message in undeclared(
+        action_references(pipeline), declared.get("secrets") or {}, declared.get("parameters") or {})]
     return pipeline, [], warnings

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-SECRETS_MANAGER = "SECRETS_MANAGER"
-PARAMETER_STORE = "PARAMETER_STORE"
-TYPES = (SECRETS_MANAGER, PARAMETER_STORE)
+from emulator.definitions.secret_refs import (PARAMETER_STORE, SECRETS_MANAGER, TYPES, find_parameter, find_secret,
+                                              split_secret_reference)
+
 CURRENT = "AWSCURRENT"  # the staging label of a secret's current version: the only one a stand-in holds
-_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager adds it to the name in a secret's ARN
 # A masked value shorter than this is not masked line by line inside a multi-line value (a JSON
 # secret's `{` line would mask every brace of the log); the value as a whole always is.
 _MIN_LINE = 4
@@ -81,33 +79,13 @@ def contains_secret(value: str, masked: list[str]) -> bool:
 # ---------------------------------------------------------------- Secrets Manager
 
 
-def split_secret_reference(text: str) -> tuple[str, str, str, str]:
-    """`secret-id:json-key:version-stage:version-id` -> its four parts (empty where left out).
-    A secret-id that is an ARN holds six colons of its own."""
-    parts = text.split(":")
-    head = 7 if text.startswith("arn:") else 1
-    secret_id, rest = ":".join(parts[:head]), parts[head:]
-    if len(rest) > 3:
-        raise SecretError(f"{text}: a Secrets Manager reference is secret-id:json-key:version-stage:version-id")
-    json_key, stage, version_id = rest + [""] * (3 - len(rest))
-    return secret_id, json_key, stage, version_id
-
-
-def _find_secret(secrets: Mapping[str, Any], secret_id: str) -> tuple[str, Any] | None:
-    candidates = [secret_id]
-    if secret_id.startswith("arn:") and ":secret:" in secret_id:
-        name = secret_id.split(":secret:", 1)[1]
-        candidates += [name, _ARN_SUFFIX.sub("", name)]  # a full ARN, or a partial one (no suffix)
-    return next(((name, secrets[name]) for name in candidates if name in secrets), None)
-
-
 def _secret_value(ref: Reference, secrets: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     try:
         secret_id, json_key, stage, version_id = split_secret_reference(ref.reference)
-    except SecretError as error:
+    except ValueError as error:
         raise SecretError(f"{ref.where} {ref.variable}: {error}") from None
     said = f"({ref.where} {ref.variable}: {ref.reference})"
-    found = _find_secret(secrets, secret_id)
+    found = find_secret(secrets, secret_id)
     if found is None:
         # CodeBuild's words for a secret that does not exist, and where its stand-in goes here.
         raise SecretError(f"Secrets Manager Error Message: ResourceNotFoundException: Secrets Manager can't find "
@@ -144,17 +122,8 @@ def _secret_value(ref: Reference, secrets: Mapping[str, Any], environ: Mapping[s
 # ---------------------------------------------------------------- Parameter Store
 
 
-def _find_parameter(parameters: Mapping[str, Any], name: str) -> tuple[str, Any] | None:
-    candidates = [name]
-    if name.startswith("arn:") and ":parameter" in name:
-        # arn:aws:ssm:REGION:ACCOUNT:parameter/NAME names `NAME` or `/NAME` (a path keeps its slash).
-        rest = name.split(":parameter", 1)[1]
-        candidates += [rest, rest.lstrip("/")]
-    return next(((c, parameters[c]) for c in candidates if c in parameters), None)
-
-
 def _parameter_value(ref: Reference, parameters: Mapping[str, Any], environ: Mapping[str, str]) -> str:
-    found = _find_parameter(parameters, ref.reference)
+    found = find_parameter(parameters, ref.reference)
     if found is None:
         # As CodeBuild reports a parameter it cannot get (its DOWNLOAD_SOURCE context says
         # "Decrypted Variables Error"); the guide gives no wording of its own for it.

@@ -73,3 +73,64 @@ def test_folder_names_are_unique_and_sections_joined(tmp_path):
         f"{tmp_path / 'b.yml'}:1:11: secrets[\"prod/db\"]: secret prod/db is also declared in {tmp_path / 'a.yml'}"]
     assert folder.secrets["prod/db"].env == "A" and set(folder.secrets) == {"prod/db", "other"}
     assert set(folder.parameters) == {"/x"}
+
+
+def test_a_reference_with_no_stand_in_is_a_warning_where_it_is_written(tmp_path):
+    (tmp_path / "stand-ins.yml").write_text("secrets: {prod/db: {env: A}}\nparameters: {/ci/url: {value: x}}\n")
+    (tmp_path / "p.yml").write_text("""pipeline:
+  name: p
+  stages:
+    - name: Source
+      actions:
+        - name: source
+          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
+          configuration: {RepositoryName: svc, BranchName: main}
+          outputArtifacts: [{name: src}]
+    - name: Build
+      actions:
+        - name: build
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          inputArtifacts: [{name: src}]
+          configuration:
+            ProjectName: build
+            EnvironmentVariables: '[{"name":"A","value":"arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf:password","type":"SECRETS_MANAGER"},{"name":"B","value":"/ci/none","type":"PARAMETER_STORE"},{"name":"C","value":"#{variables.secret}","type":"SECRETS_MANAGER"}]'
+repositories: {svc: {path: .}}
+projects:
+  build:
+    image: busybox
+    environmentVariables:
+      - {name: DB, value: "prod/db:password", type: SECRETS_MANAGER}
+      - {name: TOKEN, value: "ci/token:key", type: SECRETS_MANAGER}
+    buildspec:
+      version: 0.2
+      env:
+        parameter-store: {URL: /ci/url, KEY: /ci/key}
+      phases: {build: {commands: ["true"]}}
+""")
+    folder = load_folder(tmp_path)
+    file = tmp_path / "p.yml"
+    assert folder.errors == []
+    assert [str(w) for w in folder.warnings] == [
+        f"{file}:17:13: warning: pipeline.stages[1].actions[0].configuration.EnvironmentVariables: parameter /ci/none "
+        "is not declared in the pipelines folder (add it under parameters:); the action will fail when it runs",
+        f"{file}:24:23: warning: projects.build.environmentVariables[1].value: secret ci/token is not declared in the "
+        "pipelines folder (add it under secrets:); the action will fail when it runs",
+        f"{file}:28:41: warning: projects.build.buildspec.env.parameter-store.KEY: parameter /ci/key is not declared "
+        "in the pipelines folder (add it under parameters:); the action will fail when it runs",
+    ]
+
+
+def test_an_inline_buildspec_text_is_read_for_references(tmp_path):
+    (tmp_path / "p.yml").write_text("""projects:
+  build:
+    image: busybox
+    buildspec: |
+      version: 0.2
+      env:
+        secrets-manager:
+          LOGIN: dockerhub:password
+      phases: {build: {commands: ["true"]}}
+""")
+    [warning] = load_folder(tmp_path).warnings
+    assert warning.path == "projects.build.buildspec.env.secrets-manager.LOGIN"
+    assert "secret dockerhub is not declared" in warning.message

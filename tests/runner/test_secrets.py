@@ -72,7 +72,7 @@ def test_parameter_store_references(declared, reference, expected):
 def test_split_reference_keeps_an_arn_whole():
     assert split_secret_reference(f"{ARN}:password:AWSPREVIOUS") == (ARN, "password", "AWSPREVIOUS", "")
     assert split_secret_reference("name") == ("name", "", "", "")
-    with pytest.raises(SecretError):
+    with pytest.raises(ValueError):
         split_secret_reference("a:b:c:d:e")
 
 
