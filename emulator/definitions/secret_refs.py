@@ -80,7 +80,8 @@ def file_references(definition: DefinitionFile) -> list[Reference]:
                 if isinstance(reference, str):
                     found.append((("projects", name, "buildspec", "env", section, variable), kind, reference))
     if definition.pipeline is not None:
-        found += [(("pipeline",) + loc, kind, reference) for loc, kind, reference in action_references(definition.pipeline)]
+        found += [(("pipeline",) + loc, kind, reference)
+                  for loc, kind, reference in action_references(definition.pipeline)]
     return found
 
 
@@ -96,7 +97,9 @@ def action_references(pipeline: PipelineDeclaration) -> list[Reference]:
             except ValueError:
                 continue  # the action fails when it runs, saying why
             for variable in variables if isinstance(variables, list) else ():
-                if isinstance(variable, dict) and variable.get("type") in TYPES and isinstance(variable.get("value"), str):
+                if not isinstance(variable, dict) or not isinstance(variable.get("value"), str):
+                    continue
+                if variable.get("type") in TYPES:
                     found.append((("stages", s, "actions", a, "configuration", "EnvironmentVariables"),
                                   variable["type"], variable["value"]))
     return found
