@@ -127,7 +127,7 @@ class ActionRunner:
                 report(failed(message))
             else:  # a bug of ours must still end the action
                 log.exception("action %s.%s crashed", command.stage, action.name)
-                report(failed(f"pipeline-emulator internal error: {exc}"))
+                report(failed(self.masked(command, f"pipeline-emulator internal error: {exc}")))
         else:
             if output is not None:  # None: the job reports its own result through the API
                 report(ActionSucceeded(*where, output=output))
