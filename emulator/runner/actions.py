@@ -120,8 +120,9 @@ class ActionRunner:
         try:
             output = (provider or not_emulated)(self, command, cancel)
         except ActionFailure as failure:
-            self.log(command, f"[pipemu] action failed: {failure}")
-            report(failed(str(failure), failure.external_id))
+            message = self.masked(command, str(failure))  # kept in the state: never a secret's value
+            self.log(command, f"[pipemu] action failed: {message}")
+            report(failed(message, failure.external_id))
         except Exception as exc:
             if engine_down(exc):  # no engine (stopped, restarting, DOCKER_HOST wrong): not a bug
                 message = unavailable_message(exc)
@@ -129,7 +130,7 @@ class ActionRunner:
                 report(failed(message))
             else:  # a bug of ours must still end the action
                 log.exception("action %s.%s crashed", command.stage, action.name)
-                report(failed(f"pipeline-emulator internal error: {exc}"))
+                report(failed(self.masked(command, f"pipeline-emulator internal error: {exc}")))
         else:
             if output is not None:  # None: the job reports its own result through the API
                 report(ActionSucceeded(*where, output=output))
@@ -200,10 +201,24 @@ class ActionRunner:
                                 "of the pipelines folder")
         return found
 
-    def log(self, command: RunAction, line: str) -> None:
+    def definitions(self):
+        """The current definitions folder (its stand-ins: `projects`, `secrets`, ...)."""
+        return self._resources()
+
+    def masked(self, command: RunAction, text: str) -> str:
+        """`text` with the values this action must never show replaced by ***, as CodeBuild does."""
         for secret in self._secrets.get(command.action_execution_id, ()):
-            line = line.replace(secret, "***")
-        self._write_log(command.action_execution_id, line)
+            text = text.replace(secret, "***")
+        return text
+
+    def log(self, command: RunAction, line: str) -> None:
+        self._write_log(command.action_execution_id, self.masked(command, line))
+
+    def mask_values(self, command: RunAction, values: list[str]) -> None:
+        """These values (resolved secrets) never reach this action's stored log or result."""
+        known = set(self._secrets.get(command.action_execution_id, ())) | {v for v in values if v}
+        if known:
+            self._secrets[command.action_execution_id] = sorted(known, key=len, reverse=True)
 
     def mask(self, command: RunAction, environment: dict[str, str], secret_names: set[str] = frozenset()) -> None:
         """Values of secret-looking variables never reach the stored log."""
@@ -213,8 +228,7 @@ class ActionRunner:
             value for name, value in environment.items()
             if value and len(value) >= 4 and name not in ours and (name in secret_names or SECRET_NAME.search(name))
         }
-        if values:
-            self._secrets[command.action_execution_id] = sorted(values, key=len, reverse=True)
+        self.mask_values(command, sorted(values))
 
     def client(self):
         with self._client_lock:

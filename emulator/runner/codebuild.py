@@ -9,6 +9,7 @@ A container is named after the action execution, so a restarted daemon re-attach
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import os
 import tarfile
@@ -23,6 +24,7 @@ import docker.errors
 from docker.utils import parse_repository_tag
 
 from . import streaming
+from .secrets import SecretError
 from .artifact_files import OutsideArtifact, inside, writable
 from .containers import (EngineUnavailable, ENGINE_DOWN, create, existing, follow, remove, root_owned, started_at,
                          unavailable_message)
@@ -57,6 +59,9 @@ class BuildJob:
     cpus: float = 2.0
     network: str | None = None  # a Docker network to join (the stage's, where its stacks run)
     privileged: bool = False  # CodeBuild's privilegedMode: privileges and the Docker socket
+    # The buildspec's env.secrets-manager/parameter-store, resolved once it is read (before the
+    # container is made): variable -> value. Raises SecretError, which fails the build.
+    secrets: Callable[[Buildspec], dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -313,6 +318,13 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
     exported: dict[str, str] = {}
     try:
         spec = _load_buildspec(job)
+        if job.secrets is not None:
+            try:
+                resolved = job.secrets(spec)
+            except SecretError as exc:
+                raise _Failure(str(exc)) from None
+            # The buildspec's come last, as CodeBuild: project and action variables win.
+            job = dataclasses.replace(job, env={**resolved, **job.env})
         container, data, made = _made_or_found(client, job, spec)
         if made:
             if data is None:

@@ -22,7 +22,7 @@ from emulator.engine.events import ActionOutput, ArtifactOutput
 
 from emulator.lambdas.service import FunctionNotFound
 
-from . import cloudformation
+from . import cloudformation, secrets
 from .codebuild import BuildJob, run_build
 from .failures import ActionFailure
 from .job_data import job_data, lambda_event
@@ -145,19 +145,57 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
     inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
     primary = config.get("PrimarySource") or (command.action.input_artifacts[0] if command.inputs else None)
     env = runner.aws_environment()
-    env.update({v["name"]: v["value"] for v in (project.model_dump().get("environmentVariables") or [])})
+    # Project variables, then the action's (which win, as CodeBuild's environmentVariablesOverride).
+    # A SECRETS_MANAGER or PARAMETER_STORE variable's value is the secret's id or the parameter's
+    # name: its value is read from the stand-in now, and only this container gets it.
+    found: dict[str, secrets.Reference] = {}
+    layers = [(project.model_dump()["environmentVariables"], f"project {name} environmentVariables")]
     if "EnvironmentVariables" in config:
         try:
-            env.update({v["name"]: v["value"] for v in json.loads(config["EnvironmentVariables"])})
+            action_variables = json.loads(config["EnvironmentVariables"])
+            layers.append(([{"type": "PLAINTEXT", **v} for v in action_variables], "action EnvironmentVariables"))
         except (ValueError, KeyError, TypeError) as exc:
             raise ActionFailure(f"EnvironmentVariables is not a JSON list of name/value: {exc}") from None
+    for variables, where in layers:
+        try:
+            for variable in variables:
+                env.pop(variable["name"], None)
+                found.pop(variable["name"], None)
+                if variable["type"] in secrets.TYPES:
+                    found.update({r.variable: r for r in secrets.references([variable], where)})
+                else:
+                    env[variable["name"]] = variable["value"]
+        except (KeyError, TypeError) as exc:
+            raise ActionFailure(f"EnvironmentVariables is not a JSON list of name/value: {exc}") from None
+    try:
+        resolved = secrets.resolve(list(found.values()), runner.definitions())
+    except secrets.SecretError as error:
+        raise ActionFailure(str(error)) from None
+    env.update(resolved.environment)
+    masked = list(resolved.masked)
     outputs = [(a, runner.fresh_artifact_dir(command.execution_id, a)) for a in command.action.output_artifacts]
     revision = next((a.revision for a in command.inputs if a.name == primary), None)
     if revision:
         env.setdefault("CODEBUILD_RESOLVED_SOURCE_VERSION", revision)
         env.setdefault("CODEBUILD_SOURCE_VERSION", revision)
-    secret_names = {v.name for v in project.environmentVariables if v.type != "PLAINTEXT"}
-    runner.mask(command, env, secret_names)
+    runner.mask(command, env)
+    runner.mask_values(command, masked)
+
+    def buildspec_secrets(spec) -> dict[str, str]:
+        for variable in spec.exported_variables:
+            if variable in found:  # the buildspec refuses its own secrets when it is parsed
+                raise secrets.SecretError(
+                    f"CLIENT_ERROR: env.exported-variables: {variable} is a {found[variable].type} variable "
+                    f"({found[variable].where}) and cannot be exported: secret variables are never exported")
+        refs = [secrets.Reference(variable, kind, reference, f"buildspec env.{section}")
+                for kind, section, entries in ((secrets.SECRETS_MANAGER, "secrets-manager", spec.secrets_manager),
+                                               (secrets.PARAMETER_STORE, "parameter-store", spec.parameter_store))
+                for variable, reference in entries.items() if variable not in env]  # project/action win
+        more = secrets.resolve(refs, runner.definitions())
+        masked.extend(more.masked)
+        runner.mask_values(command, more.masked)
+        return more.environment
+
     build_id = f"{name}:{command.action_execution_id}"
     job = BuildJob(
         name=container_name(command.action_execution_id),
@@ -171,6 +209,7 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         timeout_seconds=float(command.action.timeout_in_minutes or 60) * 60,
         privileged=project.privilegedMode,
         network=runner.network_for(command.stage, project.network),
+        secrets=buildspec_secrets,
     )
     result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
     if job.network and not result.succeeded and "network" in result.message and "not found" in result.message:
@@ -180,6 +219,10 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
     if not result.succeeded:
         raise ActionFailure(result.message, external_id=build_id)
+    for variable, value in result.exported_variables.items():
+        if secrets.contains_secret(value, masked):  # named, never shown: the state keeps outputs
+            raise ActionFailure(f"CLIENT_ERROR: exported variable {variable} holds a secret's value: secret values "
+                                "are never exported", external_id=build_id)
     return ActionOutput(
         summary=f"Build {build_id} succeeded",
         external_execution_id=build_id,
