@@ -2,9 +2,10 @@
 
 The sizes are those of "Quotas in AWS CodePipeline" (docs.aws.amazon.com/codepipeline/latest/
 userguide/limits.html, "Maximum size of artifacts in a source stage"): artifacts stored in Amazon
-S3 buckets 2 GB, artifacts of CodeCommit or GitHub repositories 1 GB, and 256 MB when
-CloudFormation deploys them. AWS states no size for a build's outputs apart from that: they are
-S3 objects in the artifact store, so they get the S3 size.
+S3 buckets 2 GB, artifacts of CodeCommit or GitHub repositories 1 GB (and 256 MB when
+CloudFormation deploys them: not checked here, its inputs were capped when they were made). AWS
+states no size for a build's outputs: they are S3 objects in the artifact store, so they get the
+S3 size.
 
 PIPEMU_MAX_ARTIFACT_BYTES (a number of bytes) replaces every one of them: a machine with little
 disk lowers it, a test sets it small. A size counts the files' apparent sizes, the way the tar
@@ -22,7 +23,6 @@ DEFAULTS = {
     "S3 source": 2 * GB,
     "repository source": 1 * GB,
     "build output": 2 * GB,
-    "CloudFormation": 256 * MB,
 }
 SETTING = "PIPEMU_MAX_ARTIFACT_BYTES"
 

@@ -155,3 +155,31 @@ def test_a_bucket_folder_keeps_its_links_and_leaves_its_fifo_out(capped):
     assert "pipe is not a file, folder or link: not copied" in source_log
     # In the build the links lead where the container's file system says: its own /etc/hostname.
     assert "from the bucket" in log and "../../.." in log and "x-is-the-containers-own" in log
+
+
+@pytest.mark.parametrize("path, target", [("/", "CodePipeline_20150709.ListPipelines"),
+                                          ("/2015-03-31/functions/any/invocations", None)])
+def test_a_chunked_body_without_content_length_stops_at_its_cap(capped, path, target):
+    """Request bodies are capped as they are read, so a client that sends no Content-Length
+    (chunked transfer) gets 413 at the cap instead of the daemon buffering what it sends (the
+    server reads the rest and drops it: its memory does not grow by it)."""
+    import http.client
+
+    _, rss_before = _usage(capped.process.pid)
+
+    def body():
+        for _ in range(64):  # 64 MiB offered, 1 MiB at a time
+            yield b"x" * (1024 * 1024)
+
+    connection = http.client.HTTPConnection("127.0.0.1", capped.port, timeout=30)
+    headers = {"Content-Type": "application/x-amz-json-1.1", **({"X-Amz-Target": target} if target else {})}
+    try:
+        connection.request("POST", path, body=body(), headers=headers, encode_chunked=True)
+        status = connection.getresponse().status
+    except (BrokenPipeError, ConnectionResetError):
+        status = 413  # the daemon answered and closed while the client still sent
+    finally:
+        connection.close()
+    assert status == 413, status
+    _, rss_after = _usage(capped.process.pid)
+    assert rss_after - rss_before < 32 * 1024 * 1024, (rss_before >> 20, rss_after >> 20)
