@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import io
 import os
 import shutil
@@ -93,40 +94,69 @@ def read_state(container, state_dir: str) -> tuple[dict[str, str], list[str] | N
     return exported, failure
 
 
-def _filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+class _Refused(Exception):
+    """A member the filter keeps out of the artifact."""
+
+
+def _changed(member: tarfile.TarInfo, **changes) -> tarfile.TarInfo:
+    new = copy.copy(member)  # TarInfo.replace is as new as the filters
+    for key, value in changes.items():
+        setattr(new, key, value)
+    return new
+
+
+def _filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
     """tarfile's "data" filter (no path outside `dest`, none through a link, no devices, no
-    owners, no set-id bits), except that a symlink leading outside is kept as the link it is:
-    builds output virtualenvs and the like, whose links name absolute paths of the container.
-    The "tar" filter still refuses such a link's own path if it leaves `dest`."""
+    set-id bits), except that a symlink leading outside is kept as the link it is: builds output
+    virtualenvs and the like, whose links name absolute paths of the container. The "tar" filter
+    still refuses such a link's own path if it leaves `dest`."""
+    if not hasattr(tarfile, "data_filter"):
+        return _filter_without_filters(member, dest)
     try:
         return tarfile.data_filter(member, dest)
     except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
         if not member.issym():
-            raise
-        return tarfile.tar_filter(member, dest).replace(uid=None, gid=None, uname=None, gname=None, deep=False)
+            raise _Refused(member.name) from None
+        try:
+            return tarfile.tar_filter(member, dest)
+        except tarfile.FilterError:
+            raise _Refused(member.name) from None
+    except tarfile.FilterError:
+        raise _Refused(member.name) from None
+
+
+def _filter_without_filters(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """What the filter above checks of the members written here (files, links), on a Python
+    without tarfile's filters (before 3.11.4: Debian bookworm's 3.11.2, the daemon's image)."""
+    root = os.path.realpath(dest)
+    real = os.path.realpath(os.path.join(root, member.name))
+    if os.path.isabs(member.name) or os.path.commonpath([real, root]) != root:
+        raise _Refused(member.name)
+    return member if member.issym() else _changed(member, mode=(member.mode & 0o755) | 0o600)
 
 
 def _place(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, rel: str, copy_of: Path | None) -> Path | None:
     """Write `member` as `rel` of the artifact folder `dest` (a copy of the file `copy_of` when its
     bytes were read already); None if the filter refuses it."""
-    renamed = member.replace(name=rel, deep=False)
     try:
-        safe = _filter(renamed, str(dest))
-    except tarfile.FilterError:
+        safe = _filter(_changed(member, name=rel), str(dest))
+    except _Refused:
         return None  # e.g. under a link this output made that leads outside it: never written
-    if safe is None:
-        return None
     target = dest / safe.name
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         target.unlink()  # a later member wins (discard-paths); a file is never written through a link
     elif target.is_dir():
         return None
-    if copy_of is not None and not member.issym():
+    if copy_of is not None and not safe.issym():
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(copy_of, target, follow_symlinks=False)
-        os.chmod(target, safe.mode & 0o777 if safe.mode is not None else 0o644)
     else:
-        tar.extract(safe, dest, filter="fully_trusted")  # filtered just above, with our exception for links
+        # Filtered just above; attributes are set here: no owner (the container's ids mean
+        # nothing on the host), the filtered mode only.
+        trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "data_filter") else {}
+        tar.extract(safe, dest, set_attrs=False, **trusted)
+    if not safe.issym():
+        os.chmod(target, safe.mode & 0o777)
     return target
 
 
@@ -148,7 +178,7 @@ def write_artifacts(container, src_dir: str, outputs: list[tuple[str, ArtifactSp
                 bytes_in = next(iter(written.get(member.linkname, ())), None)
                 if bytes_in is None:
                     continue  # its target is in no output: a stream cannot go back for its bytes
-                member = member.replace(type=tarfile.REGTYPE, linkname="", size=bytes_in.stat().st_size, deep=False)
+                member = _changed(member, type=tarfile.REGTYPE, linkname="", size=bytes_in.stat().st_size)
             for name, spec, folder in outputs:
                 rel = artifact_path(spec, member.name[len(prefix):])
                 if rel is None:

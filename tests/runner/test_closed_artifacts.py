@@ -5,7 +5,9 @@ a sparse file past AWS's default size, OutputFileName names that climb out)."""
 from __future__ import annotations
 
 import os
+import io
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 
@@ -23,8 +25,18 @@ def _disk(folder: Path) -> int:
     return sum(p.lstat().st_blocks * 512 for p in folder.rglob("*"))
 
 
+@pytest.fixture(params=["filters", "no filters"])
+def tar_filters(request, monkeypatch):
+    """Both ways outputs are read back: with tarfile's filters, and as on a Python without them
+    (before 3.11.4: Debian bookworm's 3.11.2, the daemon's own image)."""
+    if request.param == "no filters":
+        monkeypatch.delattr(tarfile, "data_filter")
+    return request.param
+
+
 @pytest.mark.docker
-def test_links_a_build_writes_stay_links_and_lead_inside_the_next_container(docker_client, busybox_image, tmp_path):
+def test_links_a_build_writes_stay_links_and_lead_inside_the_next_container(docker_client, busybox_image, tmp_path,
+                                                                            tar_filters):
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
     first = make_job(busybox_image, tmp_path / "one", {
@@ -48,6 +60,35 @@ def test_links_a_build_writes_stay_links_and_lead_inside_the_next_container(dock
     result = run_build(docker_client, second, log)
     assert result.succeeded, (result.message, log.text)
     assert "read-inside" in log and "../../.." in log and "still-a-link" in log
+
+
+def test_a_crafted_output_cannot_write_through_its_own_link(tmp_path, tar_filters):
+    from emulator.runner.buildspec import ArtifactSpec
+    from emulator.runner.build_outputs import write_artifacts
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        for name, link in (("src/d", str(outside)), ("src/rel", "../outside")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, link
+            tar.addfile(info)
+        for name, payload in (("src/d/x.txt", b"escaped"), ("src/rel/y.txt", b"escaped"), ("src/ok.txt", b"ok")):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(payload), 0o4777  # set-id bits and world-writable: dropped
+            tar.addfile(info, io.BytesIO(payload))
+
+    class Crafted:  # a container whose get_archive answers that tar
+        def get_archive(self, path):
+            return (chunk for chunk in [data.getvalue()]), {}
+
+    dest = tmp_path / "dest"
+    write_artifacts(Crafted(), "/codebuild/output/src", [("Out", ArtifactSpec(files=("**/*",)), dest)], "build output")
+    assert list(outside.iterdir()) == []
+    assert (dest / "ok.txt").read_text() == "ok"
+    assert (dest / "ok.txt").stat().st_mode & 0o7777 == 0o755
+    assert os.readlink(dest / "d") == str(outside)
 
 
 @pytest.mark.docker
