@@ -38,14 +38,14 @@ class _Chunks(io.RawIOBase):
     """A file reading the chunks get_archive yields, as they arrive."""
 
     def __init__(self, chunks):
-        self._chunks, self._rest = chunks, b""
+        self._chunks, self._rest = chunks, memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
         while not self._rest:
-            self._rest = next(self._chunks, b"")
+            self._rest = memoryview(next(self._chunks, b""))  # slices of a view copy nothing
             if not self._rest:
                 return 0
         size = min(len(buffer), len(self._rest))
@@ -56,7 +56,7 @@ class _Chunks(io.RawIOBase):
 @contextlib.contextmanager
 def archive(container, path: str):
     """The tar of `path` in `container`, as a stream of members; leaving it drops the rest
-    unread (the response is closed, the engine stops sending)."""
+    unread (the generator is closed, its response dropped: the engine stops sending)."""
     chunks, _ = container.get_archive(path)
     try:
         with tarfile.open(fileobj=io.BufferedReader(_Chunks(iter(chunks)), 1 << 20), mode="r|") as tar:
@@ -175,9 +175,9 @@ def write_artifacts(container, src_dir: str, outputs: list[tuple[str, ArtifactSp
                 continue
             bytes_in: Path | None = None  # a file already written with this member's bytes
             if member.islnk():  # a hard link: a copy of the file its target became (in any output)
-                bytes_in = next(iter(written.get(member.linkname, ())), None)
+                bytes_in = next((f for f in written.get(member.linkname, ()) if f.is_file() and not f.is_symlink()), None)
                 if bytes_in is None:
-                    continue  # its target is in no output: a stream cannot go back for its bytes
+                    continue  # its target is in no output (now): a stream cannot go back for its bytes
                 member = _changed(member, type=tarfile.REGTYPE, linkname="", size=bytes_in.stat().st_size)
             for name, spec, folder in outputs:
                 rel = artifact_path(spec, member.name[len(prefix):])

@@ -9,6 +9,7 @@ A container is named after the action execution, so a restarted daemon re-attach
 from __future__ import annotations
 
 import io
+import shutil
 import tarfile
 import tempfile
 import threading
@@ -213,6 +214,8 @@ def _collect_outputs(container, job: BuildJob, spec: Buildspec) -> None:
     try:
         write_artifacts(container, SRC_DIR, outputs, "build output")
     except ArtifactTooLarge as exc:
+        for _, _, folder in outputs:  # what was written below the limit is of no use now
+            shutil.rmtree(folder, ignore_errors=True)
         raise _Failure(f"CLIENT_ERROR: {exc}") from None
 
 

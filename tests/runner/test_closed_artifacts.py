@@ -92,6 +92,25 @@ def test_a_crafted_output_cannot_write_through_its_own_link(tmp_path, tar_filter
 
 
 @pytest.mark.docker
+def test_hard_links_and_a_file_in_two_outputs_are_copies(docker_client, busybox_image, tmp_path):
+    """The output archive streams by once: a file two outputs take, and a hard link to a file
+    read earlier, are copied from what was written."""
+    job = make_job(busybox_image, tmp_path, {
+        "version": 0.2,
+        "phases": {"build": {"commands": ["mkdir d", "echo shared > d/a.txt", "ln d/a.txt d/b.txt", "chmod 755 d/a.txt"]}},
+        "artifacts": {"files": ["d/*"], "secondary-artifacts": {"Copy": {"files": ["d/b.txt", "d/a.txt"]}}},
+    }, outputs=[("BuildOutput", tmp_path / "out"), ("Copy", tmp_path / "copy")])
+    result = run_build(docker_client, job, Log())
+    assert result.succeeded, result.message
+    for folder in (tmp_path / "out", tmp_path / "copy"):
+        for name in ("a.txt", "b.txt"):
+            path = folder / "d" / name
+            assert path.read_text() == "shared\n" and not path.is_symlink(), path
+        assert (folder / "d" / "a.txt").stat().st_mode & 0o777 == 0o755
+    assert os.stat(tmp_path / "out" / "d" / "a.txt").st_ino != os.stat(tmp_path / "copy" / "d" / "a.txt").st_ino
+
+
+@pytest.mark.docker
 def test_a_fifo_in_an_input_is_not_copied_in(docker_client, busybox_image, tmp_path):
     job = make_job(busybox_image, tmp_path, {
         "version": 0.2, "phases": {"build": {"commands": ["test -e pipe || echo no-pipe", "cat a.txt"]}}}, outputs=[])
