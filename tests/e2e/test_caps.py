@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,11 @@ def capped(tmp_path, busybox_image):
     (bucket / "x").symlink_to("/etc/hostname")
     (bucket / "up").symlink_to("../../..")
     os.mkfifo(bucket / "pipe")  # copying would block on it: it must be left out
+    (bucket.parent / "big").mkdir()
+    with open(bucket.parent / "big" / "sparse.bin", "wb") as sparse:
+        sparse.truncate(CAP + 1)  # takes no disk, counts its size
+    with zipfile.ZipFile(bucket.parent / "big.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", bytes(CAP + 1))  # ~8 KB compressed, 8 MiB + 1 declared
     big_line = "head -c 20000000 /dev/zero | tr '\\0' a; echo; echo after-the-line"
     definitions = {
         "sparse": (_pipeline("sparse", SOURCE),
@@ -72,6 +78,11 @@ def capped(tmp_path, busybox_image):
                    _project(busybox_image, ["ls -la", 'test "$(cat x)" = "$(hostname)" && echo x-is-the-containers-own',
                                             "readlink up", "cat app.txt"])),
     }
+    for key in ("big", "big.zip"):
+        name = "bigzip" if key.endswith(".zip") else "bigfolder"
+        definitions[name] = (_pipeline(name, {**SOURCE, "actionTypeId": {**SOURCE["actionTypeId"], "provider": "S3"},
+                                              "configuration": {"S3Bucket": "drops", "S3ObjectKey": key}}, outputs=False),
+                             _project(busybox_image, ["true"]))
     folder = tmp_path / "pipelines"
     folder.mkdir()
     for name, (pipeline, project) in definitions.items():
@@ -183,3 +194,14 @@ def test_a_chunked_body_without_content_length_stops_at_its_cap(capped, path, ta
     assert status == 413, status
     _, rss_after = _usage(capped.process.pid)
     assert rss_after - rss_before < 32 * 1024 * 1024, (rss_before >> 20, rss_after >> 20)
+
+
+@pytest.mark.parametrize("name, key", [("bigfolder", "big"), ("bigzip", "big.zip")])
+def test_a_bucket_object_past_its_cap_fails_the_source_naming_it(capped, name, key):
+    before = _disk(capped.state)
+    details, _ = _run(capped, name, timeout=60)
+    assert details["source"]["status"] == "Failed"
+    state = capped.client().get_pipeline_state(name=name)
+    message = state["stageStates"][0]["actionStates"][0]["latestExecution"]["errorDetails"]["message"]
+    assert f"s3://drops/{key}: artifact Src is larger than {CAP} bytes (8 MiB)" in message, message
+    assert _disk(capped.state) - before < CAP
