@@ -23,6 +23,7 @@ from typing import Callable
 
 import docker.errors
 
+from .artifact_files import input_member
 from .containers import EngineUnavailable, ENGINE_DOWN, existing, unavailable_message, follow, remove, root_owned, started_at
 from . import streaming
 from .images import image_exists
@@ -130,7 +131,7 @@ def input_tar(inv: Invocation, with_invocation: bool = True):
     with tarfile.open(fileobj=fh, mode="w") as tar:
         _add_dir(tar, "var")
         if inv.code_dir is not None:
-            tar.add(str(inv.code_dir), arcname=TASK_ROOT.lstrip("/"), filter=root_owned)
+            tar.add(str(inv.code_dir), arcname=TASK_ROOT.lstrip("/"), filter=input_member)
         _add_dir(tar, RUNTIME_DIR.lstrip("/"))
         _add_bytes(tar, f"{RUNTIME_DIR.lstrip('/')}/{shim_name}",
                    (BOOTSTRAP_DIR / shim_name).read_bytes(), 0o755)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 import threading
 import zipfile
 from datetime import datetime
@@ -23,9 +22,11 @@ from emulator.engine.events import ActionOutput, ArtifactOutput
 from emulator.lambdas.service import FunctionNotFound
 
 from . import cloudformation, secrets
+from .artifact_files import copy_folder
 from .codebuild import BuildJob, run_build
 from .failures import ActionFailure
 from .job_data import job_data, lambda_event
+from .limits import ArtifactTooLarge, Budget
 from .source import SourceError, export_commit, resolve_commit
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def _git_source(runner: ActionRunner, command: RunAction, name: str, branch: str
         artifacts = []
         for artifact in command.action.output_artifacts:
             dest = runner.fresh_artifact_dir(command.execution_id, artifact)
-            export_commit(Path(repository.path), revision.commit_id, dest)
+            export_commit(Path(repository.path), revision.commit_id, dest, artifact)
             artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact),
                                             revision.commit_id))
     except SourceError as error:
@@ -104,28 +105,29 @@ def not_emulated(runner: ActionRunner, command: RunAction, cancel: threading.Eve
 
 def _s3(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
     """S3 source: an object key in a local folder standing in for the bucket, either a zip (as
-    AWS expects) or a folder; its revision is the content's SHA-256 (S3 gives a version id)."""
+    AWS expects) or a folder; its revision is the content's SHA-256 (S3 gives a version id).
+    A folder's links are copied as links, never followed; FIFOs, devices and sockets are left
+    out. Either is capped at AWS's size for S3 source artifacts (limits.py)."""
     config = dict(command.configuration)
+    where = f"s3://{config['S3Bucket']}/{config['S3ObjectKey']}"
     bucket = runner.resource("buckets", config["S3Bucket"], "bucket")
     source = (Path(bucket.path) / config["S3ObjectKey"]).resolve()
-    if not source.is_relative_to(Path(bucket.path).resolve()) or not source.exists():
-        raise ActionFailure(f"s3://{config['S3Bucket']}/{config['S3ObjectKey']}: no such object in {bucket.path}")
+    if not source.is_relative_to(Path(bucket.path).resolve()) or not (source.is_dir() or source.is_file()):
+        raise ActionFailure(f"{where}: no such object in {bucket.path}")
     digest = hashlib.sha256()
     artifacts = []
-    for artifact in command.action.output_artifacts:
-        dest = runner.fresh_artifact_dir(command.execution_id, artifact)
-        if source.is_dir():
-            shutil.copytree(source, dest, dirs_exist_ok=True)
-            for path in sorted(p for p in source.rglob("*") if p.is_file()):
-                digest.update(str(path.relative_to(source)).encode() + path.read_bytes())
-        else:
-            digest.update(source.read_bytes())
-            try:
-                with zipfile.ZipFile(source) as archive:
-                    archive.extractall(dest)
-            except zipfile.BadZipFile:
-                raise ActionFailure(f"s3://{config['S3Bucket']}/{config['S3ObjectKey']} is not a zip") from None
-        artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact)))
+    try:
+        for artifact in command.action.output_artifacts:
+            dest = runner.fresh_artifact_dir(command.execution_id, artifact)
+            budget, digest = Budget(artifact, "S3 source"), hashlib.sha256()
+            if source.is_dir():
+                for path in copy_folder(source, dest, budget, digest):
+                    runner.log(command, f"[pipemu] {where}: {path} is not a file, folder or link: not copied")
+            else:
+                _unzip(source, dest, budget, digest, where)
+            artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact)))
+    except ArtifactTooLarge as exc:
+        raise ActionFailure(f"{where}: {exc}") from None
     version = digest.hexdigest()
     runner.log(command, f"[pipemu] s3://{config['S3Bucket']}/{config['S3ObjectKey']} version {version[:12]}")
     return ActionOutput(
@@ -136,6 +138,22 @@ def _s3(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> Ac
         output_variables=(("ObjectKey", config["S3ObjectKey"]), ("VersionId", version), ("ETag", version[:32])),
         artifacts=tuple(ArtifactOutput(a.name, a.location, version) for a in artifacts),
     )
+
+
+def _unzip(source: Path, dest: Path, budget: Budget, digest, where: str) -> None:
+    """Extract the zip `source` into `dest`; its digest is read in chunks (a 2 GB object never
+    sits in memory), its declared sizes are counted before anything is written (zipfile writes no
+    more of a member than its header declares)."""
+    with open(source, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    try:
+        with zipfile.ZipFile(source) as archive:
+            for info in archive.infolist():
+                budget.take(info.file_size)
+            archive.extractall(dest)
+    except zipfile.BadZipFile:
+        raise ActionFailure(f"{where} is not a zip") from None
 
 
 def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
