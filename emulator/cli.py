@@ -37,6 +37,10 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key
     if bool(access_key) != bool(secret_key):
         click.echo("pipemu: --access-key and --secret-key go together", err=True)
         sys.exit(2)
+    source = click.get_current_context().get_parameter_source("secret_key")
+    if secret_key and source == click.core.ParameterSource.COMMANDLINE:
+        click.echo("pipemu: warning: --secret-key on the command line shows in every user's process list; "
+                   "prefer PIPEMU_SECRET_KEY", err=True)
     try:
         names = [*allowed_hosts, *os.environ.get("PIPEMU_ALLOWED_HOSTS", "").split(",")]
         run(pipelines_dir, state_dir, host, port, (access_key, secret_key) if access_key else None,

@@ -6,6 +6,7 @@ which keys (the daemon's own, given to its containers; the user's, when configur
 from __future__ import annotations
 
 import datetime
+import hashlib
 import hmac
 import ipaddress
 import re
@@ -27,10 +28,30 @@ class AuthError(Exception):
         self.code, self.message = code, message
 
 
+# Headers whose value decides what a request does or how its signature is read: one of each, so
+# that what is checked and what is carried out are the same value (a proxy or client may join
+# repeated headers differently from us).
+SINGLE_HEADERS = ("authorization", "host", "content-type", "content-length", "transfer-encoding")
+
+
+def repeated_header(raw_headers) -> str | None:
+    """The first header of `raw_headers` ((name, value) byte pairs) that must appear once and
+    appears more often (every `x-amz-*` header is such a one), else None."""
+    seen = set()
+    for name, _ in raw_headers:
+        name = name.decode("latin-1").lower()
+        if name in SINGLE_HEADERS or name.startswith("x-amz-"):
+            if name in seen:
+                return name
+            seen.add(name)
+    return None
+
+
 def verify(method: str, url: str, headers: dict[str, str], body: bytes, secrets: dict[str, str],
-           now: datetime.datetime | None = None) -> str:
+           now: datetime.datetime | None = None, service: str | None = None) -> str:
     """The access key id of a correctly signed request; AuthError (AWS's code) otherwise.
-    `headers` are lower-cased names."""
+    `headers` are lower-cased names; `service`, when given, is the one the credential's scope must
+    name (a signature made for another service is not one for this)."""
     authorization = headers.get("authorization")
     if not authorization:
         raise AuthError("MissingAuthenticationTokenException", "Missing Authentication Token")
@@ -45,6 +66,19 @@ def verify(method: str, url: str, headers: dict[str, str], body: bytes, secrets:
         signed_at = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
     except ValueError:
         raise AuthError("IncompleteSignatureException", "X-Amz-Date is missing or malformed") from None
+    if match["date"] != stamp[:8]:
+        raise AuthError("InvalidSignatureException",
+                        f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                        f"'{match['date']}' != '{stamp[:8]}', from '{stamp}'.")
+    if service is not None and match["service"] != service:
+        raise AuthError("InvalidSignatureException",
+                        f"Credential should be scoped to correct service: '{service}'.")
+    # botocore puts this header's value in the canonical request instead of the body's hash: it
+    # must be that hash, or the body could be changed under a valid signature.
+    declared = headers.get("x-amz-content-sha256")
+    if declared is not None and declared != hashlib.sha256(body).hexdigest():
+        raise AuthError("InvalidSignatureException",
+                        "The provided 'x-amz-content-sha256' header does not match what was computed.")
     now = now or datetime.datetime.now(datetime.timezone.utc)
     if abs(now - signed_at) > MAX_SKEW:
         raise AuthError("InvalidSignatureException", f"Signature expired: {stamp} is now earlier than the allowed skew")

@@ -150,16 +150,34 @@ def signed_url(request: Request) -> str:
     return f"{request.url.scheme}://{host}{raw_path.decode('latin-1')}" + (f"?{query.decode('latin-1')}" if query else "")
 
 
-def unsigned_refusal(request: Request, access: auth.Access | None, raw: bytes = b"",
+def _service_of(request: Request) -> str:
+    """The service a request to this route is signed for (its credential scope's service)."""
+    if re.match(r"/20\d\d-\d\d-\d\d/", request.url.path):  # Lambda's REST paths are dated
+        return "lambda"
+    form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    if request.method == "POST" and form and "x-amz-target" not in request.headers:
+        return "cloudformation"
+    return "codepipeline"  # the API, and pipemu's own endpoints (signed as the CLI and dashboard do)
+
+
+def unsigned_refusal(request: Request, access: auth.Access | None, raw: bytes | None = b"",
                      error=error_response) -> Response | None:
     """The error answer for a request that must be signed (by who sends it: `access`) and is not
-    signed rightly; None when it may go on."""
+    signed rightly; None when it may go on. With `raw` None, only what needs no body is checked
+    (a request that must be signed and is not is refused before its body is read)."""
+    repeated = auth.repeated_header(request.scope.get("headers") or [])
+    if repeated:
+        return error("IncompleteSignatureException", f"The header {repeated} appears more than once", 400)
     keys = access.keys_for(request.client.host if request.client else None) if access else None
     if keys is None:
         return None
+    if raw is None:
+        if "authorization" not in request.headers:
+            return error("MissingAuthenticationTokenException", "Missing Authentication Token", 400)
+        return None
     try:
         auth.verify(request.method, signed_url(request), {k.lower(): v for k, v in request.headers.items()},
-                    raw, keys)
+                    raw, keys, service=_service_of(request))
     except auth.AuthError as failure:
         return error(failure.code, failure.message, 400)
     return None
@@ -180,6 +198,9 @@ async def guarded_body(request: Request, access: auth.Access | None, limit: int 
     too_large = ("RequestEntityTooLargeException", f"The request body is larger than {limit} bytes", 413)
     if int(length) > limit:  # before reading it, and before checking who sends it
         return b"", error(*too_large)
+    early = unsigned_refusal(request, access, None, error)  # an unsigned stranger's body is never read
+    if early is not None:
+        return b"", early
     try:
         raw = await _body(request, limit)
     except _TooLarge:

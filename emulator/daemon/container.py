@@ -105,6 +105,13 @@ class NetworkJoiner:
                     return
             self._joined.add(network)
 
+    def published_openly(self) -> list[str]:
+        """The bindings that publish our ports beyond the host's loopback (`0.0.0.0:7788`): traffic
+        through them arrives from a gateway address like the host's own, whoever sent it."""
+        bindings = (self.container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
+        return [f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}" for entries in bindings.values()
+                for b in entries or [] if (b.get("HostIp") or "0.0.0.0") not in ("127.0.0.1", "::1")]
+
     def join_existing(self, daemon_id: str) -> None:
         """After a restart, actions re-attached to may run on networks made before."""
         for network in self.client.networks.list(filters={"label": f"pipemu.daemon={daemon_id}"}):

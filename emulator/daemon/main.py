@@ -114,11 +114,14 @@ def host_addresses() -> set[str]:
     """The host's own addresses on the engine's networks (each network's gateway): a request from
     one of them comes from this machine (a published port's proxy, a user on the bridge address),
     not from a container. Empty without a local engine."""
+    if not os.environ.get("DOCKER_HOST", "unix://").startswith("unix://"):
+        return set()  # a remote engine's gateways are addresses of another machine
     try:
         import docker
 
-        return set().union(*(container.gateways(n.attrs) for n in docker.from_env(timeout=5).networks.list()))
-    except Exception:  # no engine, or a remote one: only loopback is the host
+        networks = docker.from_env(timeout=5).networks.list(filters={"driver": "bridge"})  # not macvlan's router
+        return set().union(*(container.gateways(n.attrs) for n in networks))
+    except Exception:  # no engine: only loopback is the host
         return set()
 
 
@@ -234,9 +237,15 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     try:
         # Who must sign (api/auth.py): containers always, with the daemon's own keys; the host's
         # users only when credentials were configured.
-        known = host_addresses()
+        openly = joiner.published_openly() if joiner else []
+        if openly and not credentials:
+            log.warning("the API's port is published on %s: requests through it cannot be told from other "
+                        "containers' or other machines', so every request must be signed with the daemon's own keys; "
+                        "publish it on 127.0.0.1 only, or give the daemon --access-key/--secret-key and sign with "
+                        "those", ", ".join(openly))
+        known = set() if openly else host_addresses()
         access = Access(own=dict([own]), configured=dict([credentials]) if credentials else None,
-                        host_addresses=(lambda: known | joiner.gateways) if joiner else known)
+                        host_addresses=(lambda: known | joiner.gateways) if joiner and not openly else known)
         # uvicorn turns SIGTERM and SIGINT into a graceful stop: no new requests, then return.
         # Host names the daemon answers (api/hosts.py): its containers' name for it, the host it
         # was told to listen on, and the names it was given.

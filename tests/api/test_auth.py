@@ -124,3 +124,64 @@ def test_with_credentials_pipemus_own_endpoints_need_a_signature_too(locked_daem
     with pytest.raises(CliError) as raised:
         next(iter(CliDaemon(locked_daemon.endpoint).events()))
     assert "InvalidSignatureException" in str(raised.value)
+
+
+def _signed(endpoint: str, target: str, body: bytes, service: str = "codepipeline", extra: dict | None = None):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url=endpoint + "/", data=body, headers={
+        "X-Amz-Target": f"CodePipeline_20150709.{target}", "Content-Type": "application/x-amz-json-1.1",
+        **(extra or {})})
+    SigV4Auth(Credentials("AKIDLOCAL", "s3cret"), service, "us-east-1").add_auth(request)
+    return list(request.headers.items())
+
+
+def _send(endpoint: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, dict]:
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
+    connection.putheader("Host", parts.netloc)
+    for name, value in headers:
+        connection.putheader(name, value)
+    connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body)
+    answer = connection.getresponse()
+    return answer.status, json.loads(answer.read() or b"{}")
+
+
+def test_a_captured_signature_cannot_be_turned_into_another_call(locked_daemon):
+    endpoint = locked_daemon.endpoint
+    body = b'{"name": "nothing"}'
+    headers = _signed(endpoint, "GetPipeline", body)
+    assert _send(endpoint, headers, body)[1]["__type"] == "PipelineNotFoundException"  # the original is fine
+    # Another operation put before the signed one: refused, not read two ways.
+    status, answer = _send(endpoint, [("X-Amz-Target", "CodePipeline_20150709.StartPipelineExecution"), *headers], body)
+    assert (status, answer["__type"]) == (400, "IncompleteSignatureException") and "x-amz-target" in answer["message"]
+    # A body hash the client declares instead of the body's own: it must be the body's.
+    headers = _signed(endpoint, "ListPipelines", b"{}", extra={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    assert _send(endpoint, headers, b'{"maxResults": 1}')[1]["__type"] == "InvalidSignatureException"
+    # A signature made for another service.
+    headers = _signed(endpoint, "ListPipelines", b"{}", service="s3")
+    status, answer = _send(endpoint, headers, b"{}")
+    assert answer["__type"] == "InvalidSignatureException" and "codepipeline" in answer["message"]
+
+
+def test_a_port_published_beyond_loopback_is_told_apart():
+    from types import SimpleNamespace
+
+    from emulator.daemon.container import NetworkJoiner
+
+    def joiner(bindings):
+        return NetworkJoiner(None, SimpleNamespace(attrs={"HostConfig": {"PortBindings": bindings}}), 7788)
+
+    assert joiner({"7788/tcp": [{"HostIp": "127.0.0.1", "HostPort": "7788"}]}).published_openly() == []
+    assert joiner({"7788/tcp": [{"HostIp": "", "HostPort": "7796"}]}).published_openly() == ["0.0.0.0:7796"]
+    assert joiner({"7788/tcp": [{"HostIp": "::1", "HostPort": "1"}, {"HostIp": "192.168.1.5", "HostPort": "2"}]}
+                  ).published_openly() == ["192.168.1.5:2"]
+    assert joiner(None).published_openly() == []

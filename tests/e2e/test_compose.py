@@ -193,3 +193,35 @@ def test_compose_runs_the_daemon_in_a_container(tmp_path, docker_client, python_
             for network in docker_client.networks.list(filters={"label": label}):
                 network.remove()
     assert not list_containers(docker_client, {"label": f"com.docker.compose.project={name}"})
+
+
+def test_a_port_published_on_every_address_takes_signatures_only(tmp_path, docker_client, daemon_image, busybox_image):
+    """`docker run -p 7788:7788 pipemu/daemon`: the published port's traffic arrives from a
+    gateway whoever sent it (another container, another machine), so nothing unsigned is answered."""
+    (tmp_path / "pipelines").mkdir()
+    port = free_port()
+    daemon = docker_client.containers.run(
+        daemon_image, ["serve", "--host=0.0.0.0", "--port=7788", f"--pipelines={tmp_path / 'pipelines'}",
+                       "--state-dir=/state"],
+        detach=True, ports={"7788/tcp": ("0.0.0.0", port)}, environment={"PIPEMU_IN_CONTAINER": "1"},
+        volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock"},
+                 str(tmp_path): {"bind": str(tmp_path)}}, labels={"pipemu.test": "published"})
+    try:
+        deadline = time.monotonic() + 90
+        while "serving on" not in daemon.logs().decode() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        logs = daemon.logs().decode()
+        assert f"published on 0.0.0.0:{port}" in logs, logs
+        probe = docker_client.containers.run(
+            busybox_image, ["sh", "-c", "wget -O- --header 'X-Amz-Target: CodePipeline_20150709.ListPipelines' "
+                            "--header 'Content-Type: application/x-amz-json-1.1' --post-data '{}' "
+                            f"http://host.docker.internal:{port}/ 2>&1; echo exit=$?"],
+            detach=True, extra_hosts={"host.docker.internal": "host-gateway"})
+        try:
+            probe.wait(timeout=60)
+            answer = probe.logs().decode()
+        finally:
+            probe.remove(force=True)
+        assert "400 Bad Request" in answer and "exit=1" in answer, answer
+    finally:
+        daemon.remove(force=True)
