@@ -131,7 +131,8 @@ class ActionRunner:
                 self.log(command, f"[pipemu] action failed: {message}")
                 saved = report(failed(message))
             elif isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
-                message = f"pipeline-emulator could not write its state folder ({exc.strerror}: {exc.filename})"
+                where_to = exc.filename or self.state_dir
+                message = f"pipeline-emulator could not write its state folder ({where_to}): {exc.strerror}"
                 log.error("action %s.%s failed: %s", command.stage, action.name, message)
                 saved = report(failed(message))
             else:  # a bug of ours must still end the action
