@@ -114,6 +114,9 @@ class ServiceCore:
 
             if self._diverged is not None:
                 raise self._diverged
+            # While the store refuses writes, a change is refused before it is handled: undoing
+            # it (a replay of the whole log) costs far more than asking.
+            self.store.check_writable()
             now = self._clock()
             try:
                 commands = self.engine.handle(event, now, new_id)

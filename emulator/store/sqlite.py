@@ -63,6 +63,7 @@ class Store:
         self._lock = threading.Lock()
         self._log_seq: dict[str, int] = {}
         self._db = None
+        self.refusing: Exception | None = None  # the last write's refusal, until a write commits
         try:
             self._open()
         except (OSError, sqlite3.Error) as error:
@@ -109,6 +110,18 @@ class Store:
             raise  # a bug of ours, not the disk
         except sqlite3.DatabaseError as error:  # full, read-only, I/O error, corrupted under us
             raise self._refused(error) from None
+        self.refusing = None
+
+    def check_writable(self) -> None:
+        """After a refused write, raise its StateNotWritable again unless a small write commits
+        now: a caller that would have to undo work when the commit fails asks first (cheap)."""
+        if self.refusing is None:
+            return
+        with self._lock, self._writing():
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT OR REPLACE INTO action_logs VALUES ('', 0, 0, '')")
+            self._db.execute("DELETE FROM action_logs WHERE action_execution_id = ''")
+            self._db.execute("COMMIT")
 
     def _refused(self, error: sqlite3.Error):
         if self._db.in_transaction:
@@ -116,7 +129,8 @@ class Store:
                 self._db.execute("ROLLBACK")
             except sqlite3.Error:
                 pass  # SQLite rolled it back already
-        return not_writable(error, self.path)
+        self.refusing = not_writable(error, self.path)
+        return self.refusing
 
     def _migrate(self) -> None:
         with self._lock:

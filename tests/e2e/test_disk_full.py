@@ -167,3 +167,37 @@ def test_a_build_that_ends_while_the_disk_is_full_is_failed_once_space_is_freed(
             assert [s["pipelineExecutionId"] for s in before["executions"]] == [execution]
         finally:
             daemon.stop()
+
+
+def test_a_build_whose_end_was_not_saved_when_the_daemon_died_ends_after_the_restart(tmp_path, busybox_image):
+    """Killed while the result waits to be saved: the build's container was kept, so the restarted
+    daemon re-attaches to it and saves how it ended; the execution ends, and stays ended."""
+    repo = init_repo(tmp_path / "repo")
+    commit(repo, "initial")
+    build = {"name": "build", "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+             "configuration": {"ProjectName": "slow"}, "inputArtifacts": [{"name": "SourceOutput"}]}
+    spec = {"version": 0.2, "phases": {"build": {"commands": ["sleep 3", "echo built"]}}}
+    article_pipeline.write(tmp_path / "pipelines", definition(
+        BUILD, repo, [{"name": "Build", "actions": [build]}], projects={"slow": {"image": busybox_image, "buildspec": spec}}))
+    with small_tmpfs(tmp_path / "state") as state:
+        daemon = Daemon(tmp_path / "pipelines", state).start()
+        try:
+            client = daemon.client()
+            execution = client.start_pipeline_execution(name=BUILD)["pipelineExecutionId"]
+            wait_for(lambda: action_of(client.get_pipeline_state(name=BUILD), "Build", "build")
+                     .get("latestExecution", {}).get("status") == "InProgress", what="the build running")
+            filler = fill(state)
+            wait_for(lambda: "not saved" in daemon.log(), timeout=90, what="the build's end not saved")
+            daemon.kill()
+            filler.unlink()
+            daemon = Daemon(daemon.pipelines, daemon.state, port=daemon.port).start()
+            client = daemon.client()
+            status = wait_for(lambda: (lambda s: s if s != "InProgress" else None)(client.get_pipeline_execution(
+                pipelineName=BUILD, pipelineExecutionId=execution)["pipelineExecution"]["status"]),
+                timeout=60, what="the execution ended after the restart")
+            assert status == "Succeeded"  # how the kept container ended, read again
+            before = view(client, BUILD)
+            daemon = restarted(daemon)
+            assert view(daemon.client(), BUILD) == before
+        finally:
+            daemon.stop()

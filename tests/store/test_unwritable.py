@@ -128,3 +128,34 @@ def test_a_full_disk_refuses_the_commit_and_the_log_takes_writes_once_space_is_f
         started = service.start_pipeline_execution({"name": PIPELINE})["pipelineExecutionId"]
         assert logged(store)[-1].execution_id == started
         store.close()
+
+
+def test_while_the_store_refuses_a_change_is_refused_before_it_is_handled(service, monkeypatch):
+    """The first refusal undoes the change (a replay of the log); later ones ask the store first."""
+    refuse_writes(service.store, True)
+    handled = []
+    handle = service.engine.handle
+    monkeypatch.setattr(service.engine, "handle", lambda *args: handled.append(args[0]) or handle(*args))
+    for number in range(3):
+        with pytest.raises(StateNotWritable):
+            service.apply(ExecutionStarted(PIPELINE, f"e{number}", "StartPipelineExecution"))
+    assert [e.execution_id for e in handled] == ["e0"]
+    refuse_writes(service.store, False)
+    service.apply(ExecutionStarted(PIPELINE, "e3", "StartPipelineExecution"))
+    assert list(service.engine.pipelines[PIPELINE].executions) == ["e3"]
+
+
+def test_memory_that_cannot_be_read_back_refuses_every_later_change(service, monkeypatch):
+    refuse_writes(service.store, True)
+
+    def unreadable():
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(service.store, "events", unreadable)
+    with pytest.raises(StateNotWritable):
+        service.apply(ExecutionStarted(PIPELINE, "lost", "StartPipelineExecution"))
+    refuse_writes(service.store, False)
+    with pytest.raises(StateNotWritable) as refused:
+        service.apply(ExecutionStarted(PIPELINE, "later", "StartPipelineExecution"))
+    assert "restart the daemon" in str(refused.value)
+    assert "later" not in service.engine.pipelines[PIPELINE].executions
