@@ -117,6 +117,8 @@ class ServiceCore:
             # While the store refuses writes, a change is refused before it is handled: undoing
             # it (a replay of the whole log) costs far more than asking.
             self.store.check_writable()
+            if len(self.unsaved):  # results that could not be saved before go first
+                self.unsaved.flush()
             now = self._clock()
             try:
                 commands = self.engine.handle(event, now, new_id)

@@ -4,7 +4,8 @@ A runner thread or a timer reports an action's end while the disk is full (or re
 event could not be committed, so the engine did not change. The result is kept here as the
 action's failure (a success whose record was lost is not trusted; a failure keeps its own
 words) and stored again every `RETRY_SECONDS`, in the order the results came, until the store
-takes it or the engine refuses it (the execution ended meanwhile, e.g. stopped).
+takes it or the engine refuses it (the execution ended meanwhile, e.g. stopped); the next change
+that can be saved stores them first.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class Unsaved:
         are left."""
         with self._lock:
             self._scheduled = False
-            waiting, self._events = self._events, []
+            waiting, self._events = self._events, []  # a flush's own changes find none waiting
         left: list[Event] = []
         for index, event in enumerate(waiting):
             try:

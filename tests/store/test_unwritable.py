@@ -159,3 +159,15 @@ def test_memory_that_cannot_be_read_back_refuses_every_later_change(service, mon
         service.apply(ExecutionStarted(PIPELINE, "later", "StartPipelineExecution"))
     assert "restart the daemon" in str(refused.value)
     assert "later" not in service.engine.pipelines[PIPELINE].executions
+
+
+def test_the_next_change_that_can_be_saved_stores_the_waiting_results_first(service):
+    execution_id = service.start_pipeline_execution({"name": PIPELINE})["pipelineExecutionId"]
+    source = service.runner.submitted[-1]
+    refuse_writes(service.store, True)
+    service.report(ActionSucceeded(PIPELINE, execution_id, source.stage, source.action.name, source.action_execution_id))
+    refuse_writes(service.store, False)
+    later = service.start_pipeline_execution({"name": PIPELINE})["pipelineExecutionId"]
+    assert len(service.unsaved) == 0
+    kinds = [(type(e).__name__, getattr(e, "execution_id", None)) for e in logged(service.store)[-2:]]
+    assert kinds == [("ActionFailed", execution_id), ("ExecutionStarted", later)]
