@@ -54,6 +54,16 @@ def _credentials() -> tuple[str, str]:
     return "pipemu-cli", "pipemu-cli"
 
 
+def _http_error(error: urllib.error.HTTPError) -> CliError:
+    """An error answer of pipemu's endpoints (`{"__type", "message"}`) as a CliError."""
+    try:
+        body = json.loads(error.read() or b"{}")
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    return aws_error(body.get("__type") or f"HTTP{error.code}", body.get("message") or error.reason)
+
+
 class Daemon:
     """The daemon at `endpoint`: `call` for the CodePipeline API, `get` for pipemu's endpoints."""
 
@@ -111,18 +121,26 @@ class Daemon:
             if not token or (limit is not None and len(items) >= limit):
                 return items[:limit] if limit is not None else items
 
+    def _signed_get(self, path: str, headers: dict[str, str]) -> urllib.request.Request:
+        """A GET of one of pipemu's endpoints, SigV4-signed as the API's calls are (a daemon with
+        credentials answers nothing unsigned)."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        request = AWSRequest(method="GET", url=self.endpoint + path, headers=headers)
+        SigV4Auth(Credentials(*_credentials()), "codepipeline",
+                  os.environ.get("AWS_DEFAULT_REGION") or "us-east-1").add_auth(request)
+        return urllib.request.Request(self.endpoint + path, headers=dict(request.headers.items()))
+
     def get(self, path: str, timeout: float = 10) -> dict:
         """GET one of pipemu's JSON endpoints; an error body `{"__type", "message"}` becomes CliError."""
-        request = urllib.request.Request(self.endpoint + path, headers={"Accept": "application/json"})
+        request = self._signed_get(path, {"Accept": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as answer:
                 return json.loads(answer.read() or b"{}")
         except urllib.error.HTTPError as error:
-            try:
-                body = json.loads(error.read() or b"{}")
-            except ValueError:
-                body = {}
-            raise aws_error(body.get("__type") or f"HTTP{error.code}", body.get("message") or error.reason) from None
+            raise _http_error(error) from None
         except (urllib.error.URLError, OSError, ValueError) as error:
             raise unreachable(self.endpoint, getattr(error, "reason", error)) from None
 
@@ -138,7 +156,9 @@ class Daemon:
         first. Ends by raising CliError(UNREACHABLE) when the stream closes."""
         try:
             # Longer than the daemon's 15 s heartbeat, so a quiet daemon is not taken for a dead one.
-            stream = urllib.request.urlopen(self.endpoint + "/pipemu/events", timeout=60)
+            stream = urllib.request.urlopen(self._signed_get("/pipemu/events", {}), timeout=60)
+        except urllib.error.HTTPError as error:
+            raise _http_error(error) from None
         except (urllib.error.URLError, OSError) as error:
             raise unreachable(self.endpoint, getattr(error, "reason", error)) from None
         try:

@@ -34,6 +34,15 @@ def busybox_image(docker_client) -> str:
     return ensure_busybox_image(docker_client)
 
 
+@pytest.fixture(scope="session")
+def python_image(docker_client) -> str:
+    """A Python image with boto3 (the Lambda runtime's, built offline once): a container that
+    calls the API as AWS's SDK does, signed."""
+    from emulator.runner.lambda_images import ensure_runtime_image
+
+    return ensure_runtime_image(docker_client, "python3.12")
+
+
 @pytest.fixture
 def service_repo(tmp_path):
     repo = init_repo(tmp_path / "repo")

@@ -15,11 +15,15 @@ from emulator.service.cloudformation import OPERATIONS as CLOUDFORMATION_OPERATI
 
 from . import extensions, lambda_api, query
 from .ui import routes as dashboard_routes
-from .wire import guarded_body, handle
+from .auth import Access
+from .wire import guarded_body, handle, unsigned_refusal
 
 
-def create_app(service: CodePipeline, secrets: dict[str, str] | None = None) -> Starlette:
-    """`secrets` (access key id -> secret key): when given, requests must be SigV4-signed with one."""
+def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, access: Access | None = None) -> Starlette:
+    """`access` says who must sign with which keys (api/auth.py); `secrets` (access key id ->
+    secret key) alone: every request must be SigV4-signed with one of them."""
+    if access is None:
+        access = Access(configured=secrets)
 
     runner = getattr(service, "runner", None)
     stacks = getattr(runner, "stacks", None)
@@ -29,13 +33,15 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None) -> 
     async def api(request: Request) -> Response:
         form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         if form and "x-amz-target" not in request.headers and cloudformation is not None:
-            raw, refused = await guarded_body(request, secrets, error=query.error_xml)
+            raw, refused = await guarded_body(request, access, error=query.error_xml)
             if refused is not None:
                 return refused
             return await query.handle(raw, request, "cloudformation", cloudformation, CLOUDFORMATION_OPERATIONS)
-        return await handle(request, service, secrets)
+        return await handle(request, service, access)
 
     async def health(request: Request) -> Response:
+        if unsigned_refusal(request, access) is not None:
+            return JSONResponse({"status": "ok"})  # liveness for anyone; what it knows, only to signers
         with service.lock:
             pipelines = len(service.engine.pipelines)
             errors = [str(e) for e in service.definition_errors]
@@ -43,17 +49,17 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None) -> 
                              "definitionWarnings": service.warnings()})
 
     async def action_logs(request: Request) -> Response:
-        return await extensions.logs(request, service)
+        return unsigned_refusal(request, access) or await extensions.logs(request, service)
 
     async def change_events(request: Request) -> Response:
-        return await extensions.events(request, service)
+        return unsigned_refusal(request, access) or await extensions.events(request, service)
 
     return Starlette(routes=[
         Route("/", api, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/pipemu/logs/{action_execution_id}", action_logs, methods=["GET"]),
         Route("/pipemu/events", change_events, methods=["GET"]),
-        *(lambda_api.routes(lambdas, secrets) if lambdas is not None else []),
+        *(lambda_api.routes(lambdas, access) if lambdas is not None else []),
         *dashboard_routes,  # GET /ui: the web dashboard
         *(lambda_api.fallback() if lambdas is not None else []),  # last: it takes any dated path
     ])

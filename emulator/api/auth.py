@@ -1,13 +1,13 @@
-"""SigV4 checking, when credentials are configured: the signature is recomputed with botocore's
-own signer over exactly the headers the client signed, and compared.
-
-Without configured credentials every request is accepted (the default, as a local twin should).
+"""SigV4 checking: the signature is recomputed with botocore's own signer over exactly the
+headers the client signed, and compared; `Access` says which requests must be signed, and with
+which keys (the daemon's own, given to its containers; the user's, when configured).
 """
 
 from __future__ import annotations
 
 import datetime
 import hmac
+import ipaddress
 import re
 
 from botocore.auth import SigV4Auth
@@ -64,3 +64,46 @@ def verify(method: str, url: str, headers: dict[str, str], body: bytes, secrets:
             "Check your AWS Secret Access Key and signing method.",
         )
     return match["key"]
+
+
+class Access:
+    """Who must sign, and with which keys.
+
+    - `own`: the daemon's own keys, given to every container it starts (daemon/credentials.py).
+    - `configured`: the keys of `--access-key/--secret-key`, for its users.
+    - `host_addresses`: the host's own addresses on Docker's networks (the gateways): a request
+      from one of them, or from loopback, comes from this machine's users, not from a container.
+
+    Without configured keys, requests from the host are open (as other local emulators are) and
+    every other request must be signed with the daemon's own keys: a container that pipemu did not
+    start has none. With configured keys, every request must be signed, with either.
+    """
+
+    def __init__(self, own: dict[str, str] | None = None, configured: dict[str, str] | None = None,
+                 host_addresses=()) -> None:
+        self.own = dict(own or {})
+        self.configured = dict(configured or {})
+        # A set, or a function giving the current one (networks joined later add theirs).
+        self._host_addresses = host_addresses if callable(host_addresses) else frozenset(host_addresses)
+
+    @property
+    def host_addresses(self):
+        found = self._host_addresses
+        return found() if callable(found) else found
+
+    def from_host(self, peer: str | None) -> bool:
+        try:
+            address = ipaddress.ip_address(peer or "")
+        except ValueError:
+            return False
+        if getattr(address, "ipv4_mapped", None):
+            address = address.ipv4_mapped
+        return address.is_loopback or str(address) in self.host_addresses
+
+    def keys_for(self, peer: str | None) -> dict[str, str] | None:
+        """The keys a request from `peer` must be signed with; None: it need not be signed."""
+        if self.configured:
+            return {**self.own, **self.configured}
+        if not self.own or self.from_host(peer):
+            return None
+        return dict(self.own)

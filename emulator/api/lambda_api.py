@@ -20,6 +20,7 @@ from starlette.routing import Route
 from emulator.lambdas.functions import parse_identifier
 from emulator.lambdas.service import PAYLOAD_LIMIT, FunctionNotFound, Lambdas
 
+from .auth import Access
 from .wire import guarded_body
 
 PREFIX = "/2015-03-31/functions"
@@ -34,7 +35,7 @@ def error(code: str, message: str, status: int | None = None) -> Response:
                         headers={"X-Amzn-ErrorType": code, "x-amzn-RequestId": str(uuid.uuid4())})
 
 
-def routes(lambdas: Lambdas, secrets: dict[str, str] | None) -> list[Route]:
+def routes(lambdas: Lambdas, access: Access | None) -> list[Route]:
     limiters: list = []
 
     def _limiter():
@@ -62,7 +63,7 @@ def routes(lambdas: Lambdas, secrets: dict[str, str] | None) -> list[Route]:
         return fn, None
 
     async def invoke(request: Request) -> Response:
-        raw, refused = await guarded_body(request, secrets, PAYLOAD_LIMIT, _refusal)
+        raw, refused = await guarded_body(request, access, PAYLOAD_LIMIT, _refusal)
         if refused is not None:
             return refused
         fn, failed = find(request)
@@ -94,7 +95,7 @@ def routes(lambdas: Lambdas, secrets: dict[str, str] | None) -> list[Route]:
         return Response(answer.payload, status_code=200, media_type="application/json", headers=headers)
 
     async def checked(request: Request) -> Response | None:
-        _, refused = await guarded_body(request, secrets, error=_refusal)
+        _, refused = await guarded_body(request, access, error=_refusal)
         return refused
 
     async def get_function(request: Request) -> Response:

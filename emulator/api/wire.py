@@ -150,7 +150,22 @@ def signed_url(request: Request) -> str:
     return f"{request.url.scheme}://{host}{raw_path.decode('latin-1')}" + (f"?{query.decode('latin-1')}" if query else "")
 
 
-async def guarded_body(request: Request, secrets: dict[str, str] | None, limit: int = MAX_BODY,
+def unsigned_refusal(request: Request, access: auth.Access | None, raw: bytes = b"",
+                     error=error_response) -> Response | None:
+    """The error answer for a request that must be signed (by who sends it: `access`) and is not
+    signed rightly; None when it may go on."""
+    keys = access.keys_for(request.client.host if request.client else None) if access else None
+    if keys is None:
+        return None
+    try:
+        auth.verify(request.method, signed_url(request), {k.lower(): v for k, v in request.headers.items()},
+                    raw, keys)
+    except auth.AuthError as failure:
+        return error(failure.code, failure.message, 400)
+    return None
+
+
+async def guarded_body(request: Request, access: auth.Access | None, limit: int = MAX_BODY,
                        error=error_response) -> tuple[bytes, Response | None]:
     """The request's body once the checks every protocol shares have passed (same origin, size,
     signature), else the error answer (written by `error`, the protocol's own form)."""
@@ -169,17 +184,11 @@ async def guarded_body(request: Request, secrets: dict[str, str] | None, limit: 
         raw = await _body(request, limit)
     except _TooLarge:
         return b"", error(*too_large)
-    if secrets:
-        try:
-            auth.verify(request.method, signed_url(request), {k.lower(): v for k, v in request.headers.items()},
-                        raw, secrets)
-        except auth.AuthError as failure:
-            return b"", error(failure.code, failure.message, 400)
-    return raw, None
+    return raw, unsigned_refusal(request, access, raw, error)
 
 
-async def handle(request: Request, service: CodePipeline, secrets: dict[str, str] | None = None) -> Response:
-    raw, refused = await guarded_body(request, secrets)
+async def handle(request: Request, service: CodePipeline, access: auth.Access | None = None) -> Response:
+    raw, refused = await guarded_body(request, access)
     if refused is not None:
         return refused
     target = request.headers.get("x-amz-target", "")

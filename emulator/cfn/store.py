@@ -104,10 +104,11 @@ def _read(path: Path) -> dict | None:
 
 
 def _write(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     try:
-        with open(partial, "w") as fh:
+        # 0600, as every file of the state folder: a record holds a stack's outputs and parameters.
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
             json.dump(record, fh, indent=1)
             fh.flush()
             os.fsync(fh.fileno())

@@ -14,6 +14,7 @@ names (docker-in-docker, a remote engine) leaves everything as on a host.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -62,6 +63,17 @@ def own_container(client):
     return None
 
 
+def gateways(network_attrs: dict) -> set[str]:
+    """A network's gateways (the host's addresses on it), from its inspect or listing."""
+    found = set()
+    for entry in (network_attrs.get("IPAM") or {}).get("Config") or []:
+        if entry.get("Gateway"):
+            found.add(entry["Gateway"].split("/")[0])
+        elif entry.get("Subnet"):  # engines that leave the gateway out use the subnet's first host
+            found.add(str(next(ipaddress.ip_network(entry["Subnet"], strict=False).hosts())))
+    return found
+
+
 class NetworkJoiner:
     """Called by the runner with each network it makes sure of; joins it under ALIAS."""
 
@@ -70,6 +82,9 @@ class NetworkJoiner:
         self.endpoint = f"http://{alias}:{port}"
         self._joined: set[str] = set()
         self._lock = threading.Lock()
+        # The host's address on each network joined: Docker may move the published port to the
+        # network joined last (before Docker 28), and the host's requests then come from there.
+        self.gateways: set[str] = set()
 
     def __call__(self, network: str) -> None:
         import docker.errors
@@ -78,7 +93,9 @@ class NetworkJoiner:
             if network in self._joined:
                 return
             try:
-                self.client.networks.get(network).connect(self.container, aliases=[self.alias])
+                found = self.client.networks.get(network)
+                self.gateways.update(gateways(found.attrs))
+                found.connect(self.container, aliases=[self.alias])
                 log.info("joined network %s as %s", network, self.alias)
             except docker.errors.APIError as exc:
                 self.container.reload()  # already there (a restarted container) is fine

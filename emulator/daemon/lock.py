@@ -14,7 +14,7 @@ class StateFolderLocked(Exception):
 def lock_state_folder(state_dir: Path):
     """Hold the lock for the life of the returned file object (the OS drops it on exit or kill)."""
     path = Path(state_dir) / "daemon.lock"
-    handle = open(path, "a+")
+    handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from emulator.api.app import create_app
+from emulator.api.auth import Access
 from emulator.api.hosts import HostAllowList
 from emulator.definitions import load_folder
 from emulator.runner.actions import ActionRunner
@@ -33,6 +34,7 @@ from emulator.service.timers import Timers
 from emulator.store import Store
 
 from . import container
+from .credentials import own_credentials
 from .folder_watch import FolderWatcher
 from .lock import lock_state_folder
 from .triggers import Triggers
@@ -45,12 +47,14 @@ def daemon_id(state_dir: Path) -> str:
     daemon finds its own (and never touches another daemon's)."""
     path = state_dir / "daemon-id"
     if not path.exists():
-        path.write_text(f"pipemu-{uuid.uuid4().hex[:12]}\n")
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(f"pipemu-{uuid.uuid4().hex[:12]}\n")
     return path.read_text().strip()
 
 
 def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str | None = None,
-                  on_network: Callable[[str], None] | None = None) -> tuple[CodePipeline, Timers]:
+                  on_network: Callable[[str], None] | None = None,
+                  credentials: tuple[str, str] | None = None) -> tuple[CodePipeline, Timers]:
     store = Store(state_dir)
     timers = Timers()
     service_box: list[CodePipeline] = []
@@ -70,6 +74,7 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
         api_endpoint=container_endpoint,
         region=region,
         on_network=on_network,
+        credentials=credentials,
     )
     retention = int(os.environ.get("PIPEMU_ARTIFACT_RETENTION", "20"))
     service = CodePipeline(store, runner, region=region, timers=timers, artifact_retention=retention)
@@ -103,6 +108,18 @@ def bridge_gateway() -> str | None:
         return None
     except Exception:  # no engine, or a remote one: containers cannot reach us this way
         return None
+
+
+def host_addresses() -> set[str]:
+    """The host's own addresses on the engine's networks (each network's gateway): a request from
+    one of them comes from this machine (a published port's proxy, a user on the bridge address),
+    not from a container. Empty without a local engine."""
+    try:
+        import docker
+
+        return set().union(*(container.gateways(n.attrs) for n in docker.from_env(timeout=5).networks.list()))
+    except Exception:  # no engine, or a remote one: only loopback is the host
+        return set()
 
 
 def listening_sockets(host: str, port: int) -> list[socket.socket]:
@@ -179,13 +196,15 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
           credentials: tuple[str, str] | None = None, allowed_hosts: list[str] = ()) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(state_dir, 0o700)  # before anything is written in it: keys, tokens, logs
     lock = lock_state_folder(state_dir)
     sockets = listening_sockets(host, port)
     port = sockets[0].getsockname()[1]
     joiner = container.network_joiner(port, daemon_id(state_dir))  # None unless we run in a container
     container_endpoint = (os.environ.get("PIPEMU_CONTAINER_ENDPOINT") or (joiner and joiner.endpoint)
                           or f"http://host.docker.internal:{port}")
-    service, timers = build_service(pipelines_dir, state_dir, container_endpoint, on_network=joiner)
+    own = own_credentials(state_dir)  # given to every container the daemon starts
+    service, timers = build_service(pipelines_dir, state_dir, container_endpoint, on_network=joiner, credentials=own)
     triggers = Triggers(service, schedule_clock())
 
     said = {str(w) for w in service.resources.warnings}  # warnings logged at start
@@ -213,12 +232,16 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     triggers.start()
     watcher.start()
     try:
-        secrets = dict([credentials]) if credentials else None
+        # Who must sign (api/auth.py): containers always, with the daemon's own keys; the host's
+        # users only when credentials were configured.
+        known = host_addresses()
+        access = Access(own=dict([own]), configured=dict([credentials]) if credentials else None,
+                        host_addresses=(lambda: known | joiner.gateways) if joiner else known)
         # uvicorn turns SIGTERM and SIGINT into a graceful stop: no new requests, then return.
         # Host names the daemon answers (api/hosts.py): its containers' name for it, the host it
         # was told to listen on, and the names it was given.
         names = [urlsplit(container_endpoint).hostname or "", host, *allowed_hosts]
-        config = uvicorn.Config(HostAllowList(create_app(service, secrets), names), log_level="warning",
+        config = uvicorn.Config(HostAllowList(create_app(service, access=access), names), log_level="warning",
                                 timeout_graceful_shutdown=5,
                                 date_header=False)
         log.info("serving on %s", ", ".join("%s:%d" % s.getsockname()[:2] for s in sockets))

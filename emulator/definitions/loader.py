@@ -29,6 +29,8 @@ from .models import (
     RESOURCE_KINDS,
     Bucket,
     DefinitionFile,
+    Parameter,
+    Secret,
     Function,
     Schedule,
     Stack,
@@ -37,9 +39,11 @@ from .models import (
     Project,
     Repository,
     check_pipeline,
+    inline_secret_values,
     referenced_resources,
 )
 from .coverage import not_carried_out
+from .secret_refs import action_references, file_references, undeclared
 
 SUFFIXES = (".yml", ".yaml", ".json")
 
@@ -80,6 +84,8 @@ class LoadedFolder:
     functions: dict[str, Function] = field(default_factory=dict)
     stacks: dict[str, Stack] = field(default_factory=dict)
     buckets: dict[str, Bucket] = field(default_factory=dict)
+    secrets: dict[str, Secret] = field(default_factory=dict)
+    parameters: dict[str, Parameter] = field(default_factory=dict)
     # (file, schedule, the pipeline it targets: its own `pipeline`, or that of its file)
     schedules: list[tuple[Path, Schedule, str | None]] = field(default_factory=list)
     # pipeline names that files with errors seem to declare: their last good versions stay
@@ -233,6 +239,9 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
     if definition is not None and definition.pipeline is not None and not errors:
         warnings = [dataclasses.replace(error(("pipeline",) + loc, message), severity="warning")
                     for loc, message in not_carried_out(definition.pipeline)]
+    if definition is not None and not errors:
+        warnings += [dataclasses.replace(error(loc, message), severity="warning")
+                     for loc, message in inline_secret_values(definition)]
     return LoadedFile(path, None if errors else definition, errors, warnings), document
 
 
@@ -465,6 +474,14 @@ def load_folder(folder: str | Path) -> LoadedFolder:
                 error(path, ("pipeline",) + loc, f"{RESOURCE_KINDS[section]} {resource} is not declared in any file of "
                       f"{folder} (add it under {section}:); the action will fail when it runs", "warning")
 
+    # As a project that does not exist yet: a secret or parameter with no stand-in fails the action
+    # that needs it when it runs.
+    stand_ins = {section: {name: resource for name, (_, resource) in declared[section].items()}
+                 for section in ("secrets", "parameters")}
+    for path, definition in parsed.items():
+        for loc, message in undeclared(file_references(definition), stand_ins["secrets"], stand_ins["parameters"]):
+            error(path, loc, message, "warning")
+
     for path, entry in current.items():
         if not folder_errors.get(path) and not folder_warnings.get(path):
             entry.document = None
@@ -560,4 +577,6 @@ def check_declaration(
             warnings.append((format_path(("pipeline",) + loc),
                              f"{RESOURCE_KINDS[section]} {name} is not declared in the pipelines folder (add it under "
                              f"{section}: in a file there); the action will fail when it runs"))
+    warnings += [(format_path(("pipeline",) + loc), message) for loc, message in undeclared(
+        action_references(pipeline), declared.get("secrets") or {}, declared.get("parameters") or {})]
     return pipeline, [], warnings

@@ -413,6 +413,60 @@ class Stack(AwsModel):
         return self
 
 
+class _StoredValue(AwsModel):
+    """Where a stand-in's value is read from, when an action needs it: `env` (a variable of the
+    daemon's environment) or `file` (relative to the declaring file), so that the value is never
+    in the definitions, the answers or the state; or `value` inline (accepted, with a warning:
+    the value then sits in the pipelines folder)."""
+
+    env: _text(r"[A-Za-z_][A-Za-z0-9_]*", 1, 255) | None = None  # type: ignore[valid-type]
+    file: Path | None = None
+    value: ScalarString | None = Field(default=None, repr=False)
+
+    @field_validator("file")
+    @classmethod
+    def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolved_path(value, info)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "_StoredValue":
+        if sum(source is not None for source in (self.env, self.file, self.value)) != 1:
+            raise PydanticCustomError("stored_value", "give exactly one of env, file or value")
+        return self
+
+
+class Secret(_StoredValue):
+    """A Secrets Manager secret (`SecretId`: its name, or its ARN
+    `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-xxxxxx`). A JSON object as its value
+    lets a reference pick one key (`NAME:json-key`), as on AWS."""
+
+
+class Parameter(_StoredValue):
+    """A Systems Manager Parameter Store parameter (its name, `/a/b` or `a`, or its ARN)."""
+
+    type: Literal["String", "StringList", "SecureString"] = "String"
+
+
+# AWS's names: a secret's (Secrets Manager CreateSecret: 1..512 of these) and a parameter's.
+SecretName = _text(r"[A-Za-z0-9/_+=.@-]+", 1, 512)
+ParameterName = _text(r"[A-Za-z0-9/_.-]+", 1, 1011)
+
+
+def inline_secret_values(definition: "DefinitionFile") -> list[Problem]:
+    """Warnings for values written in a definition file that AWS would keep secret: a secret's,
+    a SecureString parameter's (a String's is fine there)."""
+    found: list[Problem] = []
+    for name, secret in definition.secrets.items():
+        if secret.value is not None:
+            found.append((("secrets", name, "value"), "the secret's value sits in the pipelines folder: give it by "
+                                                      "env: VARIABLE or file: PATH to keep it out"))
+    for name, parameter in definition.parameters.items():
+        if parameter.value is not None and parameter.type == "SecureString":
+            found.append((("parameters", name, "value"), "the SecureString's value sits in the pipelines folder: give "
+                                                         "it by env: VARIABLE or file: PATH to keep it out"))
+    return found
+
+
 _SCHEDULE = re.compile(r"cron\(\s*(\S+\s+){5}\S+\s*\)|rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)")
 
 
@@ -444,6 +498,8 @@ class DefinitionFile(AwsModel):
     functions: dict[str, Function] = {}
     stacks: dict[str, Stack] = {}
     buckets: dict[str, Bucket] = {}
+    secrets: dict[SecretName, Secret] = {}  # type: ignore[valid-type]
+    parameters: dict[ParameterName, Parameter] = {}  # type: ignore[valid-type]
     schedules: list[Schedule] = []
     # get-pipeline prints it beside the pipeline; it describes AWS's copy, not the declaration.
     metadata: Any = Field(default=None, exclude=True)
@@ -464,6 +520,8 @@ RESOURCE_KINDS = {
     "functions": "function",
     "stacks": "stack",
     "buckets": "bucket",
+    "secrets": "secret",
+    "parameters": "parameter",
 }
 
 

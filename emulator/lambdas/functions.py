@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous request and response payload quota
+
 ACCOUNT_ID = "123456789012"
 # Names and ARNs as Lambda's API accepts them for FunctionName: a name, a partial ARN
 # (ACCOUNT:function:NAME) or a full ARN, each with an optional :QUALIFIER.

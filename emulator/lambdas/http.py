@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
 
+from .functions import PAYLOAD_LIMIT
+
 log = logging.getLogger(__name__)
 
 
@@ -132,6 +134,10 @@ def _body(body: bytes, content_type: str) -> tuple[str, bool]:
     return (base64.b64encode(body).decode(), True) if body else ("", False)
 
 
+class _TooLarge(Exception):
+    pass
+
+
 def _handler(invoke, routes: list, payload: str):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -139,20 +145,29 @@ def _handler(invoke, routes: list, payload: str):
         def _serve(self) -> None:
             try:
                 self._route()
+            except _TooLarge:  # as a function URL answers; the rest of the body is not read
+                self.close_connection = True
+                self._send(413, {"Content-Type": "application/json"}, b'{"message":"Request Entity Too Large"}')
             except Exception as exc:  # never a dropped connection: an answer AWS would give
                 log.warning("endpoint request failed: %s", exc)
                 self._send(502, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')
 
         def _read_body(self) -> bytes:
+            """The request's body, up to Lambda's payload quota (else _TooLarge, before reading more)."""
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                chunks = []
-                while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
+                chunks, total = [], 0
+                while (size := int(self.rfile.readline(64).split(b";")[0].strip() or b"0", 16)) > 0:
+                    total += size
+                    if total > PAYLOAD_LIMIT:
+                        raise _TooLarge()
                     chunks.append(self.rfile.read(size))
-                    self.rfile.readline()
-                while self.rfile.readline().strip():  # trailers
+                    self.rfile.readline(64)
+                while self.rfile.readline(8192).strip():  # trailers
                     pass
                 return b"".join(chunks)
             length = int(self.headers.get("Content-Length") or 0)
+            if length > PAYLOAD_LIMIT:
+                raise _TooLarge()
             return self.rfile.read(length) if length > 0 else b""
 
         def _route(self) -> None:

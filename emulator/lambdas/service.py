@@ -24,14 +24,13 @@ from emulator.runner.lambda_images import ensure_runtime_image, image_entry
 from emulator.runner.lambda_invoke import Invocation, InvocationResult, invoke
 from emulator.runner.containers import EngineUnavailable, list_containers
 
-from .functions import FunctionConfig, folder_digest, parse_identifier
+from .functions import PAYLOAD_LIMIT, FunctionConfig, folder_digest, parse_identifier
 from .http import Endpoints
 from .warm import WarmPool
 
 log = logging.getLogger(__name__)
 
 LOG_TAIL_BYTES = 4096  # Lambda's LogType=Tail answers the last 4 KB of the log
-PAYLOAD_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous request and response payload quota
 EVENT_QUEUE = 100  # InvocationType=Event invocations waiting or running at once
 
 

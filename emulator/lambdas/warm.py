@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from emulator.runner.containers import remove
+
+from .functions import PAYLOAD_LIMIT
 from emulator.runner.lambda_invoke import TASK_ROOT, Invocation, InvocationResult, environment, input_tar, shim
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ PORT = 8080
 READY_SECONDS = 30  # an environment that does not answer /ready by then failed to start
 _TAIL = 20
 
+
+# The shim's answer wraps the function's result in a little JSON (and escapes it): room for that.
+_ANSWER_LIMIT = 2 * PAYLOAD_LIMIT + 64 * 1024
 
 @dataclass(eq=False)
 class Environment:
@@ -109,7 +114,7 @@ class WarmPool:
         healthy = True
         try:
             result = self._call(env, invocation, deadline)
-            if result.error_type in ("Sandbox.Timedout", "Runtime.ExitError"):
+            if result.error_type in ("Sandbox.Timedout", "Runtime.ExitError", "Function.ResponseSizeTooLarge"):
                 healthy = False
             else:
                 env.reported.wait(0.5)  # the log stream may trail the answer a little
@@ -127,7 +132,12 @@ class WarmPool:
                 "X-Pipemu-Token": env.token, "X-Pipemu-Context": json.dumps(context),
                 "Content-Type": "application/json"})
             answer = connection.getresponse()
-            data = json.loads(answer.read() or b"{}")
+            raw = answer.read(_ANSWER_LIMIT + 1)  # a function's answer is never read whole past the quota
+            if len(raw) > _ANSWER_LIMIT:
+                return InvocationResult(False, None, "Function.ResponseSizeTooLarge",  # Lambda's wording
+                                        f"Response payload size exceeded maximum allowed payload size "
+                                        f"({PAYLOAD_LIMIT} bytes).")
+            data = json.loads(raw or b"{}")
         except (socket.timeout, TimeoutError):
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
             return InvocationResult(False, None, "Sandbox.Timedout",  # Lambda's wording

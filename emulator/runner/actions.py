@@ -50,6 +50,7 @@ class ActionRunner:
         api_endpoint: str | None = None,
         region: str = "us-east-1",
         on_network: Callable[[str], None] | None = None,
+        credentials: tuple[str, str] | None = None,
     ):
         self.state_dir = Path(state_dir)
         self._resources = resources
@@ -65,6 +66,8 @@ class ActionRunner:
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
         self.on_network = on_network  # told of each network before a container joins it
+        # The daemon's own keys (daemon/credentials.py): what lets its containers call its API.
+        self.credentials = credentials or ("pipemu", "pipemu")
         # The stacks deploys made and the functions they hold, served by the API as well.
         self.stacks = StackStore(self.state_dir / "cloudformation")
         self._deployed: tuple[int, list[FunctionConfig]] | None = None
@@ -123,8 +126,9 @@ class ActionRunner:
         try:
             output = (provider or not_emulated)(self, command, cancel)
         except ActionFailure as failure:
-            self.log(command, f"[pipemu] action failed: {failure}")
-            saved = report(failed(str(failure), failure.external_id))
+            message = self.masked(command, str(failure))  # kept in the state: never a secret's value
+            self.log(command, f"[pipemu] action failed: {message}")
+            saved = report(failed(message, failure.external_id))
         except Exception as exc:
             if engine_down(exc):  # no engine (stopped, restarting, DOCKER_HOST wrong): not a bug
                 message = unavailable_message(exc)
@@ -137,7 +141,7 @@ class ActionRunner:
                 saved = report(failed(message))
             else:  # a bug of ours must still end the action
                 log.exception("action %s.%s crashed", command.stage, action.name)
-                saved = report(failed(f"pipeline-emulator internal error: {exc}"))
+                saved = report(failed(self.masked(command, f"pipeline-emulator internal error: {exc}")))
         else:
             # None: the job reports its own result through the API
             saved = report(ActionSucceeded(*where, output=output)) if output is not None else True
@@ -212,25 +216,39 @@ class ActionRunner:
                                 "of the pipelines folder")
         return found
 
-    def log(self, command: RunAction, line: str) -> None:
+    def definitions(self):
+        """The current definitions folder (its stand-ins: `projects`, `secrets`, ...)."""
+        return self._resources()
+
+    def masked(self, command: RunAction, text: str) -> str:
+        """`text` with the values this action must never show replaced by ***, as CodeBuild does."""
         for secret in self._secrets.get(command.action_execution_id, ()):
-            line = line.replace(secret, "***")
+            text = text.replace(secret, "***")
+        return text
+
+    def log(self, command: RunAction, line: str) -> None:
         try:
-            self._write_log(command.action_execution_id, line)
+            self._write_log(command.action_execution_id, self.masked(command, line))
         except OSError as exc:  # the state folder refused it: the action goes on, its log has a gap
             if command.action_execution_id not in self._logs_lost:
                 self._logs_lost.add(command.action_execution_id)
                 log.error("log of %s.%s lost lines: %s", command.stage, command.action.name, exc)
 
+    def mask_values(self, command: RunAction, values: list[str]) -> None:
+        """These values (resolved secrets) never reach this action's stored log or result."""
+        known = set(self._secrets.get(command.action_execution_id, ())) | {v for v in values if v}
+        if known:
+            self._secrets[command.action_execution_id] = sorted(known, key=len, reverse=True)
+
     def mask(self, command: RunAction, environment: dict[str, str], secret_names: set[str] = frozenset()) -> None:
         """Values of secret-looking variables never reach the stored log."""
-        ours = self.aws_environment()  # dummy credentials of our own: nothing to hide
+        # Our endpoint, region and key id are no secrets; our secret key is, and is masked.
+        ours = {k for k in self.aws_environment() if k != "AWS_SECRET_ACCESS_KEY"}
         values = {
             value for name, value in environment.items()
             if value and len(value) >= 4 and name not in ours and (name in secret_names or SECRET_NAME.search(name))
         }
-        if values:
-            self._secrets[command.action_execution_id] = sorted(values, key=len, reverse=True)
+        self.mask_values(command, sorted(values))
 
     def client(self):
         with self._client_lock:
@@ -284,8 +302,8 @@ class ActionRunner:
         env = {
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "pipemu",
-            "AWS_SECRET_ACCESS_KEY": "pipemu",
+            "AWS_ACCESS_KEY_ID": self.credentials[0],
+            "AWS_SECRET_ACCESS_KEY": self.credentials[1],
         }
         if self.api_endpoint:
             env["AWS_ENDPOINT_URL"] = self.api_endpoint

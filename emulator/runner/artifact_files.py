@@ -5,12 +5,18 @@ controls it, symlinks included. The daemon keeps symlinks as they are (the next 
 them, inside its own file system) but never follows one out of the artifact on the host: reading
 a buildspec, a template, `Fn::GetParam`'s file or a template configuration goes through
 `inside`, and writing a build's output goes through `writable`, which refuses a path whose
-folder leads elsewhere through a link the same output made.
+folder leads elsewhere through a link the same output made. Copies go through `input_member`
+(into a container) and `copy_folder` (a bucket folder into an artifact): links stay links.
 """
 
 from __future__ import annotations
 
+import os
+import stat
+import tarfile
 from pathlib import Path, PurePosixPath
+
+from .containers import root_owned
 
 
 class OutsideArtifact(ValueError):
@@ -44,3 +50,73 @@ def writable(root: Path, relative: str) -> Path | None:
     if not target.parent.resolve().is_relative_to(base):
         return None
     return target
+
+
+def new_file(root: Path, relative: str, what: str = "file") -> Path:
+    """Where to write the new file `relative` (a name the pipeline's declaration gives, such as
+    OutputFileName) of the artifact folder `root`, its folders made: OutsideArtifact if the
+    name is absolute, climbs out with `..`, or reaches its folder through a link."""
+    parts = PurePosixPath(relative).parts
+    if not relative or PurePosixPath(relative).is_absolute() or ".." in parts:
+        raise OutsideArtifact(f"{what} {relative!r} must be a path inside the output artifact")
+    target = Path(root).resolve().joinpath(*parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if writable(root, relative) is None or target.is_symlink():
+        raise OutsideArtifact(f"{what} {relative!r} leads outside the output artifact through a link")
+    return target
+
+
+def input_member(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """tarfile.add's filter for an artifact copied into a container: members owned by root, links
+    kept as links (add never follows one), and nothing but files, folders and links: a FIFO or a
+    device node has no place in an artifact (one in a bucket folder is not copied either)."""
+    if not (info.isreg() or info.isdir() or info.issym() or info.islnk()):
+        return None
+    return root_owned(info)
+
+
+def copy_folder(source: Path, dest: Path, budget, digest) -> list[str]:
+    """Copy the folder `source` into `dest` (made if missing): folders, files, and links as the
+    links they are (never followed, wherever they lead). A FIFO, a device or a socket is not
+    copied (opening one would block or never end): the paths left out are returned. `budget`
+    (limits.Budget) counts each file's size before its bytes are read; `digest` (a hashlib
+    object) gets each file's path and bytes, and each link's path and target, in a fixed order."""
+    skipped: list[str] = []
+    todo = [PurePosixPath()]
+    while todo:
+        rel = todo.pop()
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        with os.scandir(source / rel) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        for entry in entries:
+            path = rel / entry.name
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISLNK(mode):
+                target = os.readlink(entry.path)
+                os.symlink(target, dest / path)
+                digest.update(f"{path}\0{target}\0".encode())
+            elif stat.S_ISDIR(mode):
+                todo.append(path)
+            elif stat.S_ISREG(mode):
+                _copy_file(entry.path, dest / path, str(path), budget, digest, skipped)
+            else:
+                skipped.append(str(path))
+    return skipped
+
+
+def _copy_file(source: str, target: Path, rel: str, budget, digest, skipped: list[str]) -> None:
+    # O_NOFOLLOW and O_NONBLOCK: a file swapped for a link or a FIFO since it was listed is
+    # neither followed nor waited on; fstat then says what was opened.
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with open(fd, "rb") as src:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            skipped.append(rel)
+            return
+        budget.take(info.st_size)
+        digest.update(rel.encode())
+        with open(target, "wb") as out:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+    os.chmod(target, stat.S_IMODE(info.st_mode) & 0o777)

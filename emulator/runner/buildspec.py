@@ -61,6 +61,8 @@ class Buildspec:
     artifacts: ArtifactSpec | None = None
     secondary_artifacts: dict[str, ArtifactSpec] = field(default_factory=dict)
     shell: str = "/bin/sh"
+    secrets_manager: dict[str, str] = field(default_factory=dict)  # variable -> secret reference
+    parameter_store: dict[str, str] = field(default_factory=dict)  # variable -> parameter name
 
 
 # ---------------------------------------------------------------- parsing
@@ -110,25 +112,38 @@ def _check_keys(mapping: Mapping, key: str, known: set[str], ignored: set[str] =
             raise BuildspecError(f"unknown key {key}.{k}" if key else f"unknown key {k}")
 
 
-def _parse_env(raw: Any) -> tuple[dict[str, str], tuple[str, ...]]:
+def _named_map(raw: Any, key: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in _mapping(raw, key).items():
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise BuildspecError(f"{key}: {name!r} is not a valid variable name")
+        out[name] = _scalar(value, f"{key}.{name}")
+    return out
+
+
+def _parse_env(raw: Any) -> tuple[dict[str, str], tuple[str, ...], dict[str, str], dict[str, str]]:
+    """env.variables, env.exported-variables, env.secrets-manager and env.parameter-store. The last
+    two map a variable to a reference (`secret-id:json-key:version-stage:version-id`, a
+    parameter's name), resolved by the runner (secrets.py) before the container is made."""
     env = _mapping(raw, "env")
-    _check_keys(env, "env", {"variables", "exported-variables", "shell"}, _IGNORED_ENV)
-    for unsupported in ("parameter-store", "secrets-manager"):
-        if unsupported in env:
-            raise BuildspecError(f"env.{unsupported} is not supported offline: use env.variables")
-    variables: dict[str, str] = {}
-    if env.get("variables") is not None:
-        for name, value in _mapping(env["variables"], "env.variables").items():
-            if not isinstance(name, str) or not _NAME_RE.match(name):
-                raise BuildspecError(f"env.variables: {name!r} is not a valid variable name")
-            variables[name] = _scalar(value, f"env.variables.{name}")
+    _check_keys(env, "env", {"variables", "exported-variables", "shell", "secrets-manager", "parameter-store"},
+                _IGNORED_ENV)
+    variables = _named_map(env["variables"], "env.variables") if env.get("variables") is not None else {}
+    secrets = {section: _named_map(env[section], f"env.{section}") if env.get(section) is not None else {}
+               for section in ("secrets-manager", "parameter-store")}
     exported: tuple[str, ...] = ()
     if env.get("exported-variables") is not None:
         exported = _str_list(env["exported-variables"], "env.exported-variables")
         for name in exported:
             if not _NAME_RE.match(name):
                 raise BuildspecError(f"env.exported-variables: {name!r} is not a valid variable name")
-    return variables, exported
+            # A secret is never exported: its value would reach the pipeline's state and answers.
+            # (The CodeBuild guide gives no wording for it: the build fails before it starts.)
+            for section, names in secrets.items():
+                if name in names:
+                    raise BuildspecError(f"env.exported-variables: {name} comes from env.{section} and cannot be "
+                                         "exported: secret variables are never exported")
+    return variables, exported, secrets["secrets-manager"], secrets["parameter-store"]
 
 
 def _parse_phase(name: str, raw: Any) -> Phase:
@@ -180,7 +195,8 @@ def parse_buildspec(source: str | Mapping) -> Buildspec:
         raise BuildspecError("version is required (0.2)")
     if str(data["version"]) != "0.2":
         raise BuildspecError(f"version must be 0.2, not {data['version']}")
-    variables, exported = _parse_env(data["env"]) if data.get("env") is not None else ({}, ())
+    variables, exported, secrets_manager, parameter_store = (
+        _parse_env(data["env"]) if data.get("env") is not None else ({}, (), {}, {}))
     if data.get("phases") is None:
         raise BuildspecError("phases is required")
     raw_phases = _mapping(data["phases"], "phases")
@@ -205,7 +221,7 @@ def parse_buildspec(source: str | Mapping) -> Buildspec:
         if name not in SHELLS:
             raise BuildspecError(f"env.shell must be one of {', '.join(sorted(SHELLS))}, not {name}")
         shell = SHELLS[name]
-    return Buildspec(variables, exported, phases, artifacts, secondary, shell)
+    return Buildspec(variables, exported, phases, artifacts, secondary, shell, secrets_manager, parameter_store)
 
 
 # ---------------------------------------------------------------- artifact selection

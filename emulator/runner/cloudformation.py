@@ -35,7 +35,7 @@ from emulator.engine.events import ActionOutput, ArtifactOutput
 from emulator.lambdas.functions import ACCOUNT_ID, FunctionConfig, folder_digest
 
 from . import stacks
-from .artifact_files import OutsideArtifact, inside
+from .artifact_files import OutsideArtifact, inside, new_file
 from .failures import ActionFailure
 from .job_data import ARTIFACT_BUCKET
 
@@ -434,13 +434,22 @@ class TemplateDeploy:
             out = self.command.action.output_artifacts[0]
             dest = self.runner.fresh_artifact_dir(self.command.execution_id, out)
             dest.mkdir(parents=True)
-            (dest / file_name).write_text(json.dumps(outputs, indent=2))
+            _output_file(dest, file_name).write_text(json.dumps(outputs, indent=2))
             artifacts.append(ArtifactOutput(out, self.runner.artifact_location(self.command.execution_id, out)))
             self.log(f"outputs written to {file_name} in {out}")
         elif file_name:
             self.log(f"OutputFileName {file_name} is not written: the action has no output artifact")
         return ActionOutput(summary=f"Stack {self.name}: {record['StackStatus']}", external_execution_id=record["StackId"],
                             output_variables=tuple(sorted(outputs.items())), artifacts=tuple(artifacts))
+
+
+def _output_file(dest: Path, name: str) -> Path:
+    """OutputFileName's file in the new output artifact `dest`: a name that leaves it
+    (absolute, `..`) fails the action instead of writing a host file."""
+    try:
+        return new_file(dest, name, "OutputFileName")
+    except OutsideArtifact as exc:
+        raise ActionFailure(str(exc)) from None
 
 
 def _with(fn: FunctionConfig, old: dict) -> FunctionConfig:
@@ -527,7 +536,7 @@ def _container_stack(runner: ActionRunner, command: RunAction, config: dict, can
         out = command.action.output_artifacts[0]
         dest = runner.fresh_artifact_dir(command.execution_id, out)
         dest.mkdir(parents=True)
-        (dest / config["OutputFileName"]).write_text(json.dumps(result.outputs, indent=2))
+        _output_file(dest, config["OutputFileName"]).write_text(json.dumps(result.outputs, indent=2))
         artifacts.append(ArtifactOutput(out, runner.artifact_location(command.execution_id, out)))
     return ActionOutput(
         summary=result.message,

@@ -8,34 +8,28 @@ A container is named after the action execution, so a restarted daemon re-attach
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 import io
-import os
+import shutil
 import tarfile
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Callable
 
 import docker.errors
 from docker.utils import parse_repository_tag
 
 from . import streaming
-from .artifact_files import OutsideArtifact, inside, writable
+from .secrets import SecretError
+from .artifact_files import OutsideArtifact, input_member, inside
+from .build_outputs import MAX_STATE_FILE, OutputError, read_state, write_artifacts  # noqa: F401 (MAX_STATE_FILE: tests)
+from .limits import ArtifactTooLarge
 from .containers import (EngineUnavailable, ENGINE_DOWN, create, existing, follow, remove, root_owned, started_at,
                          unavailable_message)
-from .buildspec import (
-    EXPORTED_FILE,
-    FAILURE_FILE,
-    ArtifactSpec,
-    Buildspec,
-    BuildspecError,
-    artifact_path,
-    parse_buildspec,
-    render_script,
-)
+from .buildspec import Buildspec, BuildspecError, parse_buildspec, render_script
 
 SRC_DIR = "/codebuild/output/src"
 STATE_DIR = "/codebuild/pipemu"
@@ -57,6 +51,9 @@ class BuildJob:
     cpus: float = 2.0
     network: str | None = None  # a Docker network to join (the stage's, where its stacks run)
     privileged: bool = False  # CodeBuild's privilegedMode: privileges and the Docker socket
+    # The buildspec's env.secrets-manager/parameter-store, resolved once it is read (before the
+    # container is made): variable -> value. Raises SecretError, which fails the build.
+    secrets: Callable[[Buildspec], dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +117,7 @@ def _input_tar(job: BuildJob, script: str):
                 info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
                 tar.addfile(info)
             else:
-                tar.add(str(folder), arcname=target.lstrip("/"), filter=root_owned)
+                tar.add(str(folder), arcname=target.lstrip("/"), filter=input_member)
         data = script.encode()
         info = root_owned(tarfile.TarInfo(SCRIPT_PATH.lstrip("/")))
         info.size, info.mode, info.mtime = len(data), 0o755, int(time.time())
@@ -209,91 +206,22 @@ def _stop_reason(job: BuildJob, why: str) -> str:
 
 # ---------------------------------------------------------------- collecting
 
-def _fetch(container, path: str):
-    """get_archive of `path` into a temporary file, as an open tarfile."""
-    fh = tempfile.TemporaryFile()
-    stream, _ = container.get_archive(path)
-    for chunk in stream:
-        fh.write(chunk)
-    fh.seek(0)
-    return tarfile.open(fileobj=fh, mode="r:")
-
-
-# The build's own state files (exported variables, the failed command) are read into memory: a
-# build may not make them large (a 400 MB exported.env took the daemon from 139 to 883 MB).
-MAX_STATE_FILE = 1024 * 1024
-
-
-def _read_state(container) -> tuple[dict[str, str], list[str] | None]:
-    """The exported variables and the first failure (phase, status, command) the script left."""
-    exported: dict[str, str] = {}
-    failure = None
-    try:
-        tar = _fetch(container, STATE_DIR)
-    except docker.errors.NotFound:
-        return exported, None
-    with tar:
-        for member in tar.getmembers():
-            name = PurePosixPath(member.name).name
-            if not member.isfile() or name not in (EXPORTED_FILE, FAILURE_FILE):
-                continue
-            if member.size > MAX_STATE_FILE:  # read whole, it would hold the daemon's memory
-                raise _Failure(f"CLIENT_ERROR: the exported variables are {member.size} bytes; pipemu reads at "
-                               f"most {MAX_STATE_FILE}")
-            text = tar.extractfile(member).read().decode("utf-8", "replace")
-            if name == FAILURE_FILE:
-                failure = text.rstrip("\n").split("\n", 2)
-                continue
-            for line in text.splitlines():
-                key, _, value = line.partition("=")
-                try:
-                    exported[key] = base64.b64decode(value).decode("utf-8", "replace")
-                except ValueError:
-                    exported[key] = ""
-    return exported, failure
-
-
-def _write_artifact(tar: tarfile.TarFile, spec: ArtifactSpec, dest: Path) -> int:
-    dest.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for member in tar.getmembers():
-        if not (member.isfile() or member.issym() or member.islnk()):
-            continue
-        if not member.name.startswith("src/"):  # get_archive names the folder itself first
-            continue
-        rel = artifact_path(spec, member.name[len("src/"):])
-        if rel is None:
-            continue
-        target = writable(dest, rel)
-        if target is None:  # under a link of this output that leads outside it: never written
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink() or target.exists():
-            if target.is_dir() and not target.is_symlink():
-                continue
-            target.unlink()
-        if member.issym():
-            os.symlink(member.linkname, target)
-        else:
-            with tar.extractfile(member) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
-            os.chmod(target, member.mode & 0o777)
-        count += 1
-    return count
-
-
 def _collect_outputs(container, job: BuildJob, spec: Buildspec) -> None:
     if not job.outputs:
         return
-    with _fetch(container, SRC_DIR) as tar:
-        for index, (name, folder) in enumerate(job.outputs):
-            art = spec.secondary_artifacts.get(name) or (spec.artifacts if index == 0 else None)
-            if art is None:
-                raise _Failure(f"CLIENT_ERROR: no artifact definition for output artifact {name} "
-                               f"in the buildspec (artifacts or artifacts.secondary-artifacts.{name})")
-            if _write_artifact(tar, art, Path(folder)) == 0:
-                raise _Failure(f"CLIENT_ERROR: no matching artifact paths found for {name}")
+    outputs = []
+    for index, (name, folder) in enumerate(job.outputs):
+        art = spec.secondary_artifacts.get(name) or (spec.artifacts if index == 0 else None)
+        if art is None:
+            raise _Failure(f"CLIENT_ERROR: no artifact definition for output artifact {name} "
+                           f"in the buildspec (artifacts or artifacts.secondary-artifacts.{name})")
+        outputs.append((name, art, Path(folder)))
+    try:
+        write_artifacts(container, SRC_DIR, outputs, "build output")
+    except ArtifactTooLarge as exc:
+        for _, _, folder in outputs:  # what was written below the limit is of no use now
+            shutil.rmtree(folder, ignore_errors=True)
+        raise _Failure(f"CLIENT_ERROR: {exc}") from None
 
 
 # ---------------------------------------------------------------- the entry point
@@ -313,6 +241,13 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
     exported: dict[str, str] = {}
     try:
         spec = _load_buildspec(job)
+        if job.secrets is not None:
+            try:
+                resolved = job.secrets(spec)
+            except SecretError as exc:
+                raise _Failure(str(exc)) from None
+            # The buildspec's come last, as CodeBuild: project and action variables win.
+            job = dataclasses.replace(job, env={**resolved, **job.env})
         container, data, made = _made_or_found(client, job, spec)
         if made:
             if data is None:
@@ -331,7 +266,7 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
         # a container costs ~40 ms, a tenth of a no-op build.
         exported, failure = {}, None
         if code != 0 or stopped or spec.exported_variables:
-            exported, failure = _read_state(container)
+            exported, failure = read_state(container, STATE_DIR)
         if stopped:
             return BuildResult(False, stopped, exported)
         if code != 0:
@@ -352,7 +287,7 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
             return BuildResult(False, message, exported)
         _collect_outputs(container, job, spec)
         return BuildResult(True, "Build succeeded", exported)
-    except _Failure as exc:
+    except (_Failure, OutputError) as exc:
         return BuildResult(False, str(exc), exported)
     except (EngineUnavailable, *ENGINE_DOWN) as exc:
         return BuildResult(False, unavailable_message(exc), exported)

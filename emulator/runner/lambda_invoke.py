@@ -23,6 +23,8 @@ from typing import Callable
 
 import docker.errors
 
+from .build_outputs import archive
+from .artifact_files import input_member
 from .containers import EngineUnavailable, ENGINE_DOWN, existing, unavailable_message, follow, remove, root_owned, started_at
 from . import streaming
 from .images import image_exists
@@ -130,7 +132,7 @@ def input_tar(inv: Invocation, with_invocation: bool = True):
     with tarfile.open(fileobj=fh, mode="w") as tar:
         _add_dir(tar, "var")
         if inv.code_dir is not None:
-            tar.add(str(inv.code_dir), arcname=TASK_ROOT.lstrip("/"), filter=root_owned)
+            tar.add(str(inv.code_dir), arcname=TASK_ROOT.lstrip("/"), filter=input_member)
         _add_dir(tar, RUNTIME_DIR.lstrip("/"))
         _add_bytes(tar, f"{RUNTIME_DIR.lstrip('/')}/{shim_name}",
                    (BOOTSTRAP_DIR / shim_name).read_bytes(), 0o755)
@@ -193,25 +195,30 @@ def _stop_reason(inv: Invocation, why: str) -> _Failure:
 
 # ---------------------------------------------------------------- collecting
 
+# Lambda's 6 MB response quota, with room for the shim's JSON around the result: a result.json
+# past this is never read (its size is in the archive's header).
+RESULT_LIMIT = 12 * 1024 * 1024 + 64 * 1024
+
+
 def _read_result(container) -> dict | None:
-    """The shim's result.json, or None if it wrote none."""
+    """The shim's result.json, or None if it wrote none; read as it streams, never past the quota."""
     try:
-        stream, _ = container.get_archive(RESULT_PATH)
+        with archive(container, RESULT_PATH) as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                if member.size > RESULT_LIMIT:
+                    return {"ok": False, "errorType": "Function.ResponseSizeTooLarge",  # Lambda's wording
+                            "errorMessage": f"Response payload size ({member.size} bytes) exceeded maximum "
+                                            "allowed payload size (6291456 bytes)."}
+                raw = tar.extractfile(member).read()
+                try:
+                    data = json.loads(raw.decode("utf-8", "replace"))
+                except ValueError:
+                    return None
+                return data if isinstance(data, dict) else None
     except docker.errors.NotFound:
         return None
-    with tempfile.TemporaryFile() as fh:
-        for chunk in stream:
-            fh.write(chunk)
-        fh.seek(0)
-        with tarfile.open(fileobj=fh, mode="r:") as tar:
-            for member in tar.getmembers():
-                if member.isfile():
-                    raw = tar.extractfile(member).read()
-                    try:
-                        data = json.loads(raw.decode("utf-8", "replace"))
-                    except ValueError:
-                        return None
-                    return data if isinstance(data, dict) else None
     return None
 
 

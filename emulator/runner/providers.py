@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 import threading
 import zipfile
 from datetime import datetime
@@ -22,10 +21,12 @@ from emulator.engine.events import ActionOutput, ArtifactOutput
 
 from emulator.lambdas.service import FunctionNotFound
 
-from . import cloudformation
+from . import cloudformation, secrets
+from .artifact_files import copy_folder
 from .codebuild import BuildJob, run_build
 from .failures import ActionFailure
 from .job_data import job_data, lambda_event
+from .limits import ArtifactTooLarge, Budget
 from .source import SourceError, export_commit, resolve_commit
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def _git_source(runner: ActionRunner, command: RunAction, name: str, branch: str
         artifacts = []
         for artifact in command.action.output_artifacts:
             dest = runner.fresh_artifact_dir(command.execution_id, artifact)
-            export_commit(Path(repository.path), revision.commit_id, dest)
+            export_commit(Path(repository.path), revision.commit_id, dest, artifact)
             artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact),
                                             revision.commit_id))
     except SourceError as error:
@@ -104,28 +105,29 @@ def not_emulated(runner: ActionRunner, command: RunAction, cancel: threading.Eve
 
 def _s3(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
     """S3 source: an object key in a local folder standing in for the bucket, either a zip (as
-    AWS expects) or a folder; its revision is the content's SHA-256 (S3 gives a version id)."""
+    AWS expects) or a folder; its revision is the content's SHA-256 (S3 gives a version id).
+    A folder's links are copied as links, never followed; FIFOs, devices and sockets are left
+    out. Either is capped at AWS's size for S3 source artifacts (limits.py)."""
     config = dict(command.configuration)
+    where = f"s3://{config['S3Bucket']}/{config['S3ObjectKey']}"
     bucket = runner.resource("buckets", config["S3Bucket"], "bucket")
     source = (Path(bucket.path) / config["S3ObjectKey"]).resolve()
-    if not source.is_relative_to(Path(bucket.path).resolve()) or not source.exists():
-        raise ActionFailure(f"s3://{config['S3Bucket']}/{config['S3ObjectKey']}: no such object in {bucket.path}")
+    if not source.is_relative_to(Path(bucket.path).resolve()) or not (source.is_dir() or source.is_file()):
+        raise ActionFailure(f"{where}: no such object in {bucket.path}")
     digest = hashlib.sha256()
     artifacts = []
-    for artifact in command.action.output_artifacts:
-        dest = runner.fresh_artifact_dir(command.execution_id, artifact)
-        if source.is_dir():
-            shutil.copytree(source, dest, dirs_exist_ok=True)
-            for path in sorted(p for p in source.rglob("*") if p.is_file()):
-                digest.update(str(path.relative_to(source)).encode() + path.read_bytes())
-        else:
-            digest.update(source.read_bytes())
-            try:
-                with zipfile.ZipFile(source) as archive:
-                    archive.extractall(dest)
-            except zipfile.BadZipFile:
-                raise ActionFailure(f"s3://{config['S3Bucket']}/{config['S3ObjectKey']} is not a zip") from None
-        artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact)))
+    try:
+        for artifact in command.action.output_artifacts:
+            dest = runner.fresh_artifact_dir(command.execution_id, artifact)
+            budget, digest = Budget(artifact, "S3 source"), hashlib.sha256()
+            if source.is_dir():
+                for path in copy_folder(source, dest, budget, digest):
+                    runner.log(command, f"[pipemu] {where}: {path} is not a file, folder or link: not copied")
+            else:
+                _unzip(source, dest, budget, digest, where)
+            artifacts.append(ArtifactOutput(artifact, runner.artifact_location(command.execution_id, artifact)))
+    except ArtifactTooLarge as exc:
+        raise ActionFailure(f"{where}: {exc}") from None
     version = digest.hexdigest()
     runner.log(command, f"[pipemu] s3://{config['S3Bucket']}/{config['S3ObjectKey']} version {version[:12]}")
     return ActionOutput(
@@ -138,6 +140,22 @@ def _s3(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> Ac
     )
 
 
+def _unzip(source: Path, dest: Path, budget: Budget, digest, where: str) -> None:
+    """Extract the zip `source` into `dest`; its digest is read in chunks (a 2 GB object never
+    sits in memory), its declared sizes are counted before anything is written (zipfile writes no
+    more of a member than its header declares)."""
+    with open(source, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    try:
+        with zipfile.ZipFile(source) as archive:
+            for info in archive.infolist():
+                budget.take(info.file_size)
+            archive.extractall(dest)
+    except zipfile.BadZipFile:
+        raise ActionFailure(f"{where} is not a zip") from None
+
+
 def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
     config = dict(command.configuration)
     name = config["ProjectName"]
@@ -145,19 +163,57 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
     inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
     primary = config.get("PrimarySource") or (command.action.input_artifacts[0] if command.inputs else None)
     env = runner.aws_environment()
-    env.update({v["name"]: v["value"] for v in (project.model_dump().get("environmentVariables") or [])})
+    # Project variables, then the action's (which win, as CodeBuild's environmentVariablesOverride).
+    # A SECRETS_MANAGER or PARAMETER_STORE variable's value is the secret's id or the parameter's
+    # name: its value is read from the stand-in now, and only this container gets it.
+    found: dict[str, secrets.Reference] = {}
+    layers = [(project.model_dump()["environmentVariables"], f"project {name} environmentVariables")]
     if "EnvironmentVariables" in config:
         try:
-            env.update({v["name"]: v["value"] for v in json.loads(config["EnvironmentVariables"])})
+            action_variables = json.loads(config["EnvironmentVariables"])
+            layers.append(([{"type": "PLAINTEXT", **v} for v in action_variables], "action EnvironmentVariables"))
         except (ValueError, KeyError, TypeError) as exc:
             raise ActionFailure(f"EnvironmentVariables is not a JSON list of name/value: {exc}") from None
+    for variables, where in layers:
+        try:
+            for variable in variables:
+                env.pop(variable["name"], None)
+                found.pop(variable["name"], None)
+                if variable["type"] in secrets.TYPES:
+                    found.update({r.variable: r for r in secrets.references([variable], where)})
+                else:
+                    env[variable["name"]] = variable["value"]
+        except (KeyError, TypeError) as exc:
+            raise ActionFailure(f"EnvironmentVariables is not a JSON list of name/value: {exc}") from None
+    try:
+        resolved = secrets.resolve(list(found.values()), runner.definitions())
+    except secrets.SecretError as error:
+        raise ActionFailure(str(error)) from None
+    env.update(resolved.environment)
+    masked = list(resolved.masked)
     outputs = [(a, runner.fresh_artifact_dir(command.execution_id, a)) for a in command.action.output_artifacts]
     revision = next((a.revision for a in command.inputs if a.name == primary), None)
     if revision:
         env.setdefault("CODEBUILD_RESOLVED_SOURCE_VERSION", revision)
         env.setdefault("CODEBUILD_SOURCE_VERSION", revision)
-    secret_names = {v.name for v in project.environmentVariables if v.type != "PLAINTEXT"}
-    runner.mask(command, env, secret_names)
+    runner.mask(command, env)
+    runner.mask_values(command, masked)
+
+    def buildspec_secrets(spec) -> dict[str, str]:
+        for variable in spec.exported_variables:
+            if variable in found:  # the buildspec refuses its own secrets when it is parsed
+                raise secrets.SecretError(
+                    f"CLIENT_ERROR: env.exported-variables: {variable} is a {found[variable].type} variable "
+                    f"({found[variable].where}) and cannot be exported: secret variables are never exported")
+        refs = [secrets.Reference(variable, kind, reference, f"buildspec env.{section}")
+                for kind, section, entries in ((secrets.SECRETS_MANAGER, "secrets-manager", spec.secrets_manager),
+                                               (secrets.PARAMETER_STORE, "parameter-store", spec.parameter_store))
+                for variable, reference in entries.items() if variable not in env]  # project/action win
+        more = secrets.resolve(refs, runner.definitions())
+        masked.extend(more.masked)
+        runner.mask_values(command, more.masked)
+        return more.environment
+
     build_id = f"{name}:{command.action_execution_id}"
     job = BuildJob(
         name=container_name(command.action_execution_id),
@@ -171,6 +227,7 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         timeout_seconds=float(command.action.timeout_in_minutes or 60) * 60,
         privileged=project.privilegedMode,
         network=runner.network_for(command.stage, project.network),
+        secrets=buildspec_secrets,
     )
     result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
     if job.network and not result.succeeded and "network" in result.message and "not found" in result.message:
@@ -180,6 +237,10 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
     if not result.succeeded:
         raise ActionFailure(result.message, external_id=build_id)
+    for variable, value in result.exported_variables.items():
+        if secrets.contains_secret(value, masked):  # named, never shown: the state keeps outputs
+            raise ActionFailure(f"CLIENT_ERROR: exported variable {variable} holds a secret's value: secret values "
+                                "are never exported", external_id=build_id)
     return ActionOutput(
         summary=f"Build {build_id} succeeded",
         external_execution_id=build_id,

@@ -11,6 +11,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .limits import ArtifactTooLarge, Budget
+
 
 class SourceError(Exception):
     """The repository, branch or commit cannot be found or read; the message names which."""
@@ -92,8 +94,11 @@ def resolve_commit(repo_path: Path, branch: str, commit: str | None = None) -> S
     )
 
 
-def export_commit(repo_path: Path, commit_id: str, dest: Path) -> None:
-    """Write the tree of `commit_id` as plain files under `dest` (created if missing)."""
+def export_commit(repo_path: Path, commit_id: str, dest: Path, artifact: str = "source") -> None:
+    """Write the tree of `commit_id` as plain files under `dest` (created if missing), at most
+    AWS's size for a repository's source artifact (limits.py; ArtifactTooLarge's words in the
+    SourceError past it)."""
+    budget = Budget(artifact, "repository source")
     repo = _check_repo(repo_path)
     if not commit_id or commit_id.startswith("-") or _rev(repo, commit_id) is None:
         raise SourceError(f"commit {commit_id} not found in repository {repo}")
@@ -106,15 +111,22 @@ def export_commit(repo_path: Path, commit_id: str, dest: Path) -> None:
     try:
         # Streamed: a large tree never sits in memory whole.
         with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-            if hasattr(tarfile, "tar_filter"):
-                # The "tar" filter refuses paths escaping dest yet keeps the repository's symlinks.
-                tar.extractall(dest, filter="tar")
-            else:  # Python before 3.11.4 (Debian bookworm's 3.11.2) has no filters: check ourselves
-                for member in tar:
+            for member in tar:
+                budget.take(member.size if member.isfile() else 0)  # before its bytes are read
+                if hasattr(tarfile, "tar_filter"):
+                    # The "tar" filter refuses paths escaping dest yet keeps the repository's
+                    # symlinks as links (one to /etc/passwd stays that link; nothing follows it).
+                    tar.extract(member, dest, filter="tar")
+                else:  # Python before 3.11.4 (Debian bookworm's 3.11.2) has no filters: check ourselves
                     target = (dest / member.name).resolve()
                     if not target.is_relative_to(dest.resolve()) or (member.isdev()):
                         raise tarfile.TarError(f"refusing {member.name!r}: outside the artifact")
                     tar.extract(member, dest)
+    except ArtifactTooLarge as exc:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+        raise SourceError(str(exc)) from None
     except tarfile.TarError as exc:
         proc.kill()
         code = proc.wait()

@@ -78,3 +78,49 @@ def test_signed_lambda_and_cloudformation_calls_pass_by_name_and_by_arn(locked_d
     with pytest.raises(ClientError) as raised:
         client("cloudformation", "wrong").list_stacks()
     assert raised.value.response["Error"]["Code"] == "InvalidSignatureException"
+
+
+def test_who_must_sign():
+    own = {"AKIAPIPEMUOWNKEY0000": "own-secret"}
+    open_to_host = auth.Access(own=own, host_addresses={"172.17.0.1"})
+    assert open_to_host.keys_for("127.0.0.1") is None
+    assert open_to_host.keys_for("::1") is None
+    assert open_to_host.keys_for("::ffff:127.0.0.1") is None
+    assert open_to_host.keys_for("172.17.0.1") is None  # the host, on the bridge
+    assert open_to_host.keys_for("172.17.0.5") == own  # a container: only ours have these keys
+    assert open_to_host.keys_for("testclient") == own  # not an address: not the host
+    configured = auth.Access(own=own, configured={"AKIDUSER": "user-secret"})
+    assert configured.keys_for("127.0.0.1") == {**own, "AKIDUSER": "user-secret"}
+    later = set()
+    growing = auth.Access(own=own, host_addresses=lambda: later)
+    assert growing.keys_for("172.20.0.1") == own
+    later.add("172.20.0.1")  # a network joined since: the host's address on it
+    assert growing.keys_for("172.20.0.1") is None
+    assert auth.Access().keys_for("10.0.0.9") is None  # no keys at all: nothing to check against
+
+
+def test_with_credentials_pipemus_own_endpoints_need_a_signature_too(locked_daemon, monkeypatch):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from emulator.cli_client import CliError, Daemon as CliDaemon
+
+    for path in ("/pipemu/logs/0b5e0c8e-0000-4000-8000-000000000000", "/pipemu/events"):
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(locked_daemon.endpoint + path, timeout=5)
+        assert json.loads(raised.value.read())["__type"] == "MissingAuthenticationTokenException"
+    # Liveness only, unsigned: no pipelines, no definition errors.
+    assert locked_daemon.health() == {"status": "ok"}
+    monkeypatch.setenv("PIPEMU_ACCESS_KEY", "AKIDLOCAL")
+    monkeypatch.setenv("PIPEMU_SECRET_KEY", "s3cret")
+    cli = CliDaemon(locked_daemon.endpoint)
+    assert cli.health()["definitionErrors"] == []
+    with pytest.raises(CliError) as raised:  # signed: it gets as far as looking the action up
+        cli.logs("0b5e0c8e-0000-4000-8000-000000000000")
+    assert "ActionExecutionNotFoundException" in str(raised.value)
+    assert next(iter(cli.events())) >= 0
+    monkeypatch.setenv("PIPEMU_SECRET_KEY", "wrong")
+    with pytest.raises(CliError) as raised:
+        next(iter(CliDaemon(locked_daemon.endpoint).events()))
+    assert "InvalidSignatureException" in str(raised.value)

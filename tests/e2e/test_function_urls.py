@@ -6,7 +6,9 @@ daemon restarts."""
 from __future__ import annotations
 
 import json
+import socket
 import textwrap
+import urllib.parse
 import urllib.error
 import urllib.request
 
@@ -78,6 +80,18 @@ def fetch(url: str, data: bytes | None = None):
         return error.code, dict(error.headers), error.read()
 
 
+def announced(url: str, length: int) -> tuple[int, bytes]:
+    """POST announcing a body of `length` bytes but sending only its start: what the endpoint
+    answers before reading the rest."""
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: {length}\r\n"
+                     "Content-Type: application/json\r\n\r\n".encode() + b"x" * 1024)
+        answer = sock.makefile("rb").read()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
 def test_urls_and_http_apis_serve_the_functions(tmp_path, docker_client):
     from emulator.runner.lambda_images import ensure_runtime_image
 
@@ -111,6 +125,8 @@ def test_urls_and_http_apis_serve_the_functions(tmp_path, docker_client):
         status, headers, body = fetch(outputs["ApiUrl"] + "items?color=red", b'{"n": 1}')
         assert status == 201 and headers["X-Route"] == "/items" and headers["Set-Cookie"] == "a=1"
         assert json.loads(body) == {"method": "POST", "query": {"color": "red"}, "body": '{"n": 1}'}
+        # Past Lambda's 6 MB payload quota: refused before the body is read (as a function URL does).
+        assert announced(outputs["ApiUrl"] + "items", 7 * 1024 * 1024) == (413, b'{"message":"Request Entity Too Large"}')
         status, _, body = fetch(outputs["BrokenUrl"])
         assert (status, json.loads(body)) == (502, {"message": "Internal Server Error"})
 

@@ -42,7 +42,9 @@ SHOW = {
 def run(tmp_path, definition: dict, **start) -> tuple[dict, dict, str]:
     (tmp_path / "pipelines").mkdir(exist_ok=True)
     (tmp_path / "pipelines" / "p.yml").write_text(yaml.safe_dump(definition))
-    daemon = Daemon(tmp_path / "pipelines", tmp_path / "state").start()
+    # The secret the project names, held by a stand-in that reads the daemon's environment.
+    (tmp_path / "pipelines" / "secrets.yml").write_text("secrets: {prod/db-password: {env: PIPEMU_TEST_DB_PASSWORD}}\n")
+    daemon = Daemon(tmp_path / "pipelines", tmp_path / "state", env={"PIPEMU_TEST_DB_PASSWORD": "hunter22-secret"}).start()
     try:
         client = daemon.client()
         execution_id = client.start_pipeline_execution(name="p", **start)["pipelineExecutionId"]
@@ -57,7 +59,7 @@ def run(tmp_path, definition: dict, **start) -> tuple[dict, dict, str]:
 
 def project(image: str) -> dict:
     return {"show": {"image": image, "buildspec": SHOW, "environmentVariables": [
-        {"name": "DB_PASSWORD", "value": "hunter22-secret", "type": "SECRETS_MANAGER"}]}}
+        {"name": "DB_PASSWORD", "value": "prod/db-password", "type": "SECRETS_MANAGER"}]}}
 
 
 def test_codestar_connection_source_and_masked_secret(tmp_path, service_repo, busybox_image):

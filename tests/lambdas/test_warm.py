@@ -30,6 +30,8 @@ def handler(event, context):
         time.sleep(event["sleep"])
     if event.get("exit"):
         os._exit(3)
+    if event.get("big"):
+        return "x" * event["big"]
     path = "/tmp/calls"
     calls = int(open(path).read()) + 1 if os.path.exists(path) else 1
     open(path, "w").write(str(calls))
@@ -127,6 +129,14 @@ def test_a_timeout_or_a_crash_resets_the_environment(lambdas):
     body, answer = call(lambdas, "py", {"exit": True})
     assert body["errorType"] == "Runtime.ExitError"
     assert call(lambdas, "py")[0]["calls"] == 1  # a fresh environment
+
+
+def test_an_answer_past_the_payload_quota_is_an_error_and_resets_the_environment(lambdas):
+    first, _ = call(lambdas, "py")
+    payload, answer = call(lambdas, "py", {"big": 13 * 1024 * 1024})  # past what is read, by far
+    assert answer.function_error == "Unhandled" and payload["errorType"] == "Function.ResponseSizeTooLarge"
+    again, _ = call(lambdas, "py")
+    assert again["calls"] == 1 and first["calls"] == 1  # a new environment: /tmp is fresh
 
 
 def test_nodejs_functions_stay_warm_and_a_stray_exception_ends_the_environment(lambdas):

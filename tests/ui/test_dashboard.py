@@ -289,6 +289,11 @@ def test_with_credentials_configured_the_page_asks_for_them_and_signs(tmp_path, 
         assert started[0]["trigger"]["triggerDetail"].endswith(f"user/{key}")
         expect(cell(page, "StagingDEV")).to_have_attribute("data-execution", started[0]["pipelineExecutionId"],
                                                             timeout=LIVE)
+        # The log is read signed too (the daemon answers /pipemu/logs to no one else).
+        build = page.locator('.stage-block[data-stage="Building"] .action[data-action="build"]')
+        expect(build).to_have_attribute("data-status", "Succeeded", timeout=LIVE)
+        build.click()
+        expect(page.locator("#log-lines")).to_contain_text("built ", timeout=LIVE)
         kept = json.loads(page.evaluate("sessionStorage.getItem('pipemu.credentials')"))
         assert kept == {"accessKey": key, "secretKey": secret, "region": "us-east-1"}
     finally:

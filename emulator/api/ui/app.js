@@ -1,7 +1,7 @@
 // pipemu's dashboard: the article's table of changes moving through stages, a pipeline's stages,
 // approvals, logs and history, live. It talks to the daemon like any client: AWS's JSON 1.1 API
 // at POST / (SigV4-signed here when the daemon has credentials) and pipemu's read-only endpoints
-// /pipemu/events (server-sent events: refetch when the state moves), /pipemu/logs (long-poll)
+// /pipemu/events (server-sent events: refetch when the state moves), /pipemu/logs (long-poll), signed alike,
 // and /health (definition errors). Nothing polls on a timer; nothing reloads the page.
 
 const TARGET = "CodePipeline_20150709.";
@@ -65,20 +65,27 @@ async function hmac(key, text) {
   return crypto.subtle.sign("HMAC", cryptoKey, encoder.encode(text));
 }
 
-// The Authorization and X-Amz-Date headers for `POST /` with these (lower-case) headers and body,
-// as botocore's SigV4Auth computes them: the daemon recomputes the signature with it.
-async function signV4(headers, body, { accessKey, secretKey, region }) {
+// The Authorization and X-Amz-Date headers for a request with these (lower-case) headers and body,
+// as botocore's SigV4Auth computes them: the daemon recomputes the signature with it. `path` may
+// carry a query, kept as written and its pairs sorted (botocore's canonical query string).
+async function signV4(method, path, headers, body, { accessKey, secretKey, region }) {
   if (!globalThis.crypto?.subtle) {
     throw new ApiError("SigningUnavailable",
       "This browser signs only on a secure page (https, localhost or 127.0.0.1): open the dashboard there");
   }
   const amzDate = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");  // 20260101T120000Z
   const day = amzDate.slice(0, 8);
+  const [uri, query = ""] = path.split("?", 2);
+  const canonicalQuery = query ? query.split("&").map((pair) => {
+    const at = pair.indexOf("=");
+    return at < 0 ? [pair, ""] : [pair.slice(0, at), pair.slice(at + 1)];
+  }).sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`).join("&") : "";
   const signed = { ...headers, host: location.host, "x-amz-date": amzDate };
   const names = Object.keys(signed).sort();
   const canonicalHeaders = names.map((n) => `${n}:${String(signed[n]).trim().replace(/\s+/g, " ")}\n`).join("");
   const signedHeaders = names.join(";");
-  const canonicalRequest = ["POST", "/", "", canonicalHeaders, signedHeaders, await sha256Hex(body)].join("\n");
+  const canonicalRequest = [method, uri, canonicalQuery, canonicalHeaders, signedHeaders, await sha256Hex(body)].join("\n");
   const scope = `${day}/${region}/codepipeline/aws4_request`;
   const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, await sha256Hex(canonicalRequest)].join("\n");
   let key = await hmac(`AWS4${secretKey}`, day);
@@ -152,7 +159,7 @@ async function call(operation, body = {}) {
     const text = JSON.stringify(body);
     const headers = { "content-type": JSON_11, "x-amz-target": TARGET + operation };
     const credentials = savedCredentials();
-    const signature = credentials ? await signV4(headers, text, credentials) : {};
+    const signature = credentials ? await signV4("POST", "/", headers, text, credentials) : {};
     const response = await fetch("/", { method: "POST", headers: { ...headers, ...signature }, body: text,
       cache: "no-store", credentials: "same-origin" });
     const answer = await response.json().catch(() => ({}));
@@ -167,10 +174,26 @@ async function call(operation, body = {}) {
   }
 }
 
-// pipemu's own endpoints (/health, /pipemu/logs, /pipemu/events) are read-only GETs: they need
-// no signature, change nothing, and a cross-site page cannot read their answers (no CORS).
+// pipemu's own endpoints (/health, /pipemu/logs, /pipemu/events) are read-only GETs, signed like
+// the API when credentials were given (a daemon with credentials answers nothing unsigned); a
+// cross-site page cannot read their answers (no CORS).
+async function signedGet(path, options = {}) {
+  for (;;) {
+    const credentials = savedCredentials();
+    const signature = credentials ? await signV4("GET", path, {}, "", credentials) : {};
+    const response = await fetch(path, { cache: "no-store", ...options, headers: signature });
+    if (response.ok) return response;
+    const answer = await response.clone().json().catch(() => ({}));
+    if (AUTH_ERRORS.has(answer.__type)) {
+      await askCredentials(answer.__type === "MissingAuthenticationTokenException" && !credentials ? "" : answer.message);
+      continue;
+    }
+    return response;
+  }
+}
+
 async function getJson(path, options = {}) {
-  const response = await fetch(path, { cache: "no-store", ...options });
+  const response = await signedGet(path, options);
   const answer = await response.json().catch(() => ({}));
   if (!response.ok) throw new ApiError(answer.__type || `HTTP ${response.status}`, answer.message || path);
   return answer;
@@ -658,18 +681,36 @@ function render() {
   }
 }
 
-function listen() {
+// The change notices, as server-sent events read through fetch: EventSource cannot sign.
+async function listen() {
   const live = $("live");
-  const events = new EventSource("/pipemu/events");
-  events.onopen = () => {
-    live.textContent = "● live";
-    live.className = "live on";
-  };
-  events.onmessage = () => refresh();  // the first message arrives on connecting: the first load
-  events.onerror = () => {
-    live.textContent = "reconnecting…";  // EventSource reconnects by itself
+  for (;;) {
+    try {
+      const response = await signedGet("/pipemu/events");
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      live.textContent = "● live";
+      live.className = "live on";
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          // The first message arrives on connecting: the first load. Heartbeats are comments.
+          if (block.split("\n").some((line) => line.startsWith("data:"))) refresh();
+        }
+      }
+    } catch {
+      // the daemon went away: try again below
+    }
+    live.textContent = "reconnecting…";
     live.className = "live off";
-  };
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
 }
 
 function start() {
