@@ -13,6 +13,7 @@ saved. Results reported in the background wait in `unsaved` until they can be st
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections import deque
@@ -177,12 +178,11 @@ class ServiceCore:
         except Exception as error:  # memory is ahead of the log now: no change may follow it
             log.critical("could not read the state back after a failed write: %s; restart the daemon", error)
             self._diverged = StateNotWritable(
-                getattr(error, "errno", None) or 5,
+                getattr(error, "errno", None) or errno.EIO,
                 f"its state could not be read back after a failed write ({error}): restart the daemon",
                 self.store.path)
             return
-        self.engine.pipelines = committed.pipelines
-        self.engine.jobs = committed.jobs
+        self.engine = committed  # nothing keeps the old one: every reader goes through self.engine
 
     def restore(self) -> int:
         """Replay the store's event log, then carry out again what was in progress."""
