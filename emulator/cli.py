@@ -33,6 +33,7 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key
     """Run the daemon in the foreground."""
     from emulator.daemon.lock import StateFolderLocked
     from emulator.daemon.main import serve as run
+    from emulator.store.errors import StateFolderUnusable, unusable
 
     if bool(access_key) != bool(secret_key):
         click.echo("pipemu: --access-key and --secret-key go together", err=True)
@@ -48,6 +49,22 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key
     except StateFolderLocked as error:
         click.echo(f"pipemu: {error}", err=True)
         sys.exit(2)
+    except StateFolderUnusable as error:  # full disk, read-only, damaged or locked database
+        click.echo(f"pipemu: {error}", err=True)
+        sys.exit(1)
+    except OSError as error:
+        if not _in_folder(error.filename, state_dir):
+            raise
+        click.echo(f"pipemu: {unusable(error, state_dir)}", err=True)
+        sys.exit(1)
+
+
+def _in_folder(filename, folder: Path) -> bool:
+    """Whether an OS error is about a file of the state folder (the folder itself included)."""
+    if not isinstance(filename, (str, bytes, os.PathLike)):
+        return False
+    path, folder = Path(os.fsdecode(filename)).absolute(), folder.absolute()
+    return path == folder or folder in path.parents
 
 
 @main.command()

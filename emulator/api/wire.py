@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.service import CodePipeline, ServiceError
+from emulator.service import CodePipeline, ServiceError, StateNotWritable
 
 from . import auth, shapes
 
@@ -56,7 +56,7 @@ COMMON_ERRORS = frozenset({
     "ValidationException", "SerializationException", "UnknownOperationException", "AccessDeniedException",
     "InvalidSignatureException", "IncompleteSignatureException", "MissingAuthenticationTokenException",
     "UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch", "InternalFailure",
-    "ThrottlingException", "RequestEntityTooLargeException",
+    "ThrottlingException", "RequestEntityTooLargeException", "ServiceUnavailable",
 })
 # A service error whose code the operation does not model becomes the modeled code that means
 # the same there (else ValidationException), so that clients catching the modeled exceptions
@@ -245,6 +245,8 @@ async def handle(request: Request, service: CodePipeline, access: auth.Access | 
         body = await run_in_threadpool(method, params)
     except ServiceError as error:
         return error_response(modeled_code(operation, error.code), error.message, error.status)
+    except StateNotWritable as error:  # nothing was saved, nothing changed: the client may retry later
+        return error_response("ServiceUnavailable", str(error), 503)
     except Exception:  # a bug of ours: say so in AWS's words, keep serving
         log.exception("%s failed", operation)
         return error_response("InternalFailure", f"{operation} failed inside pipeline-emulator", 500)

@@ -25,8 +25,10 @@ def lock_state_folder(state_dir: Path):
             f"state folder {state_dir} is in use by a running daemon (pid {owner}); "
             "stop it or pass another --state-dir"
         ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
+    try:  # unbuffered: closing the handle after a failed write must not write again
+        os.ftruncate(handle.fileno(), 0)
+        os.pwrite(handle.fileno(), str(os.getpid()).encode(), 0)
+    except OSError as error:  # a full disk: name the file, as open() would
+        handle.close()
+        raise OSError(error.errno, error.strerror, str(path)) from None
     return handle

@@ -3,10 +3,13 @@
 Providers (providers.py) are looked up by (category, provider); each returns an ActionOutput or
 raises ActionFailure. Whatever happens, exactly one ActionSucceeded or ActionFailed is reported.
 Artifacts live under `<state-dir>/artifacts/<execution>/<artifact>/` (kept for the history).
+A state folder that takes no more writes (disk full, read-only) fails the action with the OS's
+words; a log line it refuses is dropped (said once per action in the daemon's log).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import shutil
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 LABEL_PREFIX = "pipemu."
 # Variables whose values are masked in logs (besides CodeBuild's PARAMETER_STORE/SECRETS_MANAGER).
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL", re.IGNORECASE)
+# A write the disk refused: the state folder's problem, not a bug of ours.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 class ActionRunner:
@@ -56,6 +61,7 @@ class ActionRunner:
         self._cancels: dict[str, threading.Event] = {}
         self._secrets: dict[str, list[str]] = {}  # action execution -> values to mask in its log
         self._leftovers: set[str] = set()  # containers to remove once the engine answers again
+        self._logs_lost: set[str] = set()  # action executions whose log lost a line
         self.daemon_id = daemon_id
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
@@ -89,7 +95,7 @@ class ActionRunner:
 
     # -- the Runner protocol ------------------------------------------------------------------
 
-    def submit(self, command: RunAction, report: Callable[[Event], None]) -> None:
+    def submit(self, command: RunAction, report: Callable[[Event], bool | None]) -> None:
         cancel = self._cancels.setdefault(command.action_execution_id, threading.Event())
         thread = threading.Thread(
             target=self._run,
@@ -106,7 +112,7 @@ class ActionRunner:
 
     # -- running ------------------------------------------------------------------------------
 
-    def _run(self, command: RunAction, report: Callable[[Event], None], cancel: threading.Event) -> None:
+    def _run(self, command: RunAction, report: Callable[[Event], bool | None], cancel: threading.Event) -> None:
         for name in list(self._leftovers):
             self._discard(name)
         action = command.action
@@ -122,23 +128,32 @@ class ActionRunner:
         except ActionFailure as failure:
             message = self.masked(command, str(failure))  # kept in the state: never a secret's value
             self.log(command, f"[pipemu] action failed: {message}")
-            report(failed(message, failure.external_id))
+            saved = report(failed(message, failure.external_id))
         except Exception as exc:
             if engine_down(exc):  # no engine (stopped, restarting, DOCKER_HOST wrong): not a bug
                 message = unavailable_message(exc)
                 self.log(command, f"[pipemu] action failed: {message}")
-                report(failed(message))
+                saved = report(failed(message))
+            elif isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+                where_to = exc.filename or self.state_dir
+                message = f"pipeline-emulator could not write its state folder ({where_to}): {exc.strerror}"
+                log.error("action %s.%s failed: %s", command.stage, action.name, message)
+                saved = report(failed(message))
             else:  # a bug of ours must still end the action
                 log.exception("action %s.%s crashed", command.stage, action.name)
-                report(failed(self.masked(command, f"pipeline-emulator internal error: {exc}")))
+                saved = report(failed(self.masked(command, f"pipeline-emulator internal error: {exc}")))
         else:
-            if output is not None:  # None: the job reports its own result through the API
-                report(ActionSucceeded(*where, output=output))
+            # None: the job reports its own result through the API
+            saved = report(ActionSucceeded(*where, output=output)) if output is not None else True
         finally:
             self._cancels.pop(command.action_execution_id, None)
             self._secrets.pop(command.action_execution_id, None)
+            self._logs_lost.discard(command.action_execution_id)
         # Only now that the result is committed may the container go: a crash before this
-        # point re-attaches to the exited container instead of running the action again.
+        # point re-attaches to the exited container instead of running the action again. A
+        # result the state folder would not take (saved is False) keeps it for the same reason.
+        if saved is False:
+            return
         if provider is not None and action.provider == "CodeBuild":
             self._discard(container_name(command.action_execution_id))
         if provider is not None and command.job_id:
@@ -212,7 +227,12 @@ class ActionRunner:
         return text
 
     def log(self, command: RunAction, line: str) -> None:
-        self._write_log(command.action_execution_id, self.masked(command, line))
+        try:
+            self._write_log(command.action_execution_id, self.masked(command, line))
+        except OSError as exc:  # the state folder refused it: the action goes on, its log has a gap
+            if command.action_execution_id not in self._logs_lost:
+                self._logs_lost.add(command.action_execution_id)
+                log.error("log of %s.%s lost lines: %s", command.stage, command.action.name, exc)
 
     def mask_values(self, command: RunAction, values: list[str]) -> None:
         """These values (resolved secrets) never reach this action's stored log or result."""

@@ -4,10 +4,16 @@ Every change goes through `apply(event)`: the engine handles it (or refuses it, 
 unchanged), the event is committed to the store with the ids the engine drew, and only then are
 its commands carried out: actions to the runner, approval deadlines to the timers. One lock
 serialises events and reads, so API threads, runner threads and timers see one consistent state.
+
+Commit before apply: if the store cannot commit (disk full, read-only, I/O error), the engine is
+put back to the committed log before the lock is let go (a replay of the log), no command is
+carried out, and `StateNotWritable` reaches the caller: nobody ever sees a change that was not
+saved. Results reported in the background wait in `unsaved` until they can be stored.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections import deque
@@ -33,16 +39,17 @@ from emulator.engine import (
 )
 from emulator.definitions.action_types import git_source, masked
 from emulator.runner.source import SourceError, resolve_commit
-from emulator.store import Store
+from emulator.store import StateNotWritable, Store
 
 from .errors import ServiceError
 from .timers import Timers
+from .unsaved import Unsaved
 
 log = logging.getLogger(__name__)
 
 
 class Runner(Protocol):
-    def submit(self, command: RunAction, report: Callable[[Event], None]) -> None: ...
+    def submit(self, command: RunAction, report: Callable[[Event], bool | None]) -> None: ...
 
     def cancel(self, action_execution_id: str) -> None: ...
 
@@ -92,6 +99,8 @@ class ServiceCore:
         self.listeners: list[Callable[[int], None]] = []
         self.artifact_retention = artifact_retention
         self._ended: dict[str, deque[str]] = {}
+        self.unsaved = Unsaved(self.apply, timers.at if timers is not None else None, clock)
+        self._diverged: StateNotWritable | None = None  # memory ahead of the log: refuse changes
 
     # -- events -----------------------------------------------------------------------------
 
@@ -104,12 +113,23 @@ class ServiceCore:
                 drawn.append(self._new_id())
                 return drawn[-1]
 
+            if self._diverged is not None:
+                raise self._diverged
+            # While the store refuses writes, a change is refused before it is handled: undoing
+            # it (a replay of the whole log) costs far more than asking.
+            self.store.check_writable()
+            if len(self.unsaved):  # results that could not be saved before go first
+                self.unsaved.flush()
             now = self._clock()
             try:
                 commands = self.engine.handle(event, now, new_id)
             except EngineError as error:
                 raise ServiceError(error.code, error.message) from None
-            self.store.append(event, now, drawn)
+            try:
+                self.store.append(event, now, drawn)
+            except StateNotWritable:
+                self._back_to_log()
+                raise
             self._carry_out(commands)
             self.changes += 1
         self._notify()
@@ -130,21 +150,44 @@ class ServiceCore:
                                 return pipeline.name, execution, run
         return None
 
-    def report(self, event: Event) -> None:
-        """For results that arrive in the background (runner, timers): refusals are logged."""
+    def report(self, event: Event) -> bool:
+        """For results that arrive in the background (runner, timers): refusals are logged; a
+        result the store would not take waits in `unsaved` (False: not saved yet)."""
         try:
             self.apply(event)
         except ServiceError as error:
             log.warning("ignored %s: %s", type(event).__name__, error.message)
+        except StateNotWritable as error:
+            self.unsaved.keep(event, error)
+            return False
+        return True
+
+    def _replay(self, engine: Engine) -> int:
+        count = 0
+        for event, at, ids in self.store.events():
+            recorded = iter(ids)
+            engine.handle(event, at, lambda: next(recorded))
+            count += 1
+        return count
+
+    def _back_to_log(self) -> None:
+        """After a failed commit: the engine's state as the log has it (the event undone)."""
+        try:
+            committed = Engine()
+            self._replay(committed)
+        except Exception as error:  # memory is ahead of the log now: no change may follow it
+            log.critical("could not read the state back after a failed write: %s; restart the daemon", error)
+            self._diverged = StateNotWritable(
+                getattr(error, "errno", None) or errno.EIO,
+                f"its state could not be read back after a failed write ({error}): restart the daemon",
+                self.store.path)
+            return
+        self.engine = committed  # nothing keeps the old one: every reader goes through self.engine
 
     def restore(self) -> int:
         """Replay the store's event log, then carry out again what was in progress."""
-        count = 0
         with self.lock:
-            for event, at, ids in self.store.events():
-                recorded = iter(ids)
-                self.engine.handle(event, at, lambda: next(recorded))
-                count += 1
+            count = self._replay(self.engine)
             pending = self.engine.pending_commands()
             running = {c.action_execution_id for c in pending if isinstance(c, RunAction)}
             for action_execution_id in running:
