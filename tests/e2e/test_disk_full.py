@@ -53,6 +53,32 @@ def retrying_client(daemon: Daemon):
                         config=Config(retries={"mode": "standard", "max_attempts": 4}))
 
 
+def build_pipeline(tmp_path, image: str, commands: list[str], output: bool) -> None:
+    """BUILD: a source, then one build of `commands` (its output artifact the folder out/)."""
+    repo = init_repo(tmp_path / "repo")
+    commit(repo, "initial")
+    build = {"name": "build", "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+             "configuration": {"ProjectName": "slow"}, "inputArtifacts": [{"name": "SourceOutput"}]}
+    spec = {"version": 0.2, "phases": {"build": {"commands": commands}}}
+    if output:
+        build["outputArtifacts"] = [{"name": "BuildOutput"}]
+        spec["artifacts"] = {"files": ["**/*"], "base-directory": "out"}
+    article_pipeline.write(tmp_path / "pipelines", definition(
+        BUILD, repo, [{"name": "Build", "actions": [build]}], projects={"slow": {"image": image, "buildspec": spec}}))
+
+
+def start_and_fill_while_building(daemon: Daemon, state):
+    """Start BUILD, fill the disk while its build runs, wait until its end could not be saved:
+    (client, execution id, the filler file)."""
+    client = daemon.client()
+    execution = client.start_pipeline_execution(name=BUILD)["pipelineExecutionId"]
+    wait_for(lambda: action_of(client.get_pipeline_state(name=BUILD), "Build", "build")
+             .get("latestExecution", {}).get("status") == "InProgress", what="the build running")
+    filler = fill(state)
+    wait_for(lambda: "not saved" in daemon.log(), timeout=90, what="the build's end not saved")
+    return client, execution, filler
+
+
 def assert_refused_for_space(error: ClientError) -> None:
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 503, error.response
     assert error.response["Error"]["Code"] == "ServiceUnavailable"
@@ -128,26 +154,12 @@ def test_a_full_disk_refuses_changes_and_a_restart_shows_what_the_api_showed(tmp
 
 
 def test_a_build_that_ends_while_the_disk_is_full_is_failed_once_space_is_freed(tmp_path, busybox_image):
-    repo = init_repo(tmp_path / "repo")
-    commit(repo, "initial")
-    build = {"name": "build", "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
-             "configuration": {"ProjectName": "slow"}, "inputArtifacts": [{"name": "SourceOutput"}],
-             "outputArtifacts": [{"name": "BuildOutput"}]}
-    spec = {"version": 0.2, "phases": {"build": {"commands": [
-        "sleep 4", "mkdir -p out", "head -c 1048576 /dev/urandom > out/big", "echo built"]}},
-        "artifacts": {"files": ["**/*"], "base-directory": "out"}}
-    article_pipeline.write(tmp_path / "pipelines", definition(
-        BUILD, repo, [{"name": "Build", "actions": [build]}],
-        projects={"slow": {"image": busybox_image, "buildspec": spec}}))
+    build_pipeline(tmp_path, busybox_image, ["sleep 4", "mkdir -p out", "head -c 1048576 /dev/urandom > out/big",
+                                             "echo built"], output=True)
     with small_tmpfs(tmp_path / "state") as state:
         daemon = Daemon(tmp_path / "pipelines", state).start()
         try:
-            client = daemon.client()
-            execution = client.start_pipeline_execution(name=BUILD)["pipelineExecutionId"]
-            wait_for(lambda: action_of(client.get_pipeline_state(name=BUILD), "Build", "build")
-                     .get("latestExecution", {}).get("status") == "InProgress", what="the build running")
-            filler = fill(state)
-            wait_for(lambda: "not saved" in daemon.log(), timeout=90, what="the build's end not saved")
+            client, execution, filler = start_and_fill_while_building(daemon, state)
             # Nothing was saved, so nothing changed: the build still shows as running.
             assert action_of(client.get_pipeline_state(name=BUILD), "Build", "build")["latestExecution"]["status"] == "InProgress"
 
@@ -172,22 +184,11 @@ def test_a_build_that_ends_while_the_disk_is_full_is_failed_once_space_is_freed(
 def test_a_build_whose_end_was_not_saved_when_the_daemon_died_ends_after_the_restart(tmp_path, busybox_image):
     """Killed while the result waits to be saved: the build's container was kept, so the restarted
     daemon re-attaches to it and saves how it ended; the execution ends, and stays ended."""
-    repo = init_repo(tmp_path / "repo")
-    commit(repo, "initial")
-    build = {"name": "build", "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
-             "configuration": {"ProjectName": "slow"}, "inputArtifacts": [{"name": "SourceOutput"}]}
-    spec = {"version": 0.2, "phases": {"build": {"commands": ["sleep 3", "echo built"]}}}
-    article_pipeline.write(tmp_path / "pipelines", definition(
-        BUILD, repo, [{"name": "Build", "actions": [build]}], projects={"slow": {"image": busybox_image, "buildspec": spec}}))
+    build_pipeline(tmp_path, busybox_image, ["sleep 3", "echo built"], output=False)
     with small_tmpfs(tmp_path / "state") as state:
         daemon = Daemon(tmp_path / "pipelines", state).start()
         try:
-            client = daemon.client()
-            execution = client.start_pipeline_execution(name=BUILD)["pipelineExecutionId"]
-            wait_for(lambda: action_of(client.get_pipeline_state(name=BUILD), "Build", "build")
-                     .get("latestExecution", {}).get("status") == "InProgress", what="the build running")
-            filler = fill(state)
-            wait_for(lambda: "not saved" in daemon.log(), timeout=90, what="the build's end not saved")
+            client, execution, filler = start_and_fill_while_building(daemon, state)
             daemon.kill()
             filler.unlink()
             daemon = Daemon(daemon.pipelines, daemon.state, port=daemon.port).start()
