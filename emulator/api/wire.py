@@ -48,6 +48,10 @@ SUPPORTED = (
     "GetJobDetails",
     "PutJobSuccessResult",
     "PutJobFailureResult",
+    "RollbackStage",
+    "OverrideStageCondition",
+    "ListRuleExecutions",
+    "ListRuleTypes",
 )
 
 # Errors any operation of a JSON 1.1 service may answer besides its modeled ones (the protocol's
@@ -70,7 +74,8 @@ _UNMODELED = {
 MAX_BODY = 4 * 1024 * 1024
 
 # Operations whose service method records who called (lastUpdatedBy, lastChangedBy, trigger).
-RECORDS_CALLER = {"PutApprovalResult", "DisableStageTransition", "EnableStageTransition", "StartPipelineExecution"}
+RECORDS_CALLER = {"PutApprovalResult", "DisableStageTransition", "EnableStageTransition", "StartPipelineExecution",
+                  "RollbackStage", "OverrideStageCondition"}
 
 
 def _snake(name: str) -> str:

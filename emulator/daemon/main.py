@@ -56,7 +56,9 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
                   on_network: Callable[[str], None] | None = None,
                   credentials: tuple[str, str] | None = None) -> tuple[CodePipeline, Timers]:
     store = Store(state_dir)
-    timers = Timers()
+    moved = schedule_clock()  # PIPEMU_SCHEDULE_CLOCK_START: the engine's clock too
+    clock = (lambda: moved().timestamp()) if moved else time.time
+    timers = Timers(clock)
     service_box: list[CodePipeline] = []
 
     def write_log(action_execution_id: str, line: str) -> None:
@@ -77,7 +79,8 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
         credentials=credentials,
     )
     retention = int(os.environ.get("PIPEMU_ARTIFACT_RETENTION", "20"))
-    service = CodePipeline(store, runner, region=region, timers=timers, artifact_retention=retention)
+    service = CodePipeline(store, runner, region=region, timers=timers, artifact_retention=retention, clock=clock)
+    runner.clock = clock  # rules that wait (CloudWatchAlarm's WaitTime) count on the engine's clock
     service_box.append(service)
     folder = load_folder(pipelines_dir)
     for error in folder.errors:
@@ -185,8 +188,9 @@ class _Server(uvicorn.Server):
 
 
 def schedule_clock() -> Callable[[], datetime] | None:
-    """PIPEMU_SCHEDULE_CLOCK_START=2026-11-27T00:59:55Z starts the schedules' clock at that
-    moment (running at real speed), so a test or a trainer can see the nightly release fire now."""
+    """PIPEMU_SCHEDULE_CLOCK_START=2026-11-27T00:59:55Z starts the daemon's clock at that moment
+    (running at real speed): the schedules' and the engine's (execution times, DeploymentWindow
+    rules), so a test or a trainer can see the nightly release fire, or a window open, now."""
     start = os.environ.get("PIPEMU_SCHEDULE_CLOCK_START")
     if not start:
         return None

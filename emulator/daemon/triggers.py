@@ -15,7 +15,9 @@ from typing import Callable
 from emulator.definitions.action_types import git_source
 
 from .git_watch import GitWatcher, changed_files, push_matches
-from .schedules import ScheduleError, Scheduler, parse
+from emulator.cron import ScheduleError, parse
+
+from .schedules import Scheduler
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,6 @@ from .models import Loc, PipelineDeclaration, Problem
 
 GITHUB_V1 = ("Source", "ThirdParty", "GitHub")
 
-_CONDITIONS = {
-    "beforeEntry": "entry conditions are not carried out yet: executions enter the stage as if none were declared",
-    "onSuccess": "success conditions are not carried out yet: the stage succeeds as if none were declared",
-    "onFailure": "failure handling is not carried out yet: a failed stage fails the execution",
-}
-
-
 def not_carried_out(pipeline: PipelineDeclaration) -> list[Problem]:
     """(path relative to the pipeline, message) of each field pipemu accepts but does not carry out."""
     found: list[Problem] = []
@@ -28,12 +21,8 @@ def not_carried_out(pipeline: PipelineDeclaration) -> list[Problem]:
         if git.pullRequest:
             found.append((at + ("pullRequest",), "pull-request triggers are not carried out yet"))
     for s, stage in enumerate(pipeline.stages):
-        for name, message in _CONDITIONS.items():
-            conditions = getattr(stage, name)
-            if conditions is not None:
-                found.append((("stages", s, name), message))
-        if stage.onFailure is not None and stage.onFailure.retryConfiguration is not None:
-            found.append((("stages", s, "onFailure", "retryConfiguration"), "automatic retries are not carried out yet"))
+        # Stage conditions, their rules, automatic retry and rollback are carried out
+        # (emulator/engine/conditions.py, emulator/rules/).
         if stage.blockers:
             found.append((("stages", s, "blockers"), "blockers are not carried out"))
         for a, action in enumerate(stage.actions):

@@ -561,6 +561,9 @@ def check_pipeline(pipeline: PipelineDeclaration) -> list[Problem]:
         stage_names.setdefault(stage.name, s)
         if not 1 <= len(stage.actions) <= MAX_ACTIONS:
             problems.append((at_stage + ("actions",), f"a stage needs 1..{MAX_ACTIONS} actions (AWS's quota)"))
+        from .conditions_check import check_conditions  # it reads this module's shapes
+
+        problems.extend(check_conditions(stage, at_stage))
         action_names: dict[str, int] = {}
         for a, action in enumerate(stage.actions):
             at: Loc = at_stage + ("actions", a)

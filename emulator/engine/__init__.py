@@ -5,13 +5,14 @@ Events in, commands out. No Docker, no SQLite, no threads, no wall clock: the ca
 rebuilds the same state (that is how the store restores a crashed daemon).
 """
 
-from .commands import AwaitApproval, CancelAction, Command, ExecutionEnded, RunAction
+from .commands import AwaitApproval, CancelAction, Command, ExecutionEnded, RunAction, RunRule
 from .errors import EngineError
 from .events import (
     ActionFailed,
     ActionSucceeded,
     ApprovalResultSubmitted,
     ActionTimedOut,
+    ConditionOverridden,
     Event,
     ExecutionStarted,
     ExecutionStopRequested,
@@ -19,6 +20,9 @@ from .events import (
     JobSucceeded,
     PipelineDeclared,
     PipelineDeleted,
+    RollbackRequested,
+    RuleFailed,
+    RuleSucceeded,
     StageRetryRequested,
     StageTransitionChanged,
 )
@@ -27,8 +31,9 @@ from .plan import ActionPlan, PipelinePlan, StagePlan, plan_from_declaration
 
 __all__ = [
     "ActionFailed", "ActionPlan", "ActionSucceeded", "ApprovalResultSubmitted", "ActionTimedOut",
-    "AwaitApproval", "CancelAction", "Command", "Engine", "EngineError", "Event", "ExecutionEnded",
-    "ExecutionStarted", "ExecutionStopRequested", "JobFailed", "JobSucceeded", "PipelineDeclared", "PipelineDeleted", "StageRetryRequested",
+    "AwaitApproval", "CancelAction", "Command", "ConditionOverridden", "Engine", "EngineError", "Event", "ExecutionEnded",
+    "ExecutionStarted", "ExecutionStopRequested", "JobFailed", "JobSucceeded", "PipelineDeclared", "PipelineDeleted", "RollbackRequested", "RuleFailed", "RuleSucceeded", "RunRule",
+    "StageRetryRequested",
     "StageTransitionChanged", "PipelinePlan", "RunAction", "StagePlan",
     "plan_from_declaration",
 ]

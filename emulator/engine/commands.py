@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .events import ArtifactOutput
-from .plan import ActionPlan
+from .plan import ActionPlan, RulePlan
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,21 @@ class AwaitApproval:
 
 
 @dataclass(frozen=True)
+class RunRule:
+    """Run a condition's rule; report back with RuleSucceeded or RuleFailed."""
+
+    pipeline: str
+    execution_id: str
+    stage: str
+    kind: str
+    rule: RulePlan
+    rule_execution_id: str
+    configuration: tuple[tuple[str, str], ...]  # variables resolved
+    inputs: tuple[ArtifactOutput, ...] = ()
+    started_at: float = 0.0  # when the rule started (a rule that waits counts from then)
+
+
+@dataclass(frozen=True)
 class CancelAction:
     pipeline: str
     execution_id: str
@@ -52,4 +67,4 @@ class ExecutionEnded:
     status: str
 
 
-Command = RunAction | AwaitApproval | CancelAction | ExecutionEnded
+Command = RunAction | RunRule | AwaitApproval | CancelAction | ExecutionEnded

@@ -154,6 +154,59 @@ class StageRetryRequested:
     mode: str  # FAILED_ACTIONS | ALL_ACTIONS
 
 
+@dataclass(frozen=True)
+class RuleSucceeded:
+    """A condition's rule passed."""
+
+    pipeline: str
+    execution_id: str
+    stage: str
+    kind: str  # BEFORE_ENTRY | ON_SUCCESS | ON_FAILURE
+    rule: str
+    rule_execution_id: str
+    summary: str | None = None
+    external_execution_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleFailed:
+    """A condition's rule did not pass (its check failed, or it could not be run)."""
+
+    pipeline: str
+    execution_id: str
+    stage: str
+    kind: str
+    rule: str
+    rule_execution_id: str
+    error_code: str
+    message: str
+    external_execution_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConditionOverridden:
+    """OverrideStageCondition: the condition being evaluated counts as met."""
+
+    pipeline: str
+    execution_id: str
+    stage: str
+    kind: str  # BEFORE_ENTRY | ON_SUCCESS
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class RollbackRequested:
+    """RollbackStage, or a stage's onFailure result ROLLBACK: a new execution of type ROLLBACK
+    runs `stage` again with the work of `target_execution_id`."""
+
+    pipeline: str
+    stage: str
+    target_execution_id: str
+    execution_id: str
+    trigger_type: str = "ManualRollback"
+    trigger_detail: str = ""
+
+
 Event = (
     PipelineDeclared
     | PipelineDeleted
@@ -167,4 +220,8 @@ Event = (
     | StageTransitionChanged
     | ExecutionStopRequested
     | StageRetryRequested
+    | RuleSucceeded
+    | RuleFailed
+    | ConditionOverridden
+    | RollbackRequested
 )

@@ -33,6 +33,10 @@ class GatePolicy:
             admitted.append(waiting.pop(0))
         return admitted
 
+    def has_room(self, slot: StageSlot) -> bool:
+        """Room inside for one more, whoever waits (a rollback goes first)."""
+        return self._has_room(slot)
+
     def _has_room(self, slot: StageSlot, extra: int = 0) -> bool:
         if not slot.transition_enabled:
             return False

@@ -2,8 +2,9 @@
 
 `Engine.handle(event, now, new_id)` checks the event against the state first and raises an
 `EngineError` (state unchanged) if it is illegal; only then does it apply it and return the
-commands that follow. Stage occupancy is decided by the pipeline's gate policy (gates.py);
-status changes go through the transition tables (statuses.py).
+commands that follow. Stage occupancy is decided by the pipeline's gate policy (gates.py), what
+a stage condition's outcome does by conditions.py; status changes go through the transition
+tables (statuses.py).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import conditions as C
 from . import errors
 from . import statuses as S
-from .commands import AwaitApproval, CancelAction, Command, ExecutionEnded, RunAction
+from .commands import AwaitApproval, CancelAction, Command, ExecutionEnded, RunAction, RunRule
 from .events import (
     ActionFailed,
     ActionSucceeded,
     ApprovalResultSubmitted,
     ActionTimedOut,
+    ConditionOverridden,
     Event,
     ExecutionStarted,
     ExecutionStopRequested,
@@ -26,12 +29,15 @@ from .events import (
     JobSucceeded,
     PipelineDeclared,
     PipelineDeleted,
+    RollbackRequested,
+    RuleFailed,
+    RuleSucceeded,
     StageRetryRequested,
     StageTransitionChanged,
 )
 from .gates import GATES
-from .plan import DEFAULT_APPROVAL_TIMEOUT_MINUTES, DEFAULT_JOB_TIMEOUT_MINUTES, PipelinePlan
-from .state import ActionRun, Execution, Pipeline, StageRun
+from .plan import DEFAULT_APPROVAL_TIMEOUT_MINUTES, DEFAULT_JOB_TIMEOUT_MINUTES, ConditionPlan, PipelinePlan
+from .state import ActionRun, ConditionRun, Execution, Pipeline, RuleRun, StageRun
 from .variables import UnresolvedVariable, resolve_configuration
 
 
@@ -75,6 +81,18 @@ class Engine:
             )
         return found
 
+    def running_rule(self, rule_execution_id: str) -> tuple[Pipeline, Execution, RuleRun] | None:
+        """A rule that runs now, by its execution id (a LambdaInvoke rule's job id is that id)."""
+        for pipeline in self.pipelines.values():
+            for execution in pipeline.executions.values():
+                stage_run = execution.stage_runs.get(execution.current_stage or "")
+                for condition in stage_run.conditions.values() if stage_run else ():
+                    run = condition.rules.get(next((n for n, r in condition.rules.items()
+                                                    if r.rule_execution_id == rule_execution_id), ""))
+                    if run is not None and run.status == S.IN_PROGRESS:
+                        return pipeline, execution, run
+        return None
+
     def pending_commands(self) -> list[Command]:
         """What is in progress, as the commands that started it: after a restart, the caller
         carries them out again (the runner re-attaches to containers that still run)."""
@@ -88,6 +106,10 @@ class Engine:
                 for run in stage_run.actions.values():
                     if run.status == S.IN_PROGRESS:
                         pending.append(self._command_for(pipeline, execution, plan.action(run.name), run))
+                for condition in stage_run.conditions.values():
+                    for rule in condition.rules.values():
+                        if rule.status == S.IN_PROGRESS:
+                            pending.append(_rule_command(pipeline, execution, plan.condition(rule.kind), rule))
         return pending
 
     @staticmethod
@@ -326,6 +348,12 @@ class Engine:
             S.move(S.EXECUTION_TRANSITIONS, execution, S.STOPPING, "execution")
             S.move(S.STAGE_TRANSITIONS, stage_run, S.STOPPING, "stage")
             execution.last_update_time = stage_run.last_update_time = step.now
+        for condition_run in stage_run.conditions.values():
+            if condition_run.status == S.IN_PROGRESS:  # a check has nothing to finish: it ends now
+                self._abandon_rules(pipeline, execution, condition_run, "Abandoned: the execution was stopped", step)
+                S.move(S.CONDITION_TRANSITIONS, condition_run, S.ABANDONED if event.abandon else S.CANCELLED,
+                       "condition")
+                condition_run.last_update_time = step.now
         if event.abandon:
             for run in stage_run.actions.values():
                 if run.status == S.IN_PROGRESS:
@@ -373,8 +401,25 @@ class Engine:
         execution.last_update_time = stage_run.last_update_time = step.now
         execution.current_stage = event.stage
         slot.inside.append(execution.execution_id)
-        plan = pipeline.plans[execution.pipeline_version].stage(event.stage)
-        if event.mode == "ALL_ACTIONS":
+        stage_run.manual_retries += 1
+        stage_run.latest_retry_trigger = "ManualStageRetry"
+        self._restart_stage(pipeline, execution, stage_run, event.mode, step)
+
+    def _restart_stage(self, pipeline: Pipeline, execution: Execution, stage_run: StageRun, mode: str,
+                       step: _Step) -> None:
+        """Run a failed stage again (a retry): its failed actions, or all of them, and its
+        conditions judged again (an entry condition that did not let it in, first)."""
+        plan = pipeline.plans[execution.pipeline_version].stage(stage_run.stage)
+        for kind in (C.ON_SUCCESS, C.ON_FAILURE):
+            if kind in stage_run.conditions:
+                stage_run.earlier_conditions.append(stage_run.conditions.pop(kind))
+        entry = stage_run.conditions.get(C.BEFORE_ENTRY)
+        if entry is not None and entry.status not in (S.SUCCEEDED, S.OVERRIDDEN):
+            stage_run.earlier.extend(stage_run.actions.values())
+            stage_run.actions.clear()
+            if self._judge(pipeline, execution, stage_run, plan.before_entry, step):
+                return
+        if mode == "ALL_ACTIONS" or not stage_run.actions:
             stage_run.earlier.extend(stage_run.actions.values())
             stage_run.actions.clear()
             self._start_group(pipeline, execution, stage_run, plan.run_orders()[0], step)
@@ -386,8 +431,206 @@ class Engine:
         ]
         if again:
             self._start_actions(pipeline, execution, stage_run, again, step)
-        else:  # stopped between groups: go on where it stopped
-            self._progress(pipeline, execution, event.stage, step)
+        else:  # stopped between groups, or failed by a success condition: go on from there
+            self._progress(pipeline, execution, stage_run.stage, step)
+
+    # -- stage conditions (what their outcomes do: conditions.py) -----------------------------
+
+    def _judge(self, pipeline: Pipeline, execution: Execution, stage_run: StageRun,
+               condition: ConditionPlan | None, step: _Step, summary: str | None = None) -> bool:
+        """Start judging `condition` of the stage (its first rule); False when there is nothing
+        to judge (none declared, no rules, or an execution that runs no conditions)."""
+        if condition is None or not condition.rules or not C.runs_conditions(execution.execution_type):
+            return False
+        previous = stage_run.conditions.get(condition.kind)
+        if previous is not None:
+            stage_run.earlier_conditions.append(previous)
+        stage_run.conditions[condition.kind] = ConditionRun(condition.kind, S.IN_PROGRESS, step.now, step.now,
+                                                            stage_failure=summary)
+        self._start_rule(pipeline, execution, stage_run, condition, condition.rules[0], step)
+        return True
+
+    def _start_rule(self, pipeline: Pipeline, execution: Execution, stage_run: StageRun,
+                    condition: ConditionPlan, rule, step: _Step) -> None:
+        run = RuleRun(step.new_id(), rule.name, stage_run.stage, execution.execution_id, condition.kind,
+                      S.IN_PROGRESS, step.now, step.now)
+        stage_run.conditions[condition.kind].rules[rule.name] = run
+        try:
+            run.configuration = resolve_configuration(rule.configuration, execution)
+        except UnresolvedVariable as exc:
+            self._rule_judged(pipeline, execution, stage_run, run, False, "ConfigurationError", str(exc), step)
+            return
+        missing = [name for name in rule.input_artifacts if name not in execution.artifacts]
+        if missing:
+            self._rule_judged(pipeline, execution, stage_run, run, False, "ConfigurationError",
+                              f"input artifact(s) not available: {', '.join(missing)}", step)
+            return
+        run.input_artifacts = tuple(execution.artifacts[name] for name in rule.input_artifacts)
+        step.commands.append(_rule_command(pipeline, execution, condition, run))
+
+    def _rule_result(self, event: RuleSucceeded | RuleFailed, step: _Step) -> None:
+        pipeline = self.pipeline(event.pipeline)
+        execution = self.execution(event.pipeline, event.execution_id)
+        stage_run = execution.stage_runs.get(event.stage)
+        condition = stage_run.conditions.get(event.kind) if stage_run else None
+        run = condition.rules.get(event.rule) if condition else None
+        if run is None or run.rule_execution_id != event.rule_execution_id or run.status != S.IN_PROGRESS:
+            raise errors.InvalidJobState(
+                f"Rule execution '{event.rule_execution_id}' ({event.stage}.{event.rule}) is not a running rule "
+                f"of execution '{execution.execution_id}'")
+        run.external_execution_id = event.external_execution_id
+        if isinstance(event, RuleSucceeded):
+            run.summary = event.summary
+            self._rule_judged(pipeline, execution, stage_run, run, True, None, None, step)
+        else:
+            self._rule_judged(pipeline, execution, stage_run, run, False, event.error_code, event.message, step)
+
+    def _rule_judged(self, pipeline: Pipeline, execution: Execution, stage_run: StageRun, run: RuleRun,
+                     passed: bool, code: str | None, message: str | None, step: _Step) -> None:
+        """A rule ended: the next rule runs, or its condition is judged."""
+        run.error_code, run.error_message = code, message
+        S.move(S.RULE_TRANSITIONS, run, S.SUCCEEDED if passed else S.FAILED, "rule")
+        run.last_update_time = step.now
+        condition_run = stage_run.conditions[run.kind]
+        plan = pipeline.plans[execution.pipeline_version].stage(stage_run.stage).condition(run.kind)
+        if condition_run.status != S.IN_PROGRESS:
+            return  # overridden or cancelled meanwhile: the result is only recorded
+        if passed:
+            following = [r for r in plan.rules if r.name not in condition_run.rules]
+            if following and execution.status == S.IN_PROGRESS and not execution.cancel_pending:
+                self._start_rule(pipeline, execution, stage_run, plan, following[0], step)
+                return
+        met = passed
+        condition_run.summary = None if met else f"rule {run.name} failed: {message}"
+        self._condition_judged(pipeline, execution, stage_run, plan, condition_run, met, step)
+
+    def _condition_judged(self, pipeline: Pipeline, execution: Execution, stage_run: StageRun,
+                          plan: ConditionPlan, condition_run: ConditionRun, met: bool, step: _Step,
+                          overridden: bool = False) -> None:
+        S.move(S.CONDITION_TRANSITIONS, condition_run,
+               S.OVERRIDDEN if overridden else S.SUCCEEDED if met else S.FAILED, "condition")
+        condition_run.last_update_time = step.now
+        if execution.status != S.IN_PROGRESS or execution.cancel_pending:
+            self._progress(pipeline, execution, stage_run.stage, step)  # stops or cancels the stage
+            return
+        label = {"BEFORE_ENTRY": "entry", "ON_SUCCESS": "success", "ON_FAILURE": "failure"}[plan.kind]
+        if plan.kind == C.ON_FAILURE:
+            summary = condition_run.stage_failure or f"{stage_run.stage}: failed"
+        else:
+            summary = f"{stage_run.stage}: {label} condition not met: {condition_run.summary}"
+        self._apply(pipeline, execution, stage_run, C.outcome(plan, met or overridden), summary, step)
+
+    def _apply(self, pipeline: Pipeline, execution: Execution, stage_run: StageRun, outcome: C.Outcome,
+               summary: str, step: _Step) -> None:
+        """Carry out what a stage's condition (or its failure) decided."""
+        stage_run.last_update_time = step.now
+        if outcome.name == "ENTER":
+            plan = pipeline.plans[execution.pipeline_version].stage(stage_run.stage)
+            self._start_group(pipeline, execution, stage_run, plan.run_orders()[0], step)
+        elif outcome.name == "SUCCEED":
+            self._stage_succeeded(pipeline, execution, stage_run, step)
+        elif outcome.name == "SKIP":
+            S.move(S.STAGE_TRANSITIONS, stage_run, S.SKIPPED, "stage")
+            self._leave(pipeline, execution, step)
+            self._next_stage(pipeline, execution, stage_run.stage, step)
+            self._admit(pipeline, stage_run.stage, step)
+        elif outcome.name == "RETRY":
+            stage_run.auto_retries += 1
+            stage_run.latest_retry_trigger = "AutomatedStageRetry"
+            self._restart_stage(pipeline, execution, stage_run, outcome.retry_mode, step)
+        elif outcome.name == "FAIL":
+            S.move(S.STAGE_TRANSITIONS, stage_run, S.FAILED, "stage")
+            self._end(pipeline, execution, S.FAILED, summary, step)
+        else:  # ROLLBACK: the stage fails, and the last execution that succeeded in it runs it again
+            S.move(S.STAGE_TRANSITIONS, stage_run, S.FAILED, "stage")
+            target = C.rollback_target(pipeline.executions.values(), stage_run.stage, pipeline.version,
+                                       excluding=execution.execution_id)
+            if target is None or execution.pipeline_version != pipeline.version:
+                self._end(pipeline, execution, S.FAILED, f"{summary} (nothing to roll back to: no earlier execution "
+                                                         f"of this pipeline version succeeded in {stage_run.stage})", step)
+                return
+            self._end(pipeline, execution, S.FAILED, summary, step, admit=False)
+            self._start_rollback(pipeline, stage_run.stage, target, step.new_id(), "AutomatedRollback",
+                                 execution.execution_id, step)
+            self._admit(pipeline, stage_run.stage, step)
+
+    def _override(self, event: ConditionOverridden, step: _Step) -> None:
+        pipeline = self.pipeline(event.pipeline)
+        execution = self.execution(event.pipeline, event.execution_id)
+        plan = pipeline.plans[execution.pipeline_version].stage(event.stage)
+        if pipeline.plan.stage(event.stage) is None or plan is None:
+            raise errors.StageNotFound(f"Stage '{event.stage}' not found in pipeline '{event.pipeline}'")
+        if pipeline.slot(event.stage).latest_execution != execution.execution_id:
+            raise errors.NotLatestPipelineExecution(
+                f"Execution '{execution.execution_id}' is not the latest in stage '{event.stage}'")
+        condition = plan.condition(event.kind)
+        stage_run = execution.stage_runs.get(event.stage)
+        condition_run = stage_run.conditions.get(event.kind) if stage_run else None
+        if condition is None or condition_run is None or condition_run.status != S.IN_PROGRESS:
+            raise errors.ConditionNotOverridable(
+                f"No {event.kind} condition of stage '{event.stage}' is being evaluated for execution "
+                f"'{execution.execution_id}'")
+        if condition.result == "SKIP":
+            raise errors.ConditionNotOverridable(
+                f"The {event.kind} condition of stage '{event.stage}' has the result SKIP, which cannot be overridden")
+        self._abandon_rules(pipeline, execution, condition_run, "Abandoned: the condition was overridden", step)
+        condition_run.overridden_by = event.by or None
+        self._condition_judged(pipeline, execution, stage_run, condition, condition_run, True, step, overridden=True)
+
+    def _abandon_rules(self, pipeline: Pipeline, execution: Execution, condition_run: ConditionRun,
+                       why: str, step: _Step) -> None:
+        for rule in condition_run.rules.values():
+            if rule.status == S.IN_PROGRESS:
+                rule.error_message = why
+                S.move(S.RULE_TRANSITIONS, rule, S.ABANDONED, "rule")
+                rule.last_update_time = step.now
+                step.commands.append(CancelAction(pipeline.name, execution.execution_id, rule.rule_execution_id))
+
+    # -- rollback ---------------------------------------------------------------------------
+
+    def _rollback(self, event: RollbackRequested, step: _Step) -> None:
+        pipeline = self.pipeline(event.pipeline)
+        if pipeline.plan.stage(event.stage) is None:
+            raise errors.StageNotFound(f"Stage '{event.stage}' not found in pipeline '{event.pipeline}'")
+        if event.execution_id in pipeline.executions:
+            raise errors.EngineError(f"execution {event.execution_id} already exists")
+        target = pipeline.executions.get(event.target_execution_id)
+        if target is None:
+            raise errors.PipelineExecutionNotFound(
+                f"Execution '{event.target_execution_id}' of pipeline '{event.pipeline}' not found")
+        if target.pipeline_version != pipeline.version:
+            raise errors.PipelineExecutionOutdated(
+                f"Execution '{target.execution_id}' ran pipeline version {target.pipeline_version}; the pipeline is "
+                f"at version {pipeline.version}: only an execution of the current version can be a rollback target")
+        refusal = C.rollback_refusal(pipeline.plan, event.stage, target, pipeline.version)
+        slot = pipeline.slot(event.stage)
+        if refusal is None and slot.inside:
+            refusal = f"Stage '{event.stage}' is in progress (execution '{slot.inside[0]}'): roll it back once it ended"
+        if refusal:
+            raise errors.UnableToRollbackStage(refusal)
+        self._start_rollback(pipeline, event.stage, target, event.execution_id, event.trigger_type,
+                             event.trigger_detail, step)
+
+    def _start_rollback(self, pipeline: Pipeline, stage: str, target: Execution, execution_id: str,
+                        trigger_type: str, trigger_detail: str, step: _Step) -> None:
+        """A ROLLBACK execution: `stage` again, with the target's sources, variables and artifacts."""
+        execution = Execution(
+            execution_id=execution_id, pipeline=pipeline.name, pipeline_version=pipeline.version,
+            status=S.IN_PROGRESS, start_time=step.now, last_update_time=step.now,
+            trigger_type=trigger_type, trigger_detail=trigger_detail,
+            source_revisions=dict(target.source_revisions), variables=dict(target.variables),
+            artifacts=dict(target.artifacts), namespaces={k: dict(v) for k, v in target.namespaces.items()},
+            source_outputs=dict(target.source_outputs),
+            execution_type=C.ROLLBACK, rollback_target=target.execution_id, rollback_stage=stage,
+        )
+        pipeline.executions[execution_id] = execution
+        # First in line: a rollback restores the stage before any newer change enters it.
+        slot = pipeline.slot(stage)
+        if GATES[pipeline.plan.execution_mode].has_room(slot):
+            self._enter(pipeline, execution, stage, step)
+        else:
+            slot.waiting.insert(0, execution_id)
+            execution.waiting_at = stage
 
     # -- the stage gate ---------------------------------------------------------------------
 
@@ -424,7 +667,8 @@ class Engine:
         plan = pipeline.plans[execution.pipeline_version].stage(stage)
         stage_run = StageRun(stage, execution.execution_id, S.IN_PROGRESS, step.now, step.now)
         execution.stage_runs[stage] = stage_run
-        self._start_group(pipeline, execution, stage_run, plan.run_orders()[0], step)
+        if not self._judge(pipeline, execution, stage_run, plan.before_entry, step):
+            self._start_group(pipeline, execution, stage_run, plan.run_orders()[0], step)
 
     def _leave(self, pipeline: Pipeline, execution: Execution, step: _Step) -> str | None:
         """Take `execution` out of its stage (or entrance); returns the stage it freed."""
@@ -521,6 +765,8 @@ class Engine:
         stage_run = execution.stage_runs[stage]
         if stage_run.status not in (S.IN_PROGRESS, S.STOPPING):
             return
+        if any(c.status == S.IN_PROGRESS for c in stage_run.conditions.values()):
+            return  # a condition is being judged: its result moves the stage on
         group = [r for r in stage_run.actions.values() if _run_order(pipeline, execution, r) == stage_run.run_order]
         if any(r.status != S.SUCCEEDED and r.status != S.IN_PROGRESS for r in group):
             # The stage fails once its running work ends; an approval beside a failed action
@@ -540,35 +786,52 @@ class Engine:
             S.move(S.STAGE_TRANSITIONS, stage_run, S.CANCELLED, "stage")
             self._end(pipeline, execution, S.CANCELLED, "Cancelled: the pipeline was updated", step)
             return
+        stage_plan = pipeline.plans[execution.pipeline_version].stage(stage)
         failed = [r for r in group if r.status != S.SUCCEEDED]
         if failed:
-            S.move(S.STAGE_TRANSITIONS, stage_run, S.FAILED, "stage")
-            first = failed[0]
-            self._end(pipeline, execution, S.FAILED, f"{stage}.{first.name}: {first.error_message}", step)
+            summary = f"{stage}.{failed[0].name}: {failed[0].error_message}"
+            decided = C.on_failure(stage_plan.on_failure, stage_run.auto_retries) \
+                if C.runs_conditions(execution.execution_type) else C.FAIL
+            if decided is None and self._judge(pipeline, execution, stage_run, stage_plan.on_failure, step, summary):
+                return
+            self._apply(pipeline, execution, stage_run, decided or C.FAIL, summary, step)
             return
-        orders = pipeline.plans[execution.pipeline_version].stage(stage).run_orders()
-        later = [o for o in orders if o > stage_run.run_order]
+        later = [o for o in stage_plan.run_orders() if o > stage_run.run_order]
         if later:
             self._start_group(pipeline, execution, stage_run, later[0], step)
             return
+        if not self._judge(pipeline, execution, stage_run, stage_plan.on_success, step):
+            self._stage_succeeded(pipeline, execution, stage_run, step)
+
+    def _stage_succeeded(self, pipeline: Pipeline, execution: Execution, stage_run: StageRun, step: _Step) -> None:
+        """The stage is done: the execution goes on to the next stage (a ROLLBACK execution ends)."""
+        stage = stage_run.stage
         S.move(S.STAGE_TRANSITIONS, stage_run, S.SUCCEEDED, "stage")
+        stage_run.last_update_time = step.now
         self._leave(pipeline, execution, step)
+        self._next_stage(pipeline, execution, stage, step)
+        self._admit(pipeline, stage, step)
+
+    def _next_stage(self, pipeline: Pipeline, execution: Execution, stage: str, step: _Step) -> None:
         plan = pipeline.plans[execution.pipeline_version]
         index = plan.stage_index(stage)
-        if index + 1 < len(plan.stages):
+        if index + 1 < len(plan.stages) and execution.execution_type != C.ROLLBACK:
             self._arrive(pipeline, execution, plan.stages[index + 1].name, step)
         else:
             self._end(pipeline, execution, S.SUCCEEDED, None, step)
-        self._admit(pipeline, stage, step)
 
-    def _end(self, pipeline: Pipeline, execution: Execution, status: str, summary: str | None, step: _Step) -> None:
+    def _end(self, pipeline: Pipeline, execution: Execution, status: str, summary: str | None, step: _Step,
+             admit: bool = True) -> str | None:
+        """End `execution`; the stage it freed admits who waits (unless `admit` is False: the
+        caller has someone to put first). Returns the stage it freed."""
         freed = self._leave(pipeline, execution, step)
         S.move(S.EXECUTION_TRANSITIONS, execution, status, "execution")
         execution.status_summary = summary
         execution.last_update_time = step.now
         step.commands.append(ExecutionEnded(pipeline.name, execution.execution_id, status))
-        if freed is not None:
+        if freed is not None and admit:
             self._admit(pipeline, freed, step)
+        return freed
 
 
 def _stopped_summary(execution: Execution) -> str:
@@ -579,6 +842,12 @@ def _stopped_summary(execution: Execution) -> str:
 def _run_order(pipeline: Pipeline, execution: Execution, run: ActionRun) -> int:
     plan: PipelinePlan = pipeline.plans[execution.pipeline_version]
     return plan.stage(run.stage).action(run.name).run_order
+
+
+def _rule_command(pipeline: Pipeline, execution: Execution, condition: ConditionPlan, run: RuleRun) -> RunRule:
+    rule = next(r for r in condition.rules if r.name == run.name)
+    return RunRule(pipeline.name, execution.execution_id, run.stage, run.kind, rule, run.rule_execution_id,
+                   run.configuration, run.input_artifacts, run.start_time)
 
 
 def _with_external_id(output, external_id: str):
@@ -601,4 +870,8 @@ _HANDLERS = {
     StageTransitionChanged: Engine._transition,
     ExecutionStopRequested: Engine._stop,
     StageRetryRequested: Engine._retry,
+    RuleSucceeded: Engine._rule_result,
+    RuleFailed: Engine._rule_result,
+    ConditionOverridden: Engine._override,
+    RollbackRequested: Engine._rollback,
 }

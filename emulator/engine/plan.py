@@ -26,6 +26,7 @@ class ActionPlan:
     namespace: str | None = None
     timeout_in_minutes: int | None = None
     output_variables: tuple[str, ...] = ()  # `outputVariables` (V2 Commands actions and the like)
+    commands: tuple[str, ...] = ()  # `commands` (V2 Commands actions; a Commands rule's, run as one)
 
     @property
     def is_approval(self) -> bool:
@@ -42,9 +43,46 @@ class ActionPlan:
 
 
 @dataclass(frozen=True)
+class RulePlan:
+    """One rule of a stage condition (RuleDeclaration): run as a command, judged as an event."""
+
+    name: str
+    provider: str  # VariableCheck, DeploymentWindow, LambdaInvoke, Commands, CodeBuild, CloudWatchAlarm
+    version: str = "1"
+    configuration: tuple[tuple[str, str], ...] = ()
+    commands: tuple[str, ...] = ()
+    input_artifacts: tuple[str, ...] = ()
+    timeout_in_minutes: int | None = None
+    region: str | None = None
+    role_arn: str | None = None
+
+    @property
+    def config(self) -> dict[str, str]:
+        return dict(self.configuration)
+
+
+@dataclass(frozen=True)
+class ConditionPlan:
+    """A stage's `beforeEntry`, `onSuccess` or `onFailure`: its result and the rules it checks
+    (in order). `retry_mode` is onFailure's automatic retry (result RETRY)."""
+
+    kind: str  # BEFORE_ENTRY | ON_SUCCESS | ON_FAILURE (the names OverrideStageCondition uses)
+    result: str | None
+    rules: tuple[RulePlan, ...] = ()
+    retry_mode: str | None = None
+
+
+@dataclass(frozen=True)
 class StagePlan:
     name: str
     actions: tuple[ActionPlan, ...]
+    before_entry: ConditionPlan | None = None
+    on_success: ConditionPlan | None = None
+    on_failure: ConditionPlan | None = None
+
+    def condition(self, kind: str) -> ConditionPlan | None:
+        return {"BEFORE_ENTRY": self.before_entry, "ON_SUCCESS": self.on_success,
+                "ON_FAILURE": self.on_failure}.get(kind)
 
     def run_orders(self) -> list[int]:
         return sorted({a.run_order for a in self.actions})
@@ -92,9 +130,15 @@ def plan_from_declaration(declaration: dict) -> PipelinePlan:
                     namespace=action.get("namespace"),
                     timeout_in_minutes=action.get("timeoutInMinutes"),
                     output_variables=tuple(action.get("outputVariables") or ()),
+                    commands=tuple(action.get("commands") or ()),
                 )
             )
-        stages.append(StagePlan(name=stage["name"], actions=tuple(actions)))
+        stages.append(StagePlan(
+            name=stage["name"], actions=tuple(actions),
+            before_entry=_condition("BEFORE_ENTRY", stage.get("beforeEntry")),
+            on_success=_condition("ON_SUCCESS", stage.get("onSuccess")),
+            on_failure=_condition("ON_FAILURE", stage.get("onFailure")),
+        ))
     variables = tuple((v["name"], v.get("defaultValue", "")) for v in declaration.get("variables") or ())
     return PipelinePlan(
         name=declaration["name"],
@@ -102,4 +146,36 @@ def plan_from_declaration(declaration: dict) -> PipelinePlan:
         stages=tuple(stages),
         variables=variables,
         declaration=declaration,
+    )
+
+
+def _rule(rule: dict) -> RulePlan:
+    type_id = rule["ruleTypeId"]
+    return RulePlan(
+        name=rule["name"],
+        provider=type_id["provider"],
+        version=str(type_id.get("version", "1")),
+        configuration=tuple(sorted((rule.get("configuration") or {}).items())),
+        commands=tuple(rule.get("commands") or ()),
+        input_artifacts=tuple(a["name"] for a in rule.get("inputArtifacts") or ()),
+        timeout_in_minutes=rule.get("timeoutInMinutes"),
+        region=rule.get("region"),
+        role_arn=rule.get("roleArn"),
+    )
+
+
+def _condition(kind: str, declared: dict | None) -> ConditionPlan | None:
+    """The plan of one of a stage's conditions. A condition's list holds one condition (AWS's
+    model); onFailure also has a result of its own (automatic rollback or retry without rules),
+    which is the one that engages when both are given."""
+    if not declared:
+        return None
+    conditions = declared.get("conditions") or ()
+    condition = conditions[0] if conditions else {}
+    retry = declared.get("retryConfiguration") or {}
+    return ConditionPlan(
+        kind=kind,
+        result=declared.get("result") or condition.get("result"),
+        rules=tuple(_rule(r) for r in condition.get("rules") or ()),
+        retry_mode=retry.get("retryMode") or ("FAILED_ACTIONS" if declared.get("result") == "RETRY" else None),
     )

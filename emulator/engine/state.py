@@ -36,6 +36,41 @@ class ActionRun:
 
 
 @dataclass
+class RuleRun:
+    """One run of a condition's rule (RuleExecution / RuleExecutionDetail)."""
+
+    rule_execution_id: str
+    name: str
+    stage: str
+    execution_id: str
+    kind: str  # the condition it belongs to: BEFORE_ENTRY | ON_SUCCESS | ON_FAILURE
+    status: str
+    start_time: float
+    last_update_time: float
+    configuration: tuple[tuple[str, str], ...] = ()  # resolved
+    input_artifacts: tuple[ArtifactOutput, ...] = ()
+    summary: str | None = None
+    external_execution_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    updated_by: str | None = None
+
+
+@dataclass
+class ConditionRun:
+    """One evaluation of a stage condition: its rules run in order; the first that fails fails it."""
+
+    kind: str
+    status: str
+    start_time: float
+    last_update_time: float
+    summary: str | None = None
+    rules: dict[str, RuleRun] = field(default_factory=dict)  # in the order they ran
+    overridden_by: str | None = None
+    stage_failure: str | None = None  # onFailure: why the stage failed (the execution's summary)
+
+
+@dataclass
 class StageRun:
     stage: str
     execution_id: str
@@ -45,6 +80,11 @@ class StageRun:
     run_order: int = 0  # the group currently running
     actions: dict[str, ActionRun] = field(default_factory=dict)  # the latest run of each action
     earlier: list[ActionRun] = field(default_factory=list)  # runs a retry replaced (history)
+    conditions: dict[str, ConditionRun] = field(default_factory=dict)  # kind -> its latest evaluation
+    earlier_conditions: list[ConditionRun] = field(default_factory=list)  # evaluations a retry replaced
+    auto_retries: int = 0  # retryStageMetadata
+    manual_retries: int = 0
+    latest_retry_trigger: str | None = None  # AutomatedStageRetry | ManualStageRetry
 
     def latest_run(self, action: str) -> ActionRun | None:
         """The action's current run, or its last one before an ALL_ACTIONS retry reset it."""
@@ -76,6 +116,9 @@ class Execution:
     stop_abandon: bool = False
     cancel_pending: bool = False  # the pipeline was updated: cancel once running actions end
     client_request_token: str | None = None
+    execution_type: str = "STANDARD"  # ROLLBACK: runs one stage again with an earlier execution's work
+    rollback_target: str | None = None  # rollbackMetadata.rollbackTargetPipelineExecutionId
+    rollback_stage: str | None = None  # the stage a ROLLBACK execution runs
 
 
 @dataclass

@@ -18,6 +18,9 @@ CANCELLED = "Cancelled"
 SKIPPED = "Skipped"
 # Action only (ActionExecutionStatus)
 ABANDONED = "Abandoned"
+# Conditions only (ConditionExecutionStatus)
+ERRORED = "Errored"
+OVERRIDDEN = "Overridden"
 
 EXECUTION_TRANSITIONS: dict[str, frozenset[str]] = {
     IN_PROGRESS: frozenset({STOPPING, STOPPED, SUCCEEDED, SUPERSEDED, FAILED, CANCELLED}),
@@ -30,7 +33,7 @@ EXECUTION_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 STAGE_TRANSITIONS: dict[str, frozenset[str]] = {
-    IN_PROGRESS: frozenset({STOPPING, STOPPED, SUCCEEDED, FAILED, CANCELLED}),
+    IN_PROGRESS: frozenset({STOPPING, STOPPED, SUCCEEDED, FAILED, CANCELLED, SKIPPED}),
     STOPPING: frozenset({STOPPED, FAILED, CANCELLED}),
     STOPPED: frozenset({IN_PROGRESS}),
     FAILED: frozenset({IN_PROGRESS}),
@@ -40,6 +43,25 @@ STAGE_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 ACTION_TRANSITIONS: dict[str, frozenset[str]] = {
+    IN_PROGRESS: frozenset({SUCCEEDED, FAILED, ABANDONED}),
+    SUCCEEDED: frozenset(),
+    FAILED: frozenset(),
+    ABANDONED: frozenset(),
+}
+
+# A condition's evaluation (ConditionExecutionStatus) and a rule's run (RuleExecutionStatus, the
+# four of them a rule can have).
+CONDITION_TRANSITIONS: dict[str, frozenset[str]] = {
+    IN_PROGRESS: frozenset({SUCCEEDED, FAILED, ERRORED, CANCELLED, ABANDONED, OVERRIDDEN}),
+    SUCCEEDED: frozenset(),
+    FAILED: frozenset(),
+    ERRORED: frozenset(),
+    CANCELLED: frozenset(),
+    ABANDONED: frozenset(),
+    OVERRIDDEN: frozenset(),
+}
+
+RULE_TRANSITIONS: dict[str, frozenset[str]] = {
     IN_PROGRESS: frozenset({SUCCEEDED, FAILED, ABANDONED}),
     SUCCEEDED: frozenset(),
     FAILED: frozenset(),

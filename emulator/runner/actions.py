@@ -14,10 +14,11 @@ import logging
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
-from emulator.engine import ActionFailed, ActionSucceeded, Event, JobFailed, RunAction
+from emulator.engine import ActionFailed, ActionSucceeded, Event, JobFailed, RuleFailed, RuleSucceeded, RunAction, RunRule
 
 from emulator.cfn.store import StackStore
 from emulator.lambdas.functions import FunctionConfig
@@ -66,6 +67,8 @@ class ActionRunner:
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
         self.on_network = on_network  # told of each network before a container joins it
+        self.alarms = None  # the CloudWatch alarm stand-ins CloudWatchAlarm rules watch (set by the daemon)
+        self.clock: Callable[[], float] = time.time  # the engine's clock (the daemon's may be moved)
         # The daemon's own keys (daemon/credentials.py): what lets its containers call its API.
         self.credentials = credentials or ("pipemu", "pipemu")
         # The stacks deploys made and the functions they hold, served by the API as well.
@@ -104,6 +107,45 @@ class ActionRunner:
             daemon=True,
         )
         thread.start()
+
+    def submit_rule(self, command: RunRule, report: Callable[[Event], bool | None]) -> None:
+        """Judge a condition's rule on a thread of its own (rules/); its verdict is reported as
+        RuleSucceeded or RuleFailed (a LambdaInvoke rule's comes through the job API)."""
+        cancel = self._cancels.setdefault(command.rule_execution_id, threading.Event())
+        threading.Thread(target=self._judge, args=(command, report, cancel), daemon=True,
+                         name=f"rule-{command.stage}.{command.rule.name}").start()
+
+    def _judge(self, command: RunRule, report: Callable[[Event], bool | None], cancel: threading.Event) -> None:
+        from emulator.rules import judge
+        from emulator.rules.container_rules import as_action
+
+        where = (command.pipeline, command.execution_id, command.stage, command.kind, command.rule.name,
+                 command.rule_execution_id)
+        as_run = as_action(command, "Rule", command.rule.provider)  # its log is kept under the rule's id
+        try:
+            verdict = judge(self, command, cancel, lambda line: self.log(as_run, line))
+        except Exception as exc:
+            if engine_down(exc):
+                verdict_event = RuleFailed(*where, "ConfigurationError", unavailable_message(exc))
+            else:  # a bug of ours must still end the rule
+                log.exception("rule %s.%s crashed", command.stage, command.rule.name)
+                verdict_event = RuleFailed(*where, "InternalError", f"pipeline-emulator internal error: {exc}")
+        else:
+            if verdict is None:
+                return
+            if verdict.passed:
+                verdict_event = RuleSucceeded(*where, verdict.summary, verdict.external_execution_id)
+            else:
+                verdict_event = RuleFailed(*where, verdict.error_code or "RuleFailed", verdict.message or "",
+                                           verdict.external_execution_id)
+        finally:
+            self._cancels.pop(command.rule_execution_id, None)
+            self._secrets.pop(command.rule_execution_id, None)
+        self.log(as_run, f"[pipemu] rule {command.rule.name}: "
+                         + (verdict_event.summary or "passed" if isinstance(verdict_event, RuleSucceeded)
+                            else f"failed: {verdict_event.message}"))
+        if report(verdict_event) is not False and command.rule.provider in ("CodeBuild", "Commands"):
+            self._discard(container_name(command.rule_execution_id))
 
     def cancel(self, action_execution_id: str) -> None:
         event = self._cancels.get(action_execution_id)

@@ -34,9 +34,12 @@ from emulator.engine import (
     ExecutionStarted,
     PipelineDeclared,
     PipelineDeleted,
+    RuleFailed,
     RunAction,
+    RunRule,
     plan_from_declaration,
 )
+from emulator.engine.plan import DEFAULT_JOB_TIMEOUT_MINUTES
 from emulator.definitions.action_types import git_source, masked
 from emulator.runner.source import SourceError, resolve_commit
 from emulator.store import StateNotWritable, Store
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 
 class Runner(Protocol):
     def submit(self, command: RunAction, report: Callable[[Event], bool | None]) -> None: ...
+
+    def submit_rule(self, command: RunRule, report: Callable[[Event], bool | None]) -> None: ...
 
     def cancel(self, action_execution_id: str) -> None: ...
 
@@ -190,6 +195,7 @@ class ServiceCore:
             count = self._replay(self.engine)
             pending = self.engine.pending_commands()
             running = {c.action_execution_id for c in pending if isinstance(c, RunAction)}
+            running |= {c.rule_execution_id for c in pending if isinstance(c, RunRule)}
             for action_execution_id in running:
                 # The runner re-attaches to the action's container and replays its whole
                 # output, or runs the action afresh: either way the old lines go.
@@ -207,6 +213,11 @@ class ServiceCore:
                     self.runner.submit(command, self.report)
                 if command.expires_at is not None and self._timers is not None:
                     self._schedule_timeout(command, command.expires_at)
+            elif isinstance(command, RunRule):
+                if self.runner is not None:
+                    self.runner.submit_rule(command, self.report)
+                if command.rule.provider == "LambdaInvoke" and self._timers is not None:
+                    self._schedule_rule_timeout(command)
             elif isinstance(command, AwaitApproval):
                 if self._timers is not None:
                     self._schedule_timeout(command, command.expires_at)
@@ -234,6 +245,15 @@ class ServiceCore:
             queue.append(ended)
         while len(queue) > self.artifact_retention:
             self.runner.remove_artifacts(queue.popleft())
+
+    def _schedule_rule_timeout(self, command: RunRule) -> None:
+        """A LambdaInvoke rule whose function never reports fails at its timeout (60 minutes
+        unless the rule says, as a Lambda action's job)."""
+        minutes = command.rule.timeout_in_minutes or DEFAULT_JOB_TIMEOUT_MINUTES
+        timed_out = RuleFailed(command.pipeline, command.execution_id, command.stage, command.kind, command.rule.name,
+                               command.rule_execution_id, "TimedOut",
+                               "Rule timed out: the function reported no result in time")
+        self._timers.at(command.started_at + minutes * 60, lambda: self.report(timed_out))
 
     def _schedule_timeout(self, command, expires_at: float) -> None:
         action = command.action if isinstance(command.action, str) else command.action.name

@@ -1,8 +1,9 @@
-"""The job API of Lambda invoke actions: GetJobDetails, PutJobSuccessResult, PutJobFailureResult."""
+"""The job API of Lambda invoke actions and LambdaInvoke rules: GetJobDetails, PutJobSuccessResult,
+PutJobFailureResult (a rule's job id is its rule execution's id)."""
 
 from __future__ import annotations
 
-from emulator.engine import JobFailed, JobSucceeded
+from emulator.engine import JobFailed, JobSucceeded, RuleFailed, RuleSucceeded
 from emulator.engine.events import ActionOutput
 from emulator.runner.job_data import ACCOUNT_ID, job_data
 
@@ -10,9 +11,26 @@ from .errors import ServiceError
 
 
 class JobOperations:
+    def _rule_job(self, job_id: str):
+        """The running LambdaInvoke rule whose job this is, as its RunRule command; or None."""
+        found = self.engine.running_rule(job_id)
+        if found is None:
+            return None
+        pipeline, execution, run = found
+        plan = pipeline.plans[execution.pipeline_version].stage(run.stage).condition(run.kind)
+        from emulator.engine.machine import _rule_command
+
+        command = _rule_command(pipeline, execution, plan, run)
+        return command if command.rule.provider == "LambdaInvoke" else None
+
     def get_job_details(self, params: dict) -> dict:
         with self.lock:
             where = self.engine.jobs.get(params["jobId"])
+            rule = self._rule_job(params["jobId"]) if where is None else None
+            if rule is not None:
+                from emulator.rules.lambda_invoke import job
+
+                return {"jobDetails": {"id": params["jobId"], "data": job(self.region, rule), "accountId": ACCOUNT_ID}}
             if where is None:
                 raise ServiceError("JobNotFoundException", f"Job '{params['jobId']}' not found")
             pipeline = self.engine.pipelines[where[0]]
@@ -34,6 +52,13 @@ class JobOperations:
 
     def put_job_success_result(self, params: dict) -> dict:
         details = params.get("executionDetails") or {}
+        with self.lock:
+            rule = self._rule_job(params["jobId"]) if params["jobId"] not in self.engine.jobs else None
+            if rule is not None:
+                self.apply(RuleSucceeded(rule.pipeline, rule.execution_id, rule.stage, rule.kind, rule.rule.name,
+                                         rule.rule_execution_id, details.get("summary"),
+                                         details.get("externalExecutionId")))
+                return {}
         revision = params.get("currentRevision") or {}
         output = ActionOutput(
             summary=details.get("summary"),
@@ -47,5 +72,12 @@ class JobOperations:
 
     def put_job_failure_result(self, params: dict) -> dict:
         failure = params["failureDetails"]
+        with self.lock:
+            rule = self._rule_job(params["jobId"]) if params["jobId"] not in self.engine.jobs else None
+            if rule is not None:
+                self.apply(RuleFailed(rule.pipeline, rule.execution_id, rule.stage, rule.kind, rule.rule.name,
+                                      rule.rule_execution_id, failure["type"], failure["message"],
+                                      failure.get("externalExecutionId")))
+                return {}
         self.apply(JobFailed(params["jobId"], failure["message"], failure["type"], failure.get("externalExecutionId")))
         return {}

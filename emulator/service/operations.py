@@ -11,6 +11,7 @@ from emulator.engine import ApprovalResultSubmitted, ExecutionStarted
 
 from . import views
 from .core import ServiceCore
+from .conditions import ConditionOperations
 from .control import ControlOperations
 from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page, page_of
@@ -18,7 +19,7 @@ from .jobs import JobOperations
 from .pipelines import PipelineOperations
 
 
-class CodePipeline(ControlOperations, PipelineOperations, JobOperations, ServiceCore):
+class CodePipeline(ControlOperations, ConditionOperations, PipelineOperations, JobOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:

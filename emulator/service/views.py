@@ -9,6 +9,8 @@ from __future__ import annotations
 from emulator.engine.plan import PipelinePlan
 from emulator.engine.state import ActionRun, Execution, Pipeline
 
+from .condition_views import retry_metadata, rollback_metadata, stage_condition_states
+
 ACCOUNT_ID = "123456789012"
 
 
@@ -100,7 +102,14 @@ def stage_states(pipeline: Pipeline) -> list[dict]:
         state["actionStates"] = actions
         if slot.latest_execution is not None:
             execution = pipeline.executions[slot.latest_execution]
-            state["latestExecution"] = _stage_execution(execution, execution.stage_runs[stage.name].status)
+            stage_run = execution.stage_runs[stage.name]
+            state["latestExecution"] = {**_stage_execution(execution, stage_run.status),
+                                        "type": execution.execution_type}
+            stage_plan = pipeline.plans[execution.pipeline_version].stage(stage.name) or stage
+            state.update(stage_condition_states(stage_plan, stage_run))
+            metadata = retry_metadata(stage_run)
+            if metadata:
+                state["retryStageMetadata"] = metadata
         states.append(state)
     return states
 
@@ -143,7 +152,8 @@ def pipeline_execution(pipeline: Pipeline, execution: Execution) -> dict:
             "variables": [{"name": k, "resolvedValue": v} for k, v in execution.variables.items()],
             "trigger": _trigger(execution),
             "executionMode": plan.execution_mode,
-            "executionType": "STANDARD",
+            "executionType": execution.execution_type,
+            "rollbackMetadata": rollback_metadata(execution),
         }
     )
 
@@ -174,7 +184,8 @@ def execution_summary(pipeline: Pipeline, execution: Execution) -> dict:
             "trigger": _trigger(execution),
             "stopTrigger": {"reason": execution.stop_reason or ""} if execution.status in ("Stopping", "Stopped") else None,
             "executionMode": plan.execution_mode,
-            "executionType": "STANDARD",
+            "executionType": execution.execution_type,
+            "rollbackMetadata": rollback_metadata(execution),
         }
     )
 

@@ -53,7 +53,7 @@ def test_disabled_transition_holds_and_supersedes_then_enable_admits(article_dae
     client.enable_stage_transition(pipelineName=PIPELINE, stageName="StagingDEV", transitionType="Inbound")
     state = settle(client, PIPELINE)
     dev = stage_of(state, "StagingDEV")
-    assert dev["latestExecution"] == {"pipelineExecutionId": second, "status": "InProgress"}
+    assert dev["latestExecution"] == {"pipelineExecutionId": second, "status": "InProgress", "type": "STANDARD"}
     assert "inboundExecution" not in dev and dev["inboundTransitionState"]["enabled"] is True
     approval = action_of(state, "StagingDEV", "approve")
     commit = client.get_pipeline_execution(pipelineName=PIPELINE, pipelineExecutionId=second)[
@@ -118,7 +118,7 @@ def test_abandon_kills_the_container_and_retry_runs_it_again(slow_daemon, docker
                                           pipelineExecutionId=execution, retryMode="FAILED_ACTIONS")
     assert answer["pipelineExecutionId"] == execution
     state = settle(client, PIPELINE)
-    assert stage_of(state, "Building")["latestExecution"] == {"pipelineExecutionId": execution, "status": "Succeeded"}
+    assert stage_of(state, "Building")["latestExecution"] == {"pipelineExecutionId": execution, "status": "Succeeded", "type": "STANDARD"}
     assert stage_of(state, "StagingDEV")["latestExecution"]["status"] == "InProgress"
 
     history = client.list_action_executions(pipelineName=PIPELINE, filter={"pipelineExecutionId": execution})

@@ -198,7 +198,7 @@ def test_approve_and_reject_move_executions(article_daemon):
     assert out.strip() == f"approved {PIPELINE} StagingDEV.approve (execution {execution})"
     state = awaiting(client, "StagingQA", execution)
     assert action_of(state, "StagingDEV", "approve")["latestExecution"]["summary"] == "looks good"
-    assert stage_of(state, "StagingQA")["latestExecution"] == {"pipelineExecutionId": execution, "status": "InProgress"}
+    assert stage_of(state, "StagingQA")["latestExecution"] == {"pipelineExecutionId": execution, "status": "InProgress", "type": "STANDARD"}
 
     again = fails(article_daemon, 1, "approve", PIPELINE, "StagingDEV")
     assert "nothing waits for approval at StagingDEV.approve" in one_line_error(again)
@@ -280,7 +280,7 @@ def test_retry_failed_or_all_actions(article_daemon):
     out = ok(article_daemon, "retry", PIPELINE, "StagingDEV")
     assert out.strip() == f"retrying StagingDEV of {PIPELINE} execution {execution} (FAILED_ACTIONS)"
     state = awaiting(client, "StagingDEV", execution)
-    assert stage_of(state, "StagingDEV")["latestExecution"] == {"pipelineExecutionId": execution, "status": "InProgress"}
+    assert stage_of(state, "StagingDEV")["latestExecution"] == {"pipelineExecutionId": execution, "status": "InProgress", "type": "STANDARD"}
     approvals = [d for d in client.list_action_executions(pipelineName=PIPELINE)["actionExecutionDetails"]
                  if d["actionName"] == "approve"]
     assert [d["status"] for d in approvals] == ["InProgress", "Failed"]
@@ -319,7 +319,7 @@ def test_disable_and_enable_transition(article_daemon, service_repo):
     out = ok(article_daemon, "enable-transition", PIPELINE, "StagingDEV")
     assert out.strip() == f"enabled the transition into StagingDEV of {PIPELINE}"
     state = awaiting(client, "StagingDEV", execution)
-    assert stage_of(state, "StagingDEV")["latestExecution"] == {"pipelineExecutionId": execution, "status": "InProgress"}
+    assert stage_of(state, "StagingDEV")["latestExecution"] == {"pipelineExecutionId": execution, "status": "InProgress", "type": "STANDARD"}
     assert "waiting" not in ok(article_daemon, "status", PIPELINE)
 
     bad = fails(article_daemon, 4, "disable-transition", PIPELINE, "StagingDEV", "--reason", "no #hash")

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from emulator.daemon.schedules import ScheduleError, Scheduler, every, parse
+from emulator.cron import ScheduleError, every, parse
+from emulator.daemon.schedules import Scheduler
 
 UTC = timezone.utc
 

@@ -37,7 +37,7 @@ def test_pending_approval_survives_kill_9(tmp_path, service_repo, busybox_image)
         assert approval_of(after, "StagingDEV") == approval_of(before, "StagingDEV")
         dev = next(s for s in after["stageStates"] if s["stageName"] == "StagingDEV")
         assert dev["inboundExecution"]["pipelineExecutionId"] == second
-        assert dev["latestExecution"] == {"pipelineExecutionId": first, "status": "InProgress"}
+        assert dev["latestExecution"] == {"pipelineExecutionId": first, "status": "InProgress", "type": "STANDARD"}
         assert after["pipelineVersion"] == before["pipelineVersion"] == 1
         # And still approvable: the first moves to QA, the second enters DEV.
         client.put_approval_result(

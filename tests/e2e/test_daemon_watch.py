@@ -180,6 +180,6 @@ def test_sigterm_stops_cleanly_and_hands_running_actions_over(tmp_path, service_
         client = daemon.client()
         state = settle(client, "svc-pipeline")
         building = next(s for s in state["stageStates"] if s["stageName"] == "Building")
-        assert building["latestExecution"] == {"pipelineExecutionId": execution, "status": "Succeeded"}
+        assert building["latestExecution"] == {"pipelineExecutionId": execution, "status": "Succeeded", "type": "STANDARD"}
     finally:
         daemon.stop()

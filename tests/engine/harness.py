@@ -11,7 +11,10 @@ from emulator.engine import (
     Engine,
     ExecutionStarted,
     PipelineDeclared,
+    RuleFailed,
+    RuleSucceeded,
     RunAction,
+    RunRule,
     plan_from_declaration,
 )
 from emulator.engine.events import ActionOutput, ArtifactOutput
@@ -63,6 +66,8 @@ class Harness:
         self.pending: list[RunAction] = []
         self.commands: list = []
         self.failing: set[tuple[str, str]] = set()  # (stage, action) that fail when run
+        self.failing_rules: set[tuple[str, str]] = set()  # (stage, rule) that fail when run
+        self.held_rules: set[tuple[str, str]] = set()  # (stage, rule) left running (no result yet)
         self.name = declaration["name"]
         self.log: list = []
         self.send(PipelineDeclared(self.name, 1, plan_from_declaration(declaration)))
@@ -78,7 +83,8 @@ class Harness:
         commands = self.engine.handle(event, self.now, new_id)
         self.log.append((event, self.now, drawn))  # only accepted events, as the store keeps them
         self.commands.extend(commands)
-        self.pending.extend(c for c in commands if isinstance(c, RunAction))
+        self.pending.extend(c for c in commands if isinstance(c, RunAction)
+                            or (isinstance(c, RunRule) and (c.stage, c.rule.name) not in self.held_rules))
         if self.auto_run:
             self.run_pending()
         return commands
@@ -87,7 +93,9 @@ class Harness:
         while self.pending:
             self.finish(self.pending.pop(0))
 
-    def finish(self, command: RunAction, succeed: bool | None = None):
+    def finish(self, command, succeed: bool | None = None):
+        if isinstance(command, RunRule):
+            return self.judge(command, succeed)
         if succeed is None:
             succeed = (command.stage, command.action.name) not in self.failing
         if succeed:
@@ -107,6 +115,20 @@ class Harness:
                                  command.action.name, command.action_execution_id, "it failed")
         self.pending_remove(command)
         return self.send(event)
+
+    def judge(self, command: RunRule, passed: bool | None = None):
+        """The rule's result: it passes unless (stage, rule) is in `failing_rules`."""
+        if passed is None:
+            passed = (command.stage, command.rule.name) not in self.failing_rules
+        self.pending_remove(command)
+        if passed:
+            return self.send(RuleSucceeded(self.name, command.execution_id, command.stage, command.kind,
+                                           command.rule.name, command.rule_execution_id, "passed"))
+        return self.send(RuleFailed(self.name, command.execution_id, command.stage, command.kind,
+                                    command.rule.name, command.rule_execution_id, "RuleFailed", "it did not pass"))
+
+    def rule_commands(self, stage: str | None = None) -> list[RunRule]:
+        return [c for c in self.commands if isinstance(c, RunRule) and (stage is None or c.stage == stage)]
 
     def pending_remove(self, command):
         if command in self.pending:

@@ -1,0 +1,74 @@
+"""AWS's rules for a stage's conditions that the model's shapes cannot say: which result each
+condition may have (the user guide's lists: beforeEntry FAIL or SKIP, onSuccess ROLLBACK or
+FAIL, onFailure ROLLBACK or RETRY), SKIP only with LambdaInvoke and VariableCheck rules, no
+automatic retry beside onFailure conditions, and each rule's type and configuration as AWS's
+rule reference gives them."""
+
+from __future__ import annotations
+
+from .models import Loc, Problem
+from .rule_types import RULE_TYPES
+
+ALLOWED_RESULTS = {"beforeEntry": ("FAIL", "SKIP"), "onSuccess": ("ROLLBACK", "FAIL"), "onFailure": ("ROLLBACK", "RETRY")}
+SKIPPABLE_RULES = ("LambdaInvoke", "VariableCheck")
+
+
+def check_conditions(stage, at: Loc) -> list[Problem]:
+    found: list[Problem] = []
+    for key, allowed in ALLOWED_RESULTS.items():
+        declared = getattr(stage, key)
+        if declared is None:
+            continue
+        conditions = declared.conditions or []
+        results: list[tuple[Loc, str | None]] = [((key, "result"), declared.result)] if key == "onFailure" else []
+        results += [((key, "conditions", i, "result"), c.result) for i, c in enumerate(conditions)]
+        for path, result in results:
+            if result is not None and result not in allowed:
+                found.append((at + path, f"result {result} is not one a {key} condition can have ({' or '.join(allowed)})"))
+        if key != "onFailure":
+            for i, condition in enumerate(conditions):
+                if condition.result is None:
+                    found.append((at + (key, "conditions", i, "result"), f"a {key} condition needs a result "
+                                                                         f"({' or '.join(allowed)})"))
+                if not condition.rules:
+                    found.append((at + (key, "conditions", i, "rules"), f"a {key} condition needs at least one rule"))
+        else:
+            if declared.retryConfiguration is not None and declared.result != "RETRY":
+                found.append((at + (key, "retryConfiguration"), "retryConfiguration goes with result RETRY"))
+            if declared.result == "RETRY" and conditions:
+                found.append((at + (key, "conditions"), "automatic retry (result RETRY) cannot be combined with "
+                                                        "onFailure conditions"))
+            if declared.result is None and not any(c.result for c in conditions):
+                found.append((at + (key, "result"), "onFailure needs a result (ROLLBACK or RETRY)"))
+        for i, condition in enumerate(conditions):
+            for j, rule in enumerate(condition.rules or ()):
+                found.extend(_check_rule(rule, at + (key, "conditions", i, "rules", j),
+                                         skip=condition.result == "SKIP"))
+    return found
+
+
+def _check_rule(rule, at: Loc, skip: bool) -> list[Problem]:
+    provider = rule.ruleTypeId.provider
+    spec = RULE_TYPES.get(provider)
+    if spec is None:
+        return [(at + ("ruleTypeId", "provider"), f"{provider} is not a rule type (AWS's are "
+                                                  f"{', '.join(sorted(RULE_TYPES))})")]
+    found: list[Problem] = []
+    if skip and provider not in SKIPPABLE_RULES:
+        found.append((at + ("ruleTypeId", "provider"), f"result SKIP works only with {' and '.join(SKIPPABLE_RULES)} "
+                                                       f"rules, not {provider}"))
+    configuration = rule.configuration or {}
+    for name in spec.required:
+        if name not in configuration:
+            found.append((at + ("configuration", name), f"required by {provider} rules"))
+    for name in configuration:
+        if name not in spec.known:
+            found.append((at + ("configuration", name), f"unknown configuration key for {provider} rules "
+                                                        f"(allowed: {', '.join(spec.known) or 'none'})"))
+    if spec.needs_commands and not rule.commands:
+        found.append((at + ("commands",), f"{provider} rules need their commands"))
+    inputs = len(rule.inputArtifacts or ())
+    if not spec.inputs[0] <= inputs <= spec.inputs[1]:
+        found.append((at + ("inputArtifacts",), f"{provider} rules take {spec.inputs[0]}..{spec.inputs[1]} "
+                                                "input artifacts"))
+    return found

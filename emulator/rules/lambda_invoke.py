@@ -1,0 +1,46 @@
+"""LambdaInvoke: the function is invoked with a CodePipeline job, as a Lambda action is (the
+job's id is the rule execution's id, its action type the rule's), and ends the rule itself with
+PutJobSuccessResult or PutJobFailureResult: AWS's rule reference gives the function no other
+way to answer. An invocation that fails (an exception, a crash, its timeout) fails the rule.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from emulator.engine.commands import RunRule
+from emulator.lambdas.service import FunctionNotFound
+from emulator.runner.job_data import job_data, lambda_event
+from emulator.runner.providers import container_name
+
+from . import Verdict, failed
+from .container_rules import as_action
+
+
+def job(region: str, command: RunRule) -> dict:
+    """The job data a LambdaInvoke rule's function receives (and GetJobDetails answers)."""
+    return job_data(
+        region=region, pipeline=command.pipeline, execution_id=command.execution_id, stage=command.stage,
+        action=command.rule.name, action_execution_id=command.rule_execution_id,
+        action_type={"category": "Rule", "owner": "AWS", "provider": "LambdaInvoke", "version": command.rule.version},
+        configuration=dict(command.configuration), inputs=[(a.name, a.location) for a in command.inputs],
+        outputs=[], execution_outputs_prefix=f"artifacts/{command.execution_id}", continuation_token=None,
+    )
+
+
+def start(runner, command: RunRule, cancel: threading.Event, log: Callable[[str], None]) -> Verdict | None:
+    name = dict(command.configuration).get("FunctionName", "")
+    try:
+        function = runner.lambdas.find(name)
+    except FunctionNotFound:
+        return failed(f"Function {name} does not exist: declare its stand-in under functions: in a file of the "
+                      "pipelines folder", "ConfigurationError")
+    result = runner.lambdas.invoke(
+        function, lambda_event(command.rule_execution_id, job(runner.region, command)), log_line=log,
+        request_id=command.rule_execution_id, container=container_name(command.rule_execution_id),
+        labels=runner.labels(as_action(command, "Invoke", "Lambda")), network=runner.network_for(command.stage),
+        cancel=cancel, keep_container=True)
+    if not result.succeeded:
+        return failed(f"{name}: {result.error_type}: {result.error_message}")
+    return None  # the function reports through PutJobSuccessResult / PutJobFailureResult
