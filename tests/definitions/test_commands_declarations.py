@@ -100,3 +100,14 @@ def test_a_vpc_is_accepted_with_a_warning():
     assert [str(w) for w in loaded.warnings] == [
         f"p.yml:15:27: warning: {AT}.configuration.VpcId: not carried out yet: there is no VPC here: the commands "
         "run on the stage's network"]
+
+
+def test_every_v2_only_action_type_is_refused_in_a_v1_pipeline():
+    ec2 = _edit("  pipelineType: V2\n", "  pipelineType: V1\n").replace(
+        """          actionTypeId: {category: Compute, owner: AWS, provider: Commands, version: "1"}
+          configuration: {}
+""", """          actionTypeId: {category: Deploy, owner: AWS, provider: EC2, version: "1"}
+          configuration: {InstanceTagKey: app, InstanceType: EC2}
+""").split("          outputArtifacts:\n")[0] + "repositories:\n  r: {path: /tmp/r}\n"
+    assert [str(e) for e in load_text(ec2, "p.yml").errors] == [
+        f"p.yml:14:11: {AT}.actionTypeId: EC2 (Deploy) actions are only available in V2 pipelines (pipelineType: V2)"]
