@@ -138,8 +138,15 @@ ACTION_TYPES: dict[tuple[str, str, str], ActionTypeSpec] = {
     ("Invoke", "AWS", "StepFunctions"): _recorded("StateMachineArn", optional=(
         "ExecutionNamePrefix", "InputType", "Input")),
     ("Approval", "AWS", "Manual"): ActionTypeSpec(optional=("CustomData", "ExternalEntityLink", "NotificationArn")),
-    # V2's Commands action: `commands` on the action itself, no configuration key required.
-    ("Compute", "AWS", "Commands"): _recorded(optional=("ComputeType", "Image", "Fleet"), inputs=(1, 10), v2_only=True),
+    # V2's Commands action (the user guide's "Commands action reference"): `commands`,
+    # `outputVariables`, `environmentVariables` and the output artifact's `files` sit on the
+    # action itself; its configuration keys are all optional. Run by emulator/runner/commands_action.py.
+    ("Compute", "AWS", "Commands"): ActionTypeSpec(
+        optional=("EnvironmentType", "ComputeType", "VpcId", "Subnets", "SecurityGroupIds"),
+        inputs=(1, 10),
+        outputs=(0, 1),
+        v2_only=True,
+    ),
 }
 
 # What the action types above still lack here, for the warnings (`not_carried_out`).
@@ -149,6 +156,8 @@ UNSUPPORTED_CONFIGURATION = {
     ("Test", "AWS", "CodeBuild"): {"BatchEnabled": "batch builds run as one build",
                                    "CombineArtifacts": "batch builds run as one build"},
     ("Approval", "AWS", "Manual"): {"NotificationArn": "no approval message is published"},
+    ("Compute", "AWS", "Commands"): {key: "there is no VPC here: the commands run on the stage's network"
+                                     for key in ("VpcId", "Subnets", "SecurityGroupIds")},
 }
 
 

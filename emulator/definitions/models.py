@@ -131,7 +131,7 @@ class ActionDeclaration(AwsModel):
     actionTypeId: ActionTypeId
     runOrder: _int_range(1, 999) = 1  # type: ignore[valid-type]
     configuration: Configuration | None = None
-    commands: list[str] | None = None
+    commands: _sized(_text(r"[\s\S]*", 1, 1000), 1, 50) | None = None  # type: ignore[valid-type]
     # get-pipeline always prints both artifact lists, empty ones included.
     outputArtifacts: list[OutputArtifact] = []
     inputArtifacts: list[InputArtifact] = []
@@ -582,6 +582,7 @@ def check_pipeline(pipeline: PipelineDeclaration) -> list[Problem]:
             if s > 0 and category == "Source":
                 problems.append((at + ("actionTypeId", "category"), "Source actions must be in the first stage"))
             problems.extend(_check_action_type(action, at))
+            problems.extend(_check_compute(action, at, pipeline.pipelineType))
             for key, value in (action.configuration or {}).items():
                 if len(value) > MAX_CONFIGURATION_VALUE:
                     problems.append((at + ("configuration", key), f"is {len(value)} characters; AWS takes at most {MAX_CONFIGURATION_VALUE}"))
@@ -621,6 +622,35 @@ def _check_action_type(action: ActionDeclaration, at: Loc) -> list[Problem]:
     for noun, found, limits in (("input", action.inputArtifacts, spec.inputs), ("output", action.outputArtifacts, spec.outputs)):
         if not limits[0] <= len(found) <= limits[1]:
             problems.append((at + (f"{noun}Artifacts",), f"{type_id.provider} ({type_id.category}) takes {_count(limits, noun + ' artifact')}"))
+    return problems
+
+
+# Java's line terminators: a command holding one is multi-line, which AWS refuses.
+_LINE_BREAK = re.compile("[\n\r\x85\u2028\u2029]")
+
+
+def _check_compute(action: ActionDeclaration, at: Loc, pipeline_type: str) -> list[Problem]:
+    """AWS's rules for V2-only action types and the fields of compute actions: `commands` and an
+    output's `files` only on a compute action, a Commands action's `commands` present, one line each."""
+    type_id = action.actionTypeId
+    spec = ACTION_TYPES.get(type_id.key)
+    problems: list[Problem] = []
+    if spec is not None and spec.v2_only and pipeline_type != "V2":
+        problems.append((at + ("actionTypeId",), f"{type_id.provider} ({type_id.category}) actions are only available "
+                                                 "in V2 pipelines (pipelineType: V2)"))
+    if type_id.category != "Compute":
+        # AWS's words, for `files` too (an output's files are the compute action's to select).
+        refused = f"The following action cannot contain a commands field: {action.name}. To use the commands field, use a compute action."
+        if action.commands is not None:
+            problems.append((at + ("commands",), refused))
+        problems.extend((at + ("outputArtifacts", o, "files"), refused)
+                        for o, output in enumerate(action.outputArtifacts) if output.files is not None)
+        return problems
+    if type_id.key == ("Compute", "AWS", "Commands") and not action.commands:
+        problems.append((at + ("commands",), f"Action {action.name} must have a non-empty commands field"))
+    for c, command in enumerate(action.commands or ()):
+        if _LINE_BREAK.search(command):
+            problems.append((at + ("commands", c), "is multi-line: AWS takes single-line commands only"))
     return problems
 
 

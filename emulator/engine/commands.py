@@ -23,6 +23,9 @@ class RunAction:
     job_id: str | None = None  # Lambda invokes: the job the function reports on
     continuation_token: str | None = None  # a job invoked again after a continuation
     expires_at: float | None = None  # jobs: report ActionTimedOut then unless the job ended
+    # Commands actions: the action's commands and environment variables, variables resolved.
+    commands: tuple[str, ...] = ()
+    environment_variables: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from .events import (
 from .gates import GATES
 from .plan import DEFAULT_APPROVAL_TIMEOUT_MINUTES, DEFAULT_JOB_TIMEOUT_MINUTES, ConditionPlan, PipelinePlan
 from .state import ActionRun, ConditionRun, Execution, Pipeline, RuleRun, StageRun
-from .variables import UnresolvedVariable, resolve_configuration
+from .variables import UnresolvedVariable, resolve_commands, resolve_configuration
 
 
 @dataclass
@@ -127,6 +127,8 @@ class Engine:
             action_execution_id=run.action_execution_id,
             configuration=run.configuration,
             inputs=run.input_artifacts,
+            commands=run.commands,
+            environment_variables=run.environment_variables,
             source_revision=execution.source_revisions.get(action.name),
             job_id=run.job_id,
             continuation_token=run.continuation_token,
@@ -711,6 +713,7 @@ class Engine:
             slot.latest_action_runs[action.name] = execution.execution_id
             try:
                 run.configuration = resolve_configuration(action.configuration, execution)
+                run.commands, run.environment_variables = resolve_commands(action, execution)
             except UnresolvedVariable as exc:
                 run.error_code, run.error_message = "JobFailed", str(exc)
                 self._finish_action(run, S.FAILED, step)

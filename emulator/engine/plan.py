@@ -26,7 +26,11 @@ class ActionPlan:
     namespace: str | None = None
     timeout_in_minutes: int | None = None
     output_variables: tuple[str, ...] = ()  # `outputVariables` (V2 Commands actions and the like)
-    commands: tuple[str, ...] = ()  # `commands` (V2 Commands actions; a Commands rule's, run as one)
+    # V2 Commands actions (and a Commands rule, run as one): `commands`, `environmentVariables`
+    # as (name, value, type), and each output artifact's `files` as (artifact, globs).
+    commands: tuple[str, ...] = ()
+    environment_variables: tuple[tuple[str, str, str], ...] = ()
+    output_files: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def is_approval(self) -> bool:
@@ -131,6 +135,10 @@ def plan_from_declaration(declaration: dict) -> PipelinePlan:
                     timeout_in_minutes=action.get("timeoutInMinutes"),
                     output_variables=tuple(action.get("outputVariables") or ()),
                     commands=tuple(action.get("commands") or ()),
+                    environment_variables=tuple((v["name"], v["value"], v.get("type") or "PLAINTEXT")
+                                                for v in action.get("environmentVariables") or ()),
+                    output_files=tuple((a["name"], tuple(a["files"])) for a in action.get("outputArtifacts") or ()
+                                       if a.get("files")),
                 )
             )
         stages.append(StagePlan(

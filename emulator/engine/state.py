@@ -22,6 +22,8 @@ class ActionRun:
     start_time: float
     last_update_time: float
     configuration: tuple[tuple[str, str], ...] = ()  # resolved
+    commands: tuple[str, ...] = ()  # resolved (Commands actions)
+    environment_variables: tuple[tuple[str, str, str], ...] = ()  # (name, value resolved, type)
     input_artifacts: tuple[ArtifactOutput, ...] = ()
     output: ActionOutput | None = None
     error_code: str | None = None

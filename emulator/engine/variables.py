@@ -42,3 +42,13 @@ def resolve_configuration(
 ) -> tuple[tuple[str, str], ...]:
     spaces = namespaces_of(execution)
     return tuple((key, resolve(value, spaces)) for key, value in configuration)
+
+
+def resolve_commands(action, execution: Execution) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
+    """A Commands action's commands and environment variable values, resolved as its
+    configuration is (AWS resolves `#{...}` in both)."""
+    if not action.commands and not action.environment_variables:
+        return (), ()
+    spaces = namespaces_of(execution)
+    return (tuple(resolve(command, spaces) for command in action.commands),
+            tuple((name, resolve(value, spaces), kind) for name, value, kind in action.environment_variables))

@@ -196,7 +196,7 @@ class ActionRunner:
         # result the state folder would not take (saved is False) keeps it for the same reason.
         if saved is False:
             return
-        if provider is not None and action.provider == "CodeBuild":
+        if provider is not None and action.provider in ("CodeBuild", "Commands"):  # builds' containers
             self._discard(container_name(command.action_execution_id))
         if provider is not None and command.job_id:
             self._discard(container_name(command.job_id))

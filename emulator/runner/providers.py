@@ -21,7 +21,7 @@ from emulator.engine.events import ActionOutput, ArtifactOutput
 
 from emulator.lambdas.service import FunctionNotFound
 
-from . import cloudformation, secrets
+from . import cloudformation, commands_action, secrets
 from .artifact_files import copy_folder
 from .codebuild import BuildJob, run_build
 from .failures import ActionFailure
@@ -283,6 +283,11 @@ def _lambda(runner: ActionRunner, command: RunAction, cancel: threading.Event) -
     return None
 
 
+def _commands(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
+    """V2's Commands action: its commands run as a build (commands_action.py)."""
+    return commands_action.run(runner, command, cancel, container_name(command.action_execution_id))
+
+
 def _epoch(iso: str) -> float | None:
     try:
         return datetime.fromisoformat(iso).timestamp()
@@ -299,5 +304,6 @@ PROVIDERS: dict[tuple[str, str], Callable[[ActionRunner, RunAction, threading.Ev
     ("Test", "CodeBuild"): _codebuild,
     ("Deploy", "CloudFormation"): cloudformation.deploy,
     ("Invoke", "Lambda"): _lambda,
+    ("Compute", "Commands"): _commands,
 }
 

@@ -195,6 +195,7 @@ def test_supported_action_types_table():
         ("Source", "ThirdParty", "GitHub"),
         ("Deploy", "AWS", "CloudFormation"),
         ("Invoke", "AWS", "Lambda"),
+        ("Compute", "AWS", "Commands"),
     }
 
 
