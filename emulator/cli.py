@@ -429,6 +429,61 @@ def retry(out: Out, pipeline: str, stage: str, all_actions: bool, execution: str
     out.emit(answer, f"retrying {stage} of {pipeline} execution {answer['pipelineExecutionId']} ({mode})")
 
 
+@main.command()
+@click.argument("pipeline")
+@click.argument("stage")
+@click.option("--to", "target", default=None, metavar="EXECUTION",
+              help="The execution to roll back to (default: the newest other one that succeeded in STAGE).")
+@client_command
+def rollback(out: Out, pipeline: str, stage: str, target: str | None) -> None:
+    """Roll STAGE of PIPELINE back (RollbackStage): a ROLLBACK execution runs the stage again with
+    the source revisions and artifacts of an earlier execution that succeeded there.
+
+    --json prints AWS's answer {"pipelineExecutionId"}.
+
+    Exit codes: 0 rolling back, 1 nothing to roll back to, 2 usage error, 3 daemon not reachable,
+    4 AWS error from the daemon (e.g. UnableToRollbackStageException)."""
+    from emulator.cli_client import NEGATIVE, CliError, stage_of
+
+    if target is None:
+        current = (stage_of(out.daemon.state(pipeline), stage).get("latestExecution") or {}).get("pipelineExecutionId")
+        succeeded = out.daemon.pages("list_pipeline_executions", "pipelineExecutionSummaries", limit=100,
+                                     pipelineName=pipeline, filter={"succeededInStage": {"stageName": stage}})
+        target = next((e["pipelineExecutionId"] for e in succeeded
+                       if e["pipelineExecutionId"] != current and e.get("executionType", "STANDARD") == "STANDARD"), None)
+        if target is None:
+            raise CliError(f"no earlier execution of {pipeline} succeeded in {stage}: nothing to roll back to", NEGATIVE)
+    answer = out.daemon.call("rollback_stage", pipelineName=pipeline, stageName=stage, targetPipelineExecutionId=target)
+    out.emit(answer, f"rolling {stage} of {pipeline} back to execution {target}: "
+                     f"rollback execution {answer['pipelineExecutionId']}")
+
+
+@main.command()
+@click.argument("pipeline")
+@click.argument("stage")
+@click.option("--on-success", "on_success", is_flag=True,
+              help="Override the stage's onSuccess condition (default: its beforeEntry condition).")
+@click.option("--execution", default=None, help="The execution the condition holds (default: the stage's latest).")
+@client_command
+def override(out: Out, pipeline: str, stage: str, on_success: bool, execution: str | None) -> None:
+    """Override the condition being judged at STAGE of PIPELINE (OverrideStageCondition): its
+    rules stop and the execution goes on as if they had passed.
+
+    Exit codes: 0 overridden, 1 nothing in the stage, 2 usage error, 3 daemon not reachable,
+    4 AWS error from the daemon (e.g. ConditionNotOverridableException)."""
+    from emulator.cli_client import NEGATIVE, CliError, stage_of
+
+    if execution is None:
+        latest = stage_of(out.daemon.state(pipeline), stage).get("latestExecution")
+        if not latest:
+            raise CliError(f"nothing is in {stage} of {pipeline}", NEGATIVE)
+        execution = latest["pipelineExecutionId"]
+    kind = "ON_SUCCESS" if on_success else "BEFORE_ENTRY"
+    answer = out.daemon.call("override_stage_condition", pipelineName=pipeline, stageName=stage,
+                             pipelineExecutionId=execution, conditionType=kind)
+    out.emit(answer, f"overrode the {kind} condition of {stage} for {pipeline} execution {execution}")
+
+
 @main.command(name="enable-transition")
 @click.argument("pipeline")
 @click.argument("stage")

@@ -44,8 +44,8 @@ RULE_TYPES: dict[str, RuleTypeSpec] = {spec.provider: spec for spec in (
         RuleProperty("CombineArtifacts", False, "Whether a batch build's artifacts are combined", type="Boolean"),
         RuleProperty("EnvironmentVariables", False, "Environment variables of the build, as JSON")), inputs=(0, 5)),
     RuleTypeSpec("Commands", (
-        RuleProperty("Image", False, "The image the commands run in"),
-        RuleProperty("ComputeType", False, "The build environment's size (not used locally)")),
+        RuleProperty("EnvironmentType", False, "The build environment's kind (LINUX_CONTAINER)"),
+        RuleProperty("ComputeType", False, "The build environment's size")),
         inputs=(0, 5), needs_commands=True),  # at most 5: ArtifactDetails caps every count there
     RuleTypeSpec("DeploymentWindow", (
         RuleProperty("Cron", True, "The cron expression of the days and times deployments are allowed", key=True),

@@ -39,6 +39,7 @@ from emulator.engine import (
     RunRule,
     plan_from_declaration,
 )
+from emulator.engine.conditions import rollback_target
 from emulator.engine.plan import DEFAULT_JOB_TIMEOUT_MINUTES
 from emulator.definitions.action_types import git_source, masked
 from emulator.runner.source import SourceError, resolve_commit
@@ -145,7 +146,8 @@ class ServiceCore:
             listener(self.changes)
 
     def find_action_run(self, action_execution_id: str):
-        """(pipeline, execution, ActionRun) of an action execution, or None."""
+        """(pipeline, execution, ActionRun or RuleRun) of an action execution or a rule
+        execution (a rule's log is kept under its id, as an action's), or None."""
         with self.lock:
             for pipeline in self.engine.pipelines.values():
                 for execution in reversed(pipeline.executions.values()):
@@ -153,6 +155,10 @@ class ServiceCore:
                         for run in (*stage_run.actions.values(), *stage_run.earlier):
                             if run.action_execution_id == action_execution_id:
                                 return pipeline.name, execution, run
+                        for condition in (*stage_run.conditions.values(), *stage_run.earlier_conditions):
+                            for rule in condition.rules.values():
+                                if rule.rule_execution_id == action_execution_id:
+                                    return pipeline.name, execution, rule
         return None
 
     def report(self, event: Event) -> bool:
@@ -233,18 +239,23 @@ class ServiceCore:
 
     def _retain_artifacts(self, pipeline: str, ended: str) -> None:
         """Keep the artifacts of the newest `artifact_retention` ended executions of a pipeline
-        (for the history and retries); older ones are removed from the state folder."""
+        (for the history and retries), and of each stage's newest execution that succeeded in
+        it (what a rollback runs again); older ones are removed from the state folder."""
         if self.runner is None or not self.artifact_retention:
             return
         queue = self._ended.get(pipeline)
+        found = self.engine.pipelines[pipeline]
         if queue is None:  # first time: everything that ended before (a restart) counts
-            executions = self.engine.pipelines[pipeline].executions.values()
             queue = self._ended[pipeline] = deque(
-                e.execution_id for e in executions if e.status not in ("InProgress", "Stopping"))
+                e.execution_id for e in found.executions.values() if e.status not in ("InProgress", "Stopping"))
         elif ended not in queue:
             queue.append(ended)
-        while len(queue) > self.artifact_retention:
-            self.runner.remove_artifacts(queue.popleft())
+        targets = {t.execution_id for stage in found.plan.stages
+                   if (t := rollback_target(found.executions.values(), stage.name, found.version)) is not None}
+        newest = set(list(queue)[-self.artifact_retention:])
+        for execution_id in [e for e in queue if e not in newest and e not in targets]:
+            queue.remove(execution_id)
+            self.runner.remove_artifacts(execution_id)
 
     def _schedule_rule_timeout(self, command: RunRule) -> None:
         """A LambdaInvoke rule whose function never reports fails at its timeout (60 minutes

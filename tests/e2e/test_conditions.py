@@ -262,3 +262,73 @@ def test_a_deployment_window_holds_a_change_back_until_it_opens(tmp_path, app, b
         assert ended(client, later)["status"] == "Succeeded"
     finally:
         daemon.stop()
+
+
+def test_container_rules_judge_a_stage_a_failed_smoke_test_rolls_prod_back(tmp_path, app, busybox_image, python_image):
+    """A CodeBuild rule at the entrance, a Commands rule as Prod's smoke test (onSuccess ROLLBACK)."""
+    commit(app, "good", {"app.txt": "good\n"})
+    prod = {
+        "beforeEntry": {"conditions": [{"result": "FAIL", "rules": [{
+            **rule("Lint", "CodeBuild", ProjectName="lint"), "inputArtifacts": [{"name": "BuildArtifact"}]}]}]},
+        "onSuccess": {"conditions": [{"result": "ROLLBACK", "rules": [{
+            **rule("Smoke", "Commands"), "commands": ["echo smoke testing $(cat app.txt)", "grep -q good app.txt"],
+            "inputArtifacts": [{"name": "BuildArtifact"}]}]}]},
+    }
+    declaration = definition(app, busybox_image, prod)
+    declaration["projects"]["lint"] = {"image": busybox_image, "buildspec": {"version": 0.2, "phases": {"build": {
+        "commands": ["test -s app.txt", "echo lint ok"]}}}}
+    declaration["projects"]["deploy"]["buildspec"]["phases"]["build"]["commands"] = ['echo "deploying $(cat app.txt)"']
+    daemon = start(tmp_path, declaration)
+    try:
+        client = daemon.client()
+        good = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
+        assert ended(client, good, 240)["status"] == "Succeeded"
+        commit(app, "not so good", {"app.txt": "broken\n"})
+        bad = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
+        final = ended(client, bad, 240)
+        assert final["status"] == "Failed" and "success condition not met: rule Smoke failed" in final["statusSummary"]
+        runs = client.list_rule_executions(pipelineName="release", filter={"pipelineExecutionId": bad})
+        by_name = {r["ruleName"]: r for r in runs["ruleExecutionDetails"]}
+        assert (by_name["Lint"]["status"], by_name["Smoke"]["status"]) == ("Succeeded", "Failed")
+        smoke_log = daemon.action_log(by_name["Smoke"]["ruleExecutionId"])  # a rule's log, as an action's
+        assert "smoke testing broken" in smoke_log
+        rollback = wait_for(lambda: next((s for s in client.list_pipeline_executions(pipelineName="release")[
+            "pipelineExecutionSummaries"] if s.get("executionType") == "ROLLBACK"), None), 60, "the rollback")
+        assert rollback["rollbackMetadata"]["rollbackTargetPipelineExecutionId"] == good
+        assert ended(client, rollback["pipelineExecutionId"], 240)["status"] == "Succeeded"
+    finally:
+        daemon.stop()
+
+
+def test_the_cli_rolls_back_and_overrides(tmp_path, app, busybox_image, python_image):
+    from tests.cli.test_cli_commands import fails, ok
+
+    commit(app, "v1", {"app.txt": "v1\n"})
+    (tmp_path / "held").mkdir()
+    (tmp_path / "held" / "app.py").write_text(HELD)
+    prod = {"beforeEntry": {"conditions": [{"result": "FAIL", "rules": [
+        rule("Manual", "LambdaInvoke", FunctionName="held")]}]}}
+    functions = {"held": {"runtime": "python3.12", "handler": "app.handler", "code": str(tmp_path / "held")}}
+    daemon = start(tmp_path, definition(app, busybox_image, prod, functions))
+    try:
+        client = daemon.client()
+        fails(daemon, 1, "rollback", "release", "Prod")  # nothing succeeded there yet
+        first = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
+        wait_for(lambda: (stage_of(client.get_pipeline_state(name="release"), "Prod").get("beforeEntryConditionState")
+                          or {}).get("latestExecution", {}).get("status") == "InProgress", 120, "the held entrance")
+        assert "overrode the BEFORE_ENTRY condition of Prod" in ok(daemon, "override", "release", "Prod")
+        assert ended(client, first)["status"] == "Succeeded"
+        commit(app, "v2", {"app.txt": "v2\n"})
+        second = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
+        wait_for(lambda: (stage_of(client.get_pipeline_state(name="release"), "Prod").get("latestExecution")
+                          or {}).get("pipelineExecutionId") == second, 120, "the second execution in Prod")
+        ok(daemon, "override", "release", "Prod")
+        assert ended(client, second)["status"] == "Succeeded"
+        said = ok(daemon, "rollback", "release", "Prod")  # to the newest other one that succeeded there
+        assert f"back to execution {first}" in said
+        rollback = said.rsplit("rollback execution ", 1)[1].strip()
+        detail = client.get_pipeline_execution(pipelineName="release", pipelineExecutionId=rollback)["pipelineExecution"]
+        assert detail["executionType"] == "ROLLBACK"
+        assert "UnableToRollbackStageException" in fails(daemon, 4, "rollback", "release", "Source", "--to", first).stderr
+    finally:
+        daemon.stop()
