@@ -185,3 +185,19 @@ def test_a_daemon_with_credentials_takes_only_signed_calls(tmp_path):
             assert signed.describe_alarms(AlarmNames=["other-alarm"])["MetricAlarms"][0]["StateReason"] == "signed"
     finally:
         daemon.stop()
+
+
+def test_answers_fit_cloudwatchs_output_shapes(tmp_path):
+    from emulator.alarms import Alarms
+    from emulator.api import query, shapes
+    from emulator.definitions.models import Alarm
+    from emulator.service.cloudwatch import CloudWatch
+
+    service = CloudWatch(Alarms(tmp_path / "alarms.json", lambda: {"a": Alarm(description="d"), "b": Alarm()}))
+    service.set_alarm_state({"AlarmName": "a", "StateValue": "ALARM", "StateReason": "r", "StateReasonData": "{}"})
+    model = query.model("cloudwatch")
+    for operation, params in (("DescribeAlarms", {"MaxRecords": 1}), ("SetAlarmState", {
+            "AlarmName": "b", "StateValue": "OK", "StateReason": "r"})):
+        body = getattr(service, query._snake(operation))(params)
+        shape = model.operation_model(operation).output_shape
+        assert shape is None and body == {} or shapes.validate_value(shape, body, output=True) == []
