@@ -55,6 +55,8 @@ class Alarms:
         self._records = self._read()
         self._first_seen: dict[tuple[str, str], float] = {}  # when an alarm nobody set was first asked about
         self.version = 0  # moves on every set: what wait_for_change waits for
+        # Called (from the setter's thread) after each set: the live views' change notices.
+        self.listeners: list[Callable[[], None]] = []
 
     def _read(self) -> dict[str, dict]:
         try:
@@ -112,6 +114,8 @@ class Alarms:
             self._records = records
             self.version += 1
             self._changed.notify_all()
+        for listener in list(self.listeners):
+            listener()
         return AlarmState(value, reason, record["StateUpdatedTimestamp"], reason_data)
 
     def wait_for_change(self, timeout: float, since: int | None = None) -> int:

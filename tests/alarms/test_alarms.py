@@ -126,3 +126,12 @@ def test_sets_from_many_threads_are_all_kept(tmp_path):
     restarted = alarms_of(tmp_path, declared)
     assert {restarted.state(n).reason for n in declared} == {"round 9"}
     assert {restarted.state(n).value for n in declared} == {"OK"}
+
+
+def test_listeners_hear_each_set(tmp_path):
+    alarms = alarms_of(tmp_path, {"errors": Alarm()})
+    heard: list[int] = []
+    alarms.listeners.append(lambda: heard.append(alarms.version))
+    alarms.set("errors", "ALARM", "one")
+    alarms.set("errors", "OK", "two")
+    assert heard == [1, 2]

@@ -44,5 +44,8 @@ def test_the_alarms_panel_shows_and_sets_states_signed(tmp_path, page):
         assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "Set from the pipemu dashboard")
         errors.get_by_role("button", name="Set OK").click()
         expect(errors.locator(".alarm-state")).to_have_text("OK")
+        # Set by another client: the panel follows live, as the pipelines do.
+        cloudwatch.set_alarm_state(AlarmName="api-latency", StateValue="ALARM", StateReason="from boto3")
+        expect(page.locator('.alarms tr[data-alarm="api-latency"] .alarm-state')).to_have_text("ALARM")
     finally:
         daemon.stop()

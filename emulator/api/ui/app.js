@@ -445,7 +445,6 @@ async function setAlarm(name, state) {
   } catch (error) {
     toast(error.message);
   }
-  refresh();  // an alarm's change moves no pipeline: no change notice comes for it
 }
 
 function renderOverview(view) {
