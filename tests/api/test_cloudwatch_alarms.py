@@ -201,3 +201,37 @@ def test_answers_fit_cloudwatchs_output_shapes(tmp_path):
         body = getattr(service, query._snake(operation))(params)
         shape = model.operation_model(operation).output_shape
         assert shape is None and body == {} or shapes.validate_value(shape, body, output=True) == []
+
+
+JS = r"""
+const cw = require("@aws-sdk/client-cloudwatch");
+const client = new cw.CloudWatchClient({ region: "us-east-1", endpoint: process.env.ENDPOINT,
+  credentials: { accessKeyId: "js", secretAccessKey: "js" } });
+(async () => {
+  const out = {};
+  await client.send(new cw.SetAlarmStateCommand({ AlarmName: "other-alarm", StateValue: "ALARM",
+    StateReason: "from the JS SDK" }));
+  const described = await client.send(new cw.DescribeAlarmsCommand({ AlarmNames: ["other-alarm"] }));
+  const alarm = described.MetricAlarms[0];
+  out.alarm = { name: alarm.AlarmName, state: alarm.StateValue, reason: alarm.StateReason,
+                updatedIsDate: alarm.StateUpdatedTimestamp instanceof Date };
+  try {
+    await client.send(new cw.SetAlarmStateCommand({ AlarmName: "nope", StateValue: "OK", StateReason: "x" }));
+  } catch (error) {
+    out.error = { name: error.name, status: error.$metadata.httpStatusCode, message: error.message,
+                  isModeled: error instanceof cw.ResourceNotFound };
+  }
+  await client.send(new cw.SetAlarmStateCommand({ AlarmName: "other-alarm", StateValue: "OK", StateReason: "back" }));
+  console.log(JSON.stringify(out));
+})().catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
+def test_the_js_sdk_v3(daemon, tmp_path_factory):
+    from tests.support import js_sdk as js
+
+    folder = js.install(tmp_path_factory.mktemp("js-sdk-cloudwatch"), "@aws-sdk/client-cloudwatch@latest")
+    out = js.run(folder, JS, {"ENDPOINT": daemon.endpoint})
+    assert out["alarm"] == {"name": "other-alarm", "state": "ALARM", "reason": "from the JS SDK", "updatedIsDate": True}
+    assert out["error"] == {"name": "ResourceNotFound", "status": 404, "message": "Alarm nope not found",
+                            "isModeled": True}
