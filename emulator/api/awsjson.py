@@ -23,6 +23,7 @@ from emulator.service import ServiceError
 
 from . import shapes
 from .query import _snake, model
+from .wire import MAX_DEPTH, _too_deep
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ async def handle(raw: bytes, target: str, service: str, backend, operations: tup
         return error_response(service, "SerializationException", f"Request body is not valid JSON: {error}")
     if not isinstance(params, dict):
         return error_response(service, "SerializationException", "Request body must be a JSON object")
+    if _too_deep(params):  # before any recursive walk over it could exhaust the stack
+        return error_response(service, "SerializationException", f"Request body is nested deeper than {MAX_DEPTH} levels")
     params = _without_nulls(params)  # AWS reads a null member as an absent one
     op = model(service).operation_model(operation)
     if op.input_shape is not None:

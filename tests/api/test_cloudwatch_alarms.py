@@ -235,3 +235,20 @@ def test_the_js_sdk_v3(daemon, tmp_path_factory):
     assert out["alarm"] == {"name": "other-alarm", "state": "ALARM", "reason": "from the JS SDK", "updatedIsDate": True}
     assert out["error"] == {"name": "ResourceNotFound", "status": 404, "message": "Alarm nope not found",
                             "isModeled": True}
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1]", b'{"AlarmNames": ' + b"[" * 500 + b"]" * 500 + b"}",
+                                  b'{"AlarmNames": "one"}'])
+def test_bad_json_bodies_get_client_errors(daemon, body):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(daemon.endpoint + "/", data=body, method="POST", headers={
+        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "GraniteServiceVersion20100801.DescribeAlarms"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
+    kind = json.loads(refused.value.read())["__type"]
+    assert kind in ("SerializationException", "ValidationException")  # the shape; the query code in the header:
+    assert refused.value.headers["x-amzn-query-error"] == {"SerializationException": "SerializationException;Sender",
+                                                           "ValidationException": "ValidationError;Sender"}[kind]
