@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import boto3
 import pytest
@@ -164,6 +165,12 @@ def test_a_set_state_survives_a_restart(tmp_path):
         daemon.start()
         alarm = cloudwatch(daemon).describe_alarms(AlarmNames=["other-alarm"])["MetricAlarms"][0]
         assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "before")
+        # Editing the alarm's initial state in its file sets it again (the daemon reloads the folder).
+        (tmp_path / "pipelines" / "alarms.yml").write_text(DECLARED.replace("other-alarm: {}", "other-alarm: {state: OK}"))
+        deadline = time.monotonic() + 30
+        while cloudwatch(daemon).describe_alarms(AlarmNames=["other-alarm"])["MetricAlarms"][0]["StateValue"] != "OK":
+            assert time.monotonic() < deadline, "the edited initial state was not taken"
+            time.sleep(0.1)
     finally:
         daemon.stop()
 
