@@ -1,4 +1,4 @@
-"""How the CLI talks to a running daemon: its CodePipeline API (botocore) and pipemu's own
+"""How the CLI talks to a running daemon: its AWS APIs (botocore) and pipemu's own
 endpoints (`/health`, `/pipemu/logs/...`, `/pipemu/events`), with every failure turned into one
 line and an exit code scripts can rely on.
 
@@ -72,32 +72,39 @@ class Daemon:
         parsed = urllib.parse.urlparse(self.endpoint)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise CliError(f"--endpoint must be an http(s) URL, not {self.endpoint!r}", USAGE)
-        self._client = None
+        self._clients: dict = {}
 
     @property
     def client(self):
-        """A botocore CodePipeline client (as `emulator.demo.play.client_for` makes), but failing fast:
-        one attempt, so that a daemon that is down is reported at once instead of after retries."""
-        if self._client is None:
+        return self.client_for("codepipeline")
+
+    def client_for(self, service: str):
+        """A botocore client of `service` (as `emulator.demo.play.client_for` makes one), but failing
+        fast: one attempt, so that a daemon that is down is reported at once instead of after retries."""
+        if service not in self._clients:
             import botocore.session
             from botocore.config import Config
 
             key, secret = _credentials()
             session = botocore.session.get_session()
-            self._client = session.create_client(
-                "codepipeline", region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            self._clients[service] = session.create_client(
+                service, region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
                 endpoint_url=self.endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
                 config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
                               read_timeout=120, parameter_validation=True))
-        return self._client
+        return self._clients[service]
 
     def call(self, operation: str, **params) -> dict:
         """One CodePipeline operation by its Python name (`get_pipeline_state`); errors become CliError."""
+        return self.call_service("codepipeline", operation, **params)
+
+    def call_service(self, service: str, operation: str, **params) -> dict:
+        """One operation of `service` (`cloudwatch`, `describe_alarms`); errors become CliError."""
         from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError,
                                          EndpointConnectionError, ParamValidationError, ReadTimeoutError)
 
         try:
-            answer = getattr(self.client, operation)(**params)
+            answer = getattr(self.client_for(service), operation)(**params)
         except ClientError as error:
             details = error.response.get("Error", {})
             raise aws_error(details.get("Code") or "Error", details.get("Message") or str(error)) from None

@@ -1,7 +1,8 @@
-"""The daemon's HTTP application: one endpoint for the three AWS APIs users call in tests, as
-their clients send them: CodePipeline (JSON 1.1, `POST /` with `X-Amz-Target`), CloudFormation
-(the query protocol, `POST /` with a form body) and Lambda (REST-JSON under `/2015-03-31/`);
-`GET /health`, the /pipemu endpoints and the dashboard."""
+"""The daemon's HTTP application: one endpoint for the AWS APIs users call in tests, as their
+clients send them: CodePipeline (JSON 1.1, `POST /` with `X-Amz-Target`), CloudFormation (the
+query protocol, `POST /` with a form body), CloudWatch's alarms (a form whose Action is
+CloudWatch's, or JSON 1.0 with `X-Amz-Target: GraniteServiceVersion20100801.*`) and Lambda
+(REST-JSON under `/2015-03-31/`); `GET /health`, the /pipemu endpoints and the dashboard."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from starlette.routing import Route
 
 from emulator.service import CodePipeline
 from emulator.service.cloudformation import OPERATIONS as CLOUDFORMATION_OPERATIONS, CloudFormation
+from emulator.service.cloudwatch import OPERATIONS as CLOUDWATCH_OPERATIONS, CloudWatch
 
-from . import extensions, lambda_api, query
+from . import awsjson, extensions, lambda_api, query
 from .ui import routes as dashboard_routes
 from .auth import Access
-from .wire import guarded_body, handle, unsigned_refusal
+from .wire import CLOUDWATCH_TARGET, guarded_body, handle, unsigned_refusal
 
 
 def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, access: Access | None = None) -> Starlette:
@@ -29,14 +31,29 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
     stacks = getattr(runner, "stacks", None)
     cloudformation = CloudFormation(stacks) if stacks is not None else None
     lambdas = getattr(runner, "lambdas", None)
+    alarms = getattr(runner, "alarms", None)
+    cloudwatch = CloudWatch(alarms, getattr(service, "region", "us-east-1")) if alarms is not None else None
+
+    def cloudwatch_error(code: str, message: str, status: int = 400) -> Response:
+        return awsjson.error_response("cloudwatch", code, message, status)
 
     async def api(request: Request) -> Response:
         form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
-        if form and "x-amz-target" not in request.headers and cloudformation is not None:
+        target = request.headers.get("x-amz-target")
+        if form and target is None and (cloudformation is not None or cloudwatch is not None):
             raw, refused = await guarded_body(request, access, error=query.error_xml)
             if refused is not None:
                 return refused
+            if query.service_of_form(raw, request.url.query) == "cloudwatch" and cloudwatch is not None:
+                return await query.handle(raw, request, "cloudwatch", cloudwatch, CLOUDWATCH_OPERATIONS)
+            if cloudformation is None:
+                return query.error_xml("InvalidAction", "CloudFormation is not served by this daemon")
             return await query.handle(raw, request, "cloudformation", cloudformation, CLOUDFORMATION_OPERATIONS)
+        if target is not None and target.startswith(CLOUDWATCH_TARGET) and cloudwatch is not None:
+            raw, refused = await guarded_body(request, access, error=cloudwatch_error)
+            if refused is not None:
+                return refused
+            return await awsjson.handle(raw, target, "cloudwatch", cloudwatch, CLOUDWATCH_OPERATIONS)
         return await handle(request, service, access)
 
     async def health(request: Request) -> Response:

@@ -4,7 +4,8 @@ action execution, and a stream of change notices for live views (CLI --watch, th
 `GET /pipemu/logs/{actionExecutionId}?after=N&wait=S` -> {"lines": [{"seq", "at", "text"}],
 "status": "InProgress"|..., "pipelineName", "pipelineExecutionId", "stageName", "actionName"};
 with `wait`, it holds the request up to S seconds until a line after N arrives or the action ends.
-`GET /pipemu/events` -> server-sent events, `data: {"changes": N}` whenever the state moves.
+`GET /pipemu/events` -> server-sent events, `data: {"changes": N}` whenever the state moves (an
+alarm stand-in set included: N is the pipelines' counter, which an alarm does not move).
 """
 
 from __future__ import annotations
@@ -54,11 +55,15 @@ async def events(request: Request, service: CodePipeline) -> Response:
     loop = asyncio.get_running_loop()
     moved = asyncio.Event()
 
-    def listener(changes: int) -> None:  # called from any thread
+    def listener(changes: int = 0) -> None:  # called from any thread
         loop.call_soon_threadsafe(moved.set)
 
+    alarms = getattr(getattr(service, "runner", None), "alarms", None)
+    listening = [service.listeners] + ([alarms.listeners] if alarms is not None else [])
+
     async def stream():
-        service.listeners.append(listener)
+        for listeners in listening:
+            listeners.append(listener)
         try:
             yield f"data: {json.dumps({'changes': service.changes})}\n\n"
             while not await request.is_disconnected():
@@ -70,7 +75,8 @@ async def events(request: Request, service: CodePipeline) -> Response:
                 moved.clear()
                 yield f"data: {json.dumps({'changes': service.changes})}\n\n"
         finally:
-            service.listeners.remove(listener)
+            for listeners in listening:
+                listeners.remove(listener)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -125,8 +125,9 @@ def to_xml(service: str, operation: str, body: dict, request_id: str) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=False)
 
 
-def error_xml(code: str, message: str, status: int = 400, request_id: str | None = None) -> Response:
-    root = ET.Element("ErrorResponse", xmlns=model("cloudformation").metadata["xmlNamespace"])
+def error_xml(code: str, message: str, status: int = 400, request_id: str | None = None,
+              service: str = "cloudformation") -> Response:
+    root = ET.Element("ErrorResponse", xmlns=model(service).metadata["xmlNamespace"])
     error = ET.SubElement(root, "Error")
     ET.SubElement(error, "Type").text = "Sender" if status < 500 else "Receiver"
     ET.SubElement(error, "Code").text = code
@@ -137,32 +138,43 @@ def error_xml(code: str, message: str, status: int = 400, request_id: str | None
 
 # ---------------------------------------------------------------- the endpoint
 
+def service_of_form(raw: bytes, query_string: str = "") -> str:
+    """The service a form-encoded request is for: the one whose operation its `Action` names
+    (CloudWatch's and CloudFormation's operation names are apart); CloudFormation otherwise."""
+    try:
+        action = dict(parse_qsl(raw.decode("utf-8"))).get("Action") or dict(parse_qsl(query_string)).get("Action")
+    except UnicodeDecodeError:
+        return "cloudformation"
+    return "cloudwatch" if action in model("cloudwatch").operation_names else "cloudformation"
+
+
 async def handle(raw: bytes, request: Request, service: str, backend, operations: tuple[str, ...]) -> Response:
     """Answer one query-protocol request for `service` with `backend`'s method of the operation."""
     try:
         form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
     except UnicodeDecodeError:
-        return error_xml("MalformedQueryString", "The request body is not UTF-8")
+        return error_xml("MalformedQueryString", "The request body is not UTF-8", service=service)
     form.update({k: v for k, v in request.query_params.items() if k not in form})
     action = form.get("Action", "")
     if action not in model(service).operation_names:
         return error_xml("InvalidAction", f"Could not find operation {action} for version "
-                                          f"{form.get('Version', '')}".rstrip(), 400)
+                                          f"{form.get('Version', '')}".rstrip(), 400, service=service)
     if action not in operations:
-        return error_xml("InvalidAction", f"Operation {action} is not supported by pipeline-emulator", 400)
+        return error_xml("InvalidAction", f"Operation {action} is not supported by pipeline-emulator", 400,
+                         service=service)
     op = model(service).operation_model(action)
     params = read_form(op.input_shape, form)
     if op.input_shape is not None:
         violations = shapes.validate_value(op.input_shape, params)
         if violations:
-            return error_xml("ValidationError", shapes.first_violation_message(violations))
+            return error_xml("ValidationError", shapes.first_violation_message(violations), service=service)
     request_id = str(uuid.uuid4())
     try:
         body = await run_in_threadpool(getattr(backend, _snake(action)), params)
     except ServiceError as error:
-        return error_xml(error.code, error.message, error.status, request_id)
+        return error_xml(error.code, error.message, error.status, request_id, service)
     except Exception:  # a bug of ours: say so in AWS's words, keep serving
         log.exception("%s failed", action)
-        return error_xml("InternalFailure", f"{action} failed inside pipeline-emulator", 500, request_id)
+        return error_xml("InternalFailure", f"{action} failed inside pipeline-emulator", 500, request_id, service)
     return Response(to_xml(service, action, body, request_id), media_type="text/xml",
                     headers={"x-amzn-RequestId": request_id})

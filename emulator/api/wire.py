@@ -18,12 +18,13 @@ from starlette.responses import Response
 
 from emulator.service import CodePipeline, ServiceError, StateNotWritable
 
-from . import auth, shapes
+from . import auth, query, shapes
 
 log = logging.getLogger(__name__)
 
 TARGET_PREFIX = "CodePipeline_20150709."
 CONTENT_TYPE = "application/x-amz-json-1.1"
+CLOUDWATCH_TARGET = "GraniteServiceVersion20100801."  # CloudWatch's JSON 1.0 (api/awsjson.py)
 
 # The operations we answer. Every other operation of the service model gets a clear error.
 SUPPORTED = (
@@ -155,13 +156,17 @@ def signed_url(request: Request) -> str:
     return f"{request.url.scheme}://{host}{raw_path.decode('latin-1')}" + (f"?{query.decode('latin-1')}" if query else "")
 
 
-def _service_of(request: Request) -> str:
-    """The service a request to this route is signed for (its credential scope's service)."""
+def _service_of(request: Request, raw: bytes = b"") -> str:
+    """The service a request to this route is signed for (its credential scope's service): a
+    form is for the service whose operation its Action names (CloudWatch signs as `monitoring`)."""
     if re.match(r"/20\d\d-\d\d-\d\d/", request.url.path):  # Lambda's REST paths are dated
         return "lambda"
+    if request.headers.get("x-amz-target", "").startswith(CLOUDWATCH_TARGET):
+        return "monitoring"
     form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
     if request.method == "POST" and form and "x-amz-target" not in request.headers:
-        return "cloudformation"
+        query_string = (request.scope.get("query_string") or b"").decode("latin-1")
+        return "monitoring" if query.service_of_form(raw, query_string) == "cloudwatch" else "cloudformation"
     return "codepipeline"  # the API, and pipemu's own endpoints (signed as the CLI and dashboard do)
 
 
@@ -182,7 +187,7 @@ def unsigned_refusal(request: Request, access: auth.Access | None, raw: bytes | 
         return None
     try:
         auth.verify(request.method, signed_url(request), {k.lower(): v for k, v in request.headers.items()},
-                    raw, keys, service=_service_of(request))
+                    raw, keys, service=_service_of(request, raw))
     except auth.AuthError as failure:
         return error(failure.code, failure.message, 400)
     return None

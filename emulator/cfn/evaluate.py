@@ -25,7 +25,7 @@ NAME_PROPERTY = {"AWS::CodePipeline::Pipeline": "Name", "AWS::CodeBuild::Project
                  "AWS::SQS::Queue": "QueueName", "AWS::CodeStarConnections::Connection": "ConnectionName",
                  "AWS::SSM::Parameter": "Name", "AWS::ECS::Cluster": "ClusterName", "AWS::ECS::Service": "ServiceName",
                  "AWS::CodeDeploy::Application": "ApplicationName",
-                 "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName"}
+                 "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName", "AWS::CloudWatch::Alarm": "AlarmName"}
 ARN_FORMAT = {"AWS::CodePipeline::Pipeline": "arn:{p}:codepipeline:{r}:{a}:{n}",
               "AWS::CodeBuild::Project": "arn:{p}:codebuild:{r}:{a}:project/{n}",
               "AWS::Lambda::Function": "arn:{p}:lambda:{r}:{a}:function:{n}",
@@ -40,6 +40,7 @@ ARN_FORMAT = {"AWS::CodePipeline::Pipeline": "arn:{p}:codepipeline:{r}:{a}:{n}",
               "AWS::SQS::Queue": "arn:{p}:sqs:{r}:{a}:{n}", "AWS::KMS::Key": "arn:{p}:kms:{r}:{a}:key/{n}",
               "AWS::IAM::ManagedPolicy": "arn:{p}:iam::{a}:policy/{n}",
               "AWS::ECS::Service": "arn:{p}:ecs:{r}:{a}:service/{n}",
+              "AWS::CloudWatch::Alarm": "arn:{p}:cloudwatch:{r}:{a}:alarm:{n}",
               "AWS::CloudFormation::Stack": "arn:{p}:cloudformation:{r}:{a}:stack/{n}/pipemu"}
 REF_IS_ARN = ("AWS::SNS::Topic", "AWS::CodeStarConnections::Connection", "AWS::IAM::ManagedPolicy",
               "AWS::CloudFormation::Stack", "AWS::ECS::Service")

@@ -219,6 +219,7 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     def reload() -> None:
         folder = load_folder(pipelines_dir)
         declared = service.load_definitions(folder)
+        service.runner.alarms.notify()  # an alarm's declared initial state may have changed
         problems = triggers.refresh(folder)
         with service.lock:
             service.definition_errors.extend(problems)

@@ -4,8 +4,8 @@ in the pipelines folder).
 The template is evaluated as CloudFormation would for one stack (emulator.cfn.evaluate.Stack: parameters,
 pseudo parameters, conditions, mappings, intrinsic functions), then each resource we emulate is
 translated into the definition's own shape: a pipeline into `pipeline:` (AWS's API camelCase),
-CodeBuild projects, Lambda functions, CodeCommit repositories and schedule rules into the local
-sections. Resources that only matter on AWS (roles, buckets, keys, topics, log groups) are listed
+CodeBuild projects, Lambda functions, CodeCommit repositories, CloudWatch alarms and schedule rules
+into the local sections. Resources that only matter on AWS (roles, buckets, keys, topics, log groups) are listed
 as ignored; any other resource, or a property we cannot honour, raises a TemplateError naming the
 resource and the property (and the template's line). A resource's `Metadata.pipemu` (written by
 cfn_export) restores local settings AWS has no property for.
@@ -185,7 +185,8 @@ class _Translation:
     def __init__(self, stack: Stack, code_dir: Path) -> None:
         self.s, self.code_dir = stack, code_dir
         self.result = ImportResult([])
-        self.sections: dict[str, dict] = {"repositories": {}, "buckets": {}, "projects": {}, "functions": {}}
+        self.sections: dict[str, dict] = {"repositories": {}, "buckets": {}, "projects": {}, "functions": {},
+                                          "alarms": {}}
         self.pipelines: list[dict] = []
         self.schedules: list[dict] = []
         self.not_emulated: list[str] = []  # "Logical (AWS::Type)" of resources ignored with a warning
@@ -193,7 +194,8 @@ class _Translation:
     def run(self) -> ImportResult:
         handlers = {"AWS::CodePipeline::Pipeline": self.pipeline, "AWS::CodeBuild::Project": self.project,
                     "AWS::Lambda::Function": self.function, "AWS::Events::Rule": self.rule,
-                    "AWS::Scheduler::Schedule": self.rule, "AWS::CodeCommit::Repository": self.repository}
+                    "AWS::Scheduler::Schedule": self.rule, "AWS::CodeCommit::Repository": self.repository,
+                    "AWS::CloudWatch::Alarm": self.alarm}
         for logical, resource in self.s.resources.items():
             at = ("Resources", logical)
             kind = resource.get("Type") if isinstance(resource, dict) else None
@@ -446,3 +448,27 @@ class _Translation:
     def repository(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
         self.keys(props, path, ("RepositoryName",), ("RepositoryDescription", "Tags", "KmsKeyId"), ("Code", "Triggers"))
         self.local("repositories", self.s.physical_name(logical))
+
+    def alarm(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        """A metric alarm, stood in for by a state users set: what it watches is accepted and said
+        once as not evaluated (nothing here produces CloudWatch metrics)."""
+        self.keys(props, path, ("AlarmName", "AlarmDescription"), _ALARM_EVALUATION + _ALARM_ACTIONS + ("Tags",))
+        name = self.s.physical_name(logical)
+        ignored = [key for key in _ALARM_EVALUATION + _ALARM_ACTIONS[1:] if key in props]
+        if ignored:
+            self.warn(path, f"alarm {name} is not evaluated locally and runs no actions ({', '.join(ignored)} ignored): "
+                            f"its state is set with `pipemu alarm set {name} ALARM|OK`, SetAlarmState or the dashboard")
+        alarm: dict[str, Any] = {}
+        if pipemu.get("state"):  # a local initial state, kept by an export
+            alarm["state"] = pipemu["state"]
+        if props.get("AlarmDescription") is not None:
+            alarm["description"] = self.s.text(props["AlarmDescription"], path + ("AlarmDescription",))
+        self.sections["alarms"][name] = alarm
+
+
+# What a metric alarm evaluates, and what it does on a change: accepted (AWS needs them), not
+# carried out here. Actions (SNS topics, Auto Scaling policies) have no stand-ins.
+_ALARM_EVALUATION = ("MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit",
+                     "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
+                     "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId")
+_ALARM_ACTIONS = ("ActionsEnabled", "AlarmActions", "OKActions", "InsufficientDataActions")

@@ -27,6 +27,7 @@ import yaml
 from . import yamlpos
 from .models import (
     RESOURCE_KINDS,
+    Alarm,
     Bucket,
     DefinitionFile,
     Parameter,
@@ -86,6 +87,7 @@ class LoadedFolder:
     buckets: dict[str, Bucket] = field(default_factory=dict)
     secrets: dict[str, Secret] = field(default_factory=dict)
     parameters: dict[str, Parameter] = field(default_factory=dict)
+    alarms: dict[str, Alarm] = field(default_factory=dict)
     # (file, schedule, the pipeline it targets: its own `pipeline`, or that of its file)
     schedules: list[tuple[Path, Schedule, str | None]] = field(default_factory=list)
     # pipeline names that files with errors seem to declare: their last good versions stay

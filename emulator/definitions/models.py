@@ -467,6 +467,22 @@ def inline_secret_values(definition: "DefinitionFile") -> list[Problem]:
     return found
 
 
+# CloudWatch's alarm states (its StateValue enum), and the one AWS gives a new alarm before its
+# first evaluation: a stand-in starts there too unless its declaration says otherwise.
+ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
+INITIAL_ALARM_STATE = "INSUFFICIENT_DATA"
+# AWS's AlarmName: 1..255 UTF-8 characters, no ASCII control characters.
+AlarmName = _text(r"[^\x00-\x1f\x7f]+", 1, 255)
+
+
+class Alarm(AwsModel):
+    """A CloudWatch metric alarm (`AlarmName`), stood in for by a state that nobody evaluates: a
+    user sets it (`pipemu alarm set`, SetAlarmState, the dashboard), and it stays until set again."""
+
+    state: Literal["OK", "ALARM", "INSUFFICIENT_DATA"] = INITIAL_ALARM_STATE  # before anyone sets it
+    description: _text(r"(?s).*", 0, 1024) | None = None  # type: ignore[valid-type]  # AlarmDescription
+
+
 _SCHEDULE = re.compile(r"cron\(\s*(\S+\s+){5}\S+\s*\)|rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)")
 
 
@@ -500,6 +516,7 @@ class DefinitionFile(AwsModel):
     buckets: dict[str, Bucket] = {}
     secrets: dict[SecretName, Secret] = {}  # type: ignore[valid-type]
     parameters: dict[ParameterName, Parameter] = {}  # type: ignore[valid-type]
+    alarms: dict[AlarmName, Alarm] = {}  # type: ignore[valid-type]
     schedules: list[Schedule] = []
     # get-pipeline prints it beside the pipeline; it describes AWS's copy, not the declaration.
     metadata: Any = Field(default=None, exclude=True)
@@ -522,6 +539,7 @@ RESOURCE_KINDS = {
     "buckets": "bucket",
     "secrets": "secret",
     "parameters": "parameter",
+    "alarms": "alarm",
 }
 
 

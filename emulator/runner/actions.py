@@ -21,6 +21,7 @@ from typing import Callable
 from emulator.engine import ActionFailed, ActionSucceeded, Event, JobFailed, RuleFailed, RuleSucceeded, RunAction, RunRule
 
 from emulator.cfn.store import StackStore
+from emulator.alarms import Alarms
 from emulator.lambdas.functions import FunctionConfig
 from emulator.lambdas.service import Lambdas
 
@@ -84,6 +85,9 @@ class ActionRunner:
             # A daemon in a container reaches warm functions on a network both join.
             network=(lambda: self.network("pipemu-functions")) if on_network else None,
         )
+        # The alarm stand-ins' states: set through the API, watched by rules.
+        self.alarms = Alarms(self.state_dir / "alarms.json",
+                             declared=lambda: getattr(self._resources(), "alarms", None) or {})
         for record in self.lambdas.restore_endpoints(self.stacks.live()):  # a port was taken meanwhile
             log.warning("the endpoints of stack %s moved to new ports", record["StackName"])
             self.stacks.put(record)

@@ -1,11 +1,14 @@
 // pipemu's dashboard: the article's table of changes moving through stages, a pipeline's stages,
-// approvals, logs and history, live. It talks to the daemon like any client: AWS's JSON 1.1 API
-// at POST / (SigV4-signed here when the daemon has credentials) and pipemu's read-only endpoints
+// approvals, logs and history, live, and the local CloudWatch alarms. It talks to the daemon like
+// any client: AWS's JSON APIs at POST / (CodePipeline's JSON 1.1, CloudWatch's JSON 1.0; SigV4-signed
+// here when the daemon has credentials) and pipemu's read-only endpoints
 // /pipemu/events (server-sent events: refetch when the state moves), /pipemu/logs (long-poll), signed alike,
 // and /health (definition errors). Nothing polls on a timer; nothing reloads the page.
 
-const TARGET = "CodePipeline_20150709.";
-const JSON_11 = "application/x-amz-json-1.1";
+// The two JSON APIs the page calls: what each request carries, and the service it is signed for.
+const CODEPIPELINE = { target: "CodePipeline_20150709.", contentType: "application/x-amz-json-1.1", service: "codepipeline" };
+const CLOUDWATCH = { target: "GraniteServiceVersion20100801.", contentType: "application/x-amz-json-1.0", service: "monitoring" };
+const ALARM_STATES = ["OK", "ALARM"];  // what a user flips an alarm to here (the CLI also sets INSUFFICIENT_DATA)
 const SYMBOLS = { InProgress: "◯", Succeeded: "✓", Failed: "✗", Superseded: "superseded", Stopped: "stopped",
   Stopping: "stopping", Cancelled: "cancelled", Abandoned: "abandoned" };
 const AUTH_ERRORS = new Set(["MissingAuthenticationTokenException", "UnrecognizedClientException",
@@ -68,7 +71,7 @@ async function hmac(key, text) {
 // The Authorization and X-Amz-Date headers for a request with these (lower-case) headers and body,
 // as botocore's SigV4Auth computes them: the daemon recomputes the signature with it. `path` may
 // carry a query, kept as written and its pairs sorted (botocore's canonical query string).
-async function signV4(method, path, headers, body, { accessKey, secretKey, region }) {
+async function signV4(method, path, headers, body, { accessKey, secretKey, region }, service = "codepipeline") {
   if (!globalThis.crypto?.subtle) {
     throw new ApiError("SigningUnavailable",
       "This browser signs only on a secure page (https, localhost or 127.0.0.1): open the dashboard there");
@@ -86,10 +89,10 @@ async function signV4(method, path, headers, body, { accessKey, secretKey, regio
   const canonicalHeaders = names.map((n) => `${n}:${String(signed[n]).trim().replace(/\s+/g, " ")}\n`).join("");
   const signedHeaders = names.join(";");
   const canonicalRequest = [method, uri, canonicalQuery, canonicalHeaders, signedHeaders, await sha256Hex(body)].join("\n");
-  const scope = `${day}/${region}/codepipeline/aws4_request`;
+  const scope = `${day}/${region}/${service}/aws4_request`;
   const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, await sha256Hex(canonicalRequest)].join("\n");
   let key = await hmac(`AWS4${secretKey}`, day);
-  for (const part of [region, "codepipeline", "aws4_request"]) key = await hmac(key, part);
+  for (const part of [region, service, "aws4_request"]) key = await hmac(key, part);
   const signature = hex(await hmac(key, stringToSign));
   return {
     "x-amz-date": amzDate,
@@ -152,14 +155,16 @@ class ApiError extends Error {
   }
 }
 
-// AWS's JSON 1.1 API. Every state-changing request goes this way: POST / with the custom
-// X-Amz-Target header, which a cross-site form cannot send (and the daemon refuses a foreign Origin).
-async function call(operation, body = {}) {
+// AWS's JSON APIs (CodePipeline by default, or `api` CLOUDWATCH). Every state-changing request
+// goes this way: POST / with the custom X-Amz-Target header, which a cross-site form cannot send
+// (and the daemon refuses a foreign Origin): CloudWatch's alarms too, though the daemon also takes
+// its query protocol's forms.
+async function call(operation, body = {}, api = CODEPIPELINE) {
   for (;;) {
     const text = JSON.stringify(body);
-    const headers = { "content-type": JSON_11, "x-amz-target": TARGET + operation };
+    const headers = { "content-type": api.contentType, "x-amz-target": api.target + operation };
     const credentials = savedCredentials();
-    const signature = credentials ? await signV4("POST", "/", headers, text, credentials) : {};
+    const signature = credentials ? await signV4("POST", "/", headers, text, credentials, api.service) : {};
     const response = await fetch("/", { method: "POST", headers: { ...headers, ...signature }, body: text,
       cache: "no-store", credentials: "same-origin" });
     const answer = await response.json().catch(() => ({}));
@@ -210,11 +215,23 @@ async function allPipelines() {
   return pipelines.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+async function allAlarms() {
+  const alarms = [];
+  let NextToken;
+  do {
+    const page = await call("DescribeAlarms", NextToken ? { NextToken } : {}, CLOUDWATCH);
+    alarms.push(...(page.MetricAlarms || []));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return alarms;
+}
+
 // ---------------------------------------------------------------- what the page knows
 
 const model = {
   health: { definitionErrors: [], definitionWarnings: [] },
   pipelines: [],
+  alarms: [],             // DescribeAlarms' MetricAlarms: the alarm stand-ins
   states: new Map(),      // pipeline name -> GetPipelineState
   history: new Map(),     // pipeline name -> ListPipelineExecutions summaries, newest first
   revisions: new Map(),   // execution id -> {revisionId, summary} (an execution's sources never change)
@@ -246,9 +263,10 @@ async function loadPipeline(name, historySize) {
 }
 
 async function load() {
-  const [health, pipelines] = await Promise.all([getJson("/health"), allPipelines()]);
+  const [health, pipelines, alarms] = await Promise.all([getJson("/health"), allPipelines(), allAlarms()]);
   model.health = health;
   model.pipelines = pipelines;
+  model.alarms = alarms;
   const { pipeline } = route();
   const names = pipelines.map((p) => p.name).filter((name) => !pipeline || name === pipeline);
   for (const name of [...model.states.keys()]) {
@@ -406,9 +424,33 @@ function productOf(name) {
   return name.split("-")[0];
 }
 
+// The alarm stand-ins (alarms: in the pipelines folder), each with its state and buttons that set it.
+function alarmsPanel() {
+  if (!model.alarms.length) return null;
+  const row = (alarm) => h("tr", { "data-alarm": alarm.AlarmName },
+    h("th", { scope: "row", title: alarm.AlarmDescription || "" }, alarm.AlarmName),
+    h("td", {}, h("span", { class: `alarm-state a-${alarm.StateValue}` }, alarm.StateValue)),
+    h("td", { class: "alarm-reason" }, alarm.StateReason || "", h("span", { class: "when" }, ` ${when(alarm.StateUpdatedTimestamp)}`)),
+    h("td", {}, ALARM_STATES.map((state) => h("button", { type: "button", class: "quiet",
+      disabled: alarm.StateValue === state, onclick: () => setAlarm(alarm.AlarmName, state) }, `Set ${state}`))));
+  return h("section", { class: "alarms" }, h("h2", {}, "Alarms"),
+    h("table", { class: "alarm-table" }, h("tbody", {}, model.alarms.map(row))));
+}
+
+async function setAlarm(name, state) {
+  try {
+    await call("SetAlarmState", { AlarmName: name, StateValue: state, StateReason: "Set from the pipemu dashboard" },
+      CLOUDWATCH);
+    toast(`${name} is ${state}`, "ok");
+  } catch (error) {
+    toast(error.message);
+  }
+}
+
 function renderOverview(view) {
   if (!model.pipelines.length) {
-    view.replaceChildren(h("p", { class: "empty" }, "No pipelines yet: put a definition in the pipelines folder."));
+    view.replaceChildren(h("p", { class: "empty" }, "No pipelines yet: put a definition in the pipelines folder."),
+      alarmsPanel() || "");
     return;
   }
   const products = new Map();
@@ -432,7 +474,7 @@ function renderOverview(view) {
       [...shapes.values()].map((group) => articleTable(group)),
       approvals.length ? h("div", { class: "approvals" }, approvals) : null));
   }
-  view.replaceChildren(...sections);
+  view.replaceChildren(...sections, alarmsPanel() || "");
 }
 
 // ---------------------------------------------------------------- one pipeline
