@@ -68,7 +68,6 @@ class ActionRunner:
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
         self.on_network = on_network  # told of each network before a container joins it
-        self.alarms = None  # the CloudWatch alarm stand-ins CloudWatchAlarm rules watch (set by the daemon)
         self.clock: Callable[[], float] = time.time  # the engine's clock (the daemon's may be moved)
         # The daemon's own keys (daemon/credentials.py): what lets its containers call its API.
         self.credentials = credentials or ("pipemu", "pipemu")
