@@ -332,3 +332,37 @@ def test_the_cli_rolls_back_and_overrides(tmp_path, app, busybox_image, python_i
         assert "UnableToRollbackStageException" in fails(daemon, 4, "rollback", "release", "Source", "--to", first).stderr
     finally:
         daemon.stop()
+
+
+def test_an_alarm_that_fires_while_prod_is_watched_rolls_it_back(tmp_path, app, busybox_image):
+    import boto3
+
+    commit(app, "good", {"app.txt": "good\n"})
+    prod = {"onSuccess": {"conditions": [{"result": "ROLLBACK", "rules": [
+        rule("Errors", "CloudWatchAlarm", AlarmName="ProdErrors", WaitTime="0.2")]}]}}  # 12 s of watching
+    declaration = definition(app, busybox_image, prod)
+    declaration["alarms"] = {"ProdErrors": {"state": "OK"}}
+    daemon = start(tmp_path, declaration)
+    try:
+        client = daemon.client()
+        good = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
+        assert ended(client, good)["status"] == "Succeeded"  # the alarm stayed OK for the whole wait
+        commit(app, "worse", {"app.txt": "worse\n"})
+        worse = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
+
+        def watching():
+            state = stage_of(client.get_pipeline_state(name="release"), "Prod").get("onSuccessConditionState") or {}
+            latest = state.get("latestExecution", {})
+            return latest.get("status") == "InProgress" and \
+                stage_of(client.get_pipeline_state(name="release"), "Prod")["latestExecution"]["pipelineExecutionId"] == worse
+        wait_for(watching, 120, "Prod's success condition watching the alarm")
+        cloudwatch = boto3.client("cloudwatch", endpoint_url=daemon.endpoint, region_name="us-east-1",
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        cloudwatch.set_alarm_state(AlarmName="ProdErrors", StateValue="ALARM", StateReason="5xx above 1%")
+        final = ended(client, worse)
+        assert final["status"] == "Failed" and "ProdErrors is ALARM: 5xx above 1%" in final["statusSummary"]
+        rollback = wait_for(lambda: next((s for s in client.list_pipeline_executions(pipelineName="release")[
+            "pipelineExecutionSummaries"] if s.get("executionType") == "ROLLBACK"), None), 60, "the rollback")
+        assert rollback["rollbackMetadata"]["rollbackTargetPipelineExecutionId"] == good
+    finally:
+        daemon.stop()
