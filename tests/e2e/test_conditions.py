@@ -366,3 +366,32 @@ def test_an_alarm_that_fires_while_prod_is_watched_rolls_it_back(tmp_path, app, 
         assert rollback["rollbackMetadata"]["rollbackTargetPipelineExecutionId"] == good
     finally:
         daemon.stop()
+
+
+def test_a_rule_running_when_the_daemon_is_killed_goes_on_after_the_restart(tmp_path, app, busybox_image, python_image):
+    commit(app, "v1", {"app.txt": "v1\n"})
+    (tmp_path / "held").mkdir()
+    (tmp_path / "held" / "app.py").write_text(HELD)
+    prod = {"beforeEntry": {"conditions": [{"result": "FAIL", "rules": [
+        rule("Manual", "LambdaInvoke", FunctionName="held")]}]}}
+    functions = {"held": {"runtime": "python3.12", "handler": "app.handler", "code": str(tmp_path / "held")}}
+    daemon = start(tmp_path, definition(app, busybox_image, prod, functions))
+    try:
+        client = daemon.client()
+        execution = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
+
+        def rule_state():
+            state = stage_of(client.get_pipeline_state(name="release"), "Prod").get("beforeEntryConditionState") or {}
+            rules = (state.get("conditionStates") or [{"ruleStates": []}])[0]["ruleStates"]
+            return rules[0].get("latestExecution") if rules else None
+        before = wait_for(lambda: (r := rule_state()) and r["status"] == "InProgress" and r, 120, "the held rule")
+        daemon.kill()
+        daemon = Daemon(daemon.pipelines, daemon.state, port=daemon.port).start()
+        client = daemon.client()
+        after = rule_state()
+        assert after["status"] == "InProgress" and after["ruleExecutionId"] == before["ruleExecutionId"]
+        client.override_stage_condition(pipelineName="release", stageName="Prod", pipelineExecutionId=execution,
+                                        conditionType="BEFORE_ENTRY")
+        assert ended(client, execution)["status"] == "Succeeded"
+    finally:
+        daemon.stop()
