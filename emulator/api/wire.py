@@ -69,6 +69,8 @@ COMMON_ERRORS = frozenset({
 _UNMODELED = {
     ("StopPipelineExecution", "PipelineExecutionNotFoundException"): "PipelineExecutionNotStoppableException",
     ("RetryStageExecution", "PipelineExecutionNotFoundException"): "StageNotRetryableException",
+    # An execution that is not there is not the latest in the stage either.
+    ("OverrideStageCondition", "PipelineExecutionNotFoundException"): "NotLatestPipelineExecutionException",
 }
 # Request bodies larger than this are refused by their Content-Length, before they are read or
 # authenticated (a declaration at AWS's quotas stays far below it).

@@ -56,3 +56,21 @@ def test_aws_cli_reads_approves_and_gets_errors(article_daemon):
     assert "ApprovalAlreadyCompletedException" in again.stderr
     missing = aws(article_daemon, "get-pipeline-state", "--name", "missing")
     assert missing.returncode != 0 and "PipelineNotFoundException" in missing.stderr
+
+
+def test_aws_cli_release_safety_operations(article_daemon):
+    """The V2 operations the CLI sends as AWS's users type them: list-rule-types,
+    list-rule-executions, rollback-stage and override-stage-condition with their errors."""
+    types = json.loads(aws(article_daemon, "list-rule-types", "--rule-owner-filter", "AWS").stdout)
+    assert {t["id"]["provider"] for t in types["ruleTypes"]} >= {"VariableCheck", "DeploymentWindow", "Commands"}
+    started = json.loads(aws(article_daemon, "start-pipeline-execution", "--name", PIPELINE).stdout)
+    settle(article_daemon.client(), PIPELINE)
+    runs = aws(article_daemon, "list-rule-executions", "--pipeline-name", PIPELINE,
+               "--filter", f"pipelineExecutionId={started['pipelineExecutionId']}")
+    assert runs.returncode == 0 and json.loads(runs.stdout)["ruleExecutionDetails"] == []  # no conditions here
+    refused = aws(article_daemon, "rollback-stage", "--pipeline-name", PIPELINE, "--stage-name", "StagingQA",
+                  "--target-pipeline-execution-id", started["pipelineExecutionId"])
+    assert refused.returncode != 0 and "UnableToRollbackStageException" in refused.stderr  # it never reached QA
+    held = aws(article_daemon, "override-stage-condition", "--pipeline-name", PIPELINE, "--stage-name", "StagingDEV",
+               "--pipeline-execution-id", started["pipelineExecutionId"], "--condition-type", "BEFORE_ENTRY")
+    assert held.returncode != 0 and "ConditionNotOverridableException" in held.stderr

@@ -157,3 +157,37 @@ def test_the_js_sdk_v3(daemon, js_sdk):
     assert [s["stageName"] for s in out["state"]["stageStates"]] == ["Source", "Staging"]
     assert out["error"] == {"name": "PipelineNotFoundException", "status": 400, "isModeled": True,
                             "message": "Account '123456789012' does not have a pipeline with name 'no-such-pipeline'"}
+
+
+JS_RELEASE_SAFETY = r"""
+const cp = require("@aws-sdk/client-codepipeline");
+const client = new cp.CodePipelineClient({ region: "us-east-1", endpoint: process.env.ENDPOINT,
+  credentials: { accessKeyId: "js", secretAccessKey: "js" } });
+const caught = async (command) => {
+  try { await client.send(command); return null; }
+  catch (error) { return { name: error.name, modeled: error instanceof cp.CodePipelineServiceException && error.$fault === "client" }; }
+};
+(async () => {
+  const out = {};
+  const input = JSON.parse(process.env.PIPELINE);
+  await client.send(new cp.CreatePipelineCommand(input));
+  out.types = await client.send(new cp.ListRuleTypesCommand({ ruleOwnerFilter: "AWS" }));
+  out.runs = await client.send(new cp.ListRuleExecutionsCommand({ pipelineName: input.pipeline.name }));
+  out.rollback = await caught(new cp.RollbackStageCommand({ pipelineName: input.pipeline.name, stageName: "Staging",
+    targetPipelineExecutionId: "00000000-0000-4000-8000-000000000000" }));
+  out.override = await caught(new cp.OverrideStageConditionCommand({ pipelineName: input.pipeline.name,
+    stageName: "Staging", pipelineExecutionId: "00000000-0000-4000-8000-000000000000", conditionType: "BEFORE_ENTRY" }));
+  for (const value of Object.values(out)) if (value) delete value.$metadata;
+  await client.send(new cp.DeletePipelineCommand({ name: input.pipeline.name }));
+  console.log(JSON.stringify(out));
+})().catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
+def test_the_js_sdk_v3_release_safety_operations(daemon, js_sdk):
+    out = js.run(js_sdk, JS_RELEASE_SAFETY,
+                 {"ENDPOINT": daemon.endpoint, "PIPELINE": json.dumps(user_guide_pipeline("js-safety"))})
+    assert len(out["types"]["ruleTypes"]) == 6
+    assert out["runs"]["ruleExecutionDetails"] == []
+    assert out["rollback"] == {"name": "PipelineExecutionNotFoundException", "modeled": True}
+    assert out["override"] == {"name": "NotLatestPipelineExecutionException", "modeled": True}
