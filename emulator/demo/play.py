@@ -13,6 +13,7 @@ from typing import Callable
 from . import scenario
 
 STAGES = ["Source", "Building", "StagingDEV", "StagingQA", "StagingPROD"]
+JUDGED = ("beforeEntryConditionState", "onSuccessConditionState", "onFailureConditionState")  # a stage's conditions
 
 
 def client_for(endpoint: str, region: str = "us-east-1"):
@@ -50,12 +51,14 @@ class Demo:
         return self.client.get_pipeline_state(name=self.pipeline)
 
     def settle(self) -> dict:
-        """Wait until no container action runs (approvals may wait)."""
+        """Wait until no container action runs and no stage condition is judged (approvals may wait)."""
         deadline = time.monotonic() + self.timeout
         while True:
             state = self.state()
             busy = [a for s in state["stageStates"] for a in s["actionStates"]
                     if a.get("latestExecution", {}).get("status") == "InProgress" and "token" not in a["latestExecution"]]
+            busy += [s["stageName"] for s in state["stageStates"] for member in JUDGED
+                     if (s.get(member) or {}).get("latestExecution", {}).get("status") == "InProgress"]
             if not busy:
                 return state
             if time.monotonic() > deadline:

@@ -6,8 +6,12 @@ import time
 
 
 def running_actions(state: dict) -> list[str]:
+    """The actions that run (approvals aside) and the stage conditions being judged."""
     running = []
     for stage in state["stageStates"]:
+        for member in ("beforeEntryConditionState", "onSuccessConditionState", "onFailureConditionState"):
+            if (stage.get(member) or {}).get("latestExecution", {}).get("status") == "InProgress":
+                running.append(f"{stage['stageName']}.{member}")
         for action in stage["actionStates"]:
             latest = action.get("latestExecution", {})
             if latest.get("status") == "InProgress" and "token" not in latest:
