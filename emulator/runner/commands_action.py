@@ -18,16 +18,16 @@ run in `sh`, as any POSIX image has one.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from typing import TYPE_CHECKING
 
 from emulator.engine import RunAction
-from emulator.engine.events import ActionOutput, ArtifactOutput
+from emulator.engine.events import ActionOutput
 
 from . import secrets
-from .codebuild import BuildJob, run_build
+from .build_runs import run_as_action
+from .codebuild import BuildJob
 from .failures import ActionFailure
 from .images import image_exists
 from .lambda_images import PYTHON_TAG, ensure_runtime_image
@@ -146,24 +146,7 @@ def run(runner: ActionRunner, command: RunAction, cancel: threading.Event, conta
         network=runner.network_for(command.stage),
     )
     runner.log(command, f"[pipemu] running {len(command.commands)} command(s) in {image}")
-    result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
-    if job.network and not result.succeeded and "network" in result.message and "not found" in result.message:
-        # As for CodeBuild actions: a network made a moment before may be "not found" at start once.
-        job = dataclasses.replace(job, network=runner.network(command.stage))
-        result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
-    if not result.succeeded:
-        raise ActionFailure(result.message, external_id=build_id)
-    for variable, value in result.exported_variables.items():
-        if secrets.contains_secret(value, masked):  # named, never shown: the state keeps outputs
-            raise ActionFailure(f"CLIENT_ERROR: output variable {variable} holds a secret's value: secret values "
-                                "are never exported", external_id=build_id)
-    return ActionOutput(
-        summary=f"Build {build_id} succeeded",
-        external_execution_id=build_id,
-        output_variables=tuple(result.exported_variables.items()),
-        artifacts=tuple(ArtifactOutput(n, runner.artifact_location(command.execution_id, n), revision)
-                        for n, _ in outputs),
-    )
+    return run_as_action(runner, command, job, cancel, build_id, masked, revision, None)
 
 
 __all__ = ["COMPUTE_TYPES", "DEFAULT_IMAGE", "IMAGE_VARIABLE", "TIMEOUT_MINUTES", "run"]

@@ -6,7 +6,6 @@ Docker client, logging and masking.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import threading
@@ -23,7 +22,8 @@ from emulator.lambdas.service import FunctionNotFound
 
 from . import cloudformation, commands_action, secrets
 from .artifact_files import copy_folder
-from .codebuild import BuildJob, run_build
+from .build_runs import run_as_action
+from .codebuild import BuildJob
 from .failures import ActionFailure
 from .job_data import job_data, lambda_event
 from .limits import ArtifactTooLarge, Budget
@@ -229,26 +229,7 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         network=runner.network_for(command.stage, project.network),
         secrets=buildspec_secrets,
     )
-    result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
-    if job.network and not result.succeeded and "network" in result.message and "not found" in result.message:
-        # Seen once with Docker 20.10: a network made a moment before was "not found" at start.
-        runner.log(command, "[pipemu] the stage's network was not found at start; making it again, once")
-        job = dataclasses.replace(job, network=runner.network(project.network or command.stage))
-        result = run_build(runner.client(), job, lambda line: runner.log(command, line), cancel, keep_container=True)
-    if not result.succeeded:
-        raise ActionFailure(result.message, external_id=build_id)
-    for variable, value in result.exported_variables.items():
-        if secrets.contains_secret(value, masked):  # named, never shown: the state keeps outputs
-            raise ActionFailure(f"CLIENT_ERROR: exported variable {variable} holds a secret's value: secret values "
-                                "are never exported", external_id=build_id)
-    return ActionOutput(
-        summary=f"Build {build_id} succeeded",
-        external_execution_id=build_id,
-        output_variables=tuple(result.exported_variables.items()),
-        artifacts=tuple(
-            ArtifactOutput(n, runner.artifact_location(command.execution_id, n), revision) for n, _ in outputs
-        ),
-    )
+    return run_as_action(runner, command, job, cancel, build_id, masked, revision, project.network)
 
 
 def _lambda(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput | None:
