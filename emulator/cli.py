@@ -404,6 +404,16 @@ def stop(out: Out, pipeline: str, execution: str | None, abandon: bool, reason: 
     out.emit(answer, f"{verb} {pipeline} execution {answer.get('pipelineExecutionId', execution)}")
 
 
+def _latest_in(out: Out, pipeline: str, stage: str) -> str:
+    """The execution a stage's latest run belongs to (CliError NEGATIVE when none ran there)."""
+    from emulator.cli_client import NEGATIVE, CliError, stage_of
+
+    latest = stage_of(out.daemon.state(pipeline), stage).get("latestExecution")
+    if not latest:
+        raise CliError(f"nothing ran in {stage} of {pipeline}", NEGATIVE)
+    return latest["pipelineExecutionId"]
+
+
 @main.command()
 @click.argument("pipeline")
 @click.argument("stage")
@@ -417,13 +427,8 @@ def retry(out: Out, pipeline: str, stage: str, all_actions: bool, execution: str
 
     Exit codes: 0 retrying, 1 nothing ran in the stage, 2 usage error, 3 daemon not reachable,
     4 AWS error from the daemon (e.g. StageNotRetryableException)."""
-    from emulator.cli_client import NEGATIVE, CliError, stage_of
 
-    if execution is None:
-        latest = stage_of(out.daemon.state(pipeline), stage).get("latestExecution")
-        if not latest:
-            raise CliError(f"nothing ran in {stage} of {pipeline}", NEGATIVE)
-        execution = latest["pipelineExecutionId"]
+    execution = execution or _latest_in(out, pipeline, stage)
     mode = "ALL_ACTIONS" if all_actions else "FAILED_ACTIONS"
     answer = out.daemon.call("retry_stage_execution", pipelineName=pipeline, stageName=stage,
                              pipelineExecutionId=execution, retryMode=mode)
@@ -472,13 +477,8 @@ def override(out: Out, pipeline: str, stage: str, on_success: bool, execution: s
 
     Exit codes: 0 overridden, 1 nothing in the stage, 2 usage error, 3 daemon not reachable,
     4 AWS error from the daemon (e.g. ConditionNotOverridableException)."""
-    from emulator.cli_client import NEGATIVE, CliError, stage_of
 
-    if execution is None:
-        latest = stage_of(out.daemon.state(pipeline), stage).get("latestExecution")
-        if not latest:
-            raise CliError(f"nothing is in {stage} of {pipeline}", NEGATIVE)
-        execution = latest["pipelineExecutionId"]
+    execution = execution or _latest_in(out, pipeline, stage)
     kind = "ON_SUCCESS" if on_success else "BEFORE_ENTRY"
     answer = out.daemon.call("override_stage_condition", pipelineName=pipeline, stageName=stage,
                              pipelineExecutionId=execution, conditionType=kind)

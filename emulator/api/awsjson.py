@@ -23,7 +23,7 @@ from emulator.service import ServiceError
 
 from . import shapes
 from .query import _snake, model
-from .wire import MAX_DEPTH, _too_deep
+from .wire import MAX_DEPTH, _too_deep, without_nulls
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,6 @@ def error_response(service: str, code: str, message: str, status: int = 400) -> 
                     media_type=f"application/x-amz-json-{model(service).metadata.get('jsonVersion', '1.0')}")
 
 
-def _without_nulls(value):
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
-
-
 async def handle(raw: bytes, target: str, service: str, backend, operations: tuple[str, ...]) -> Response:
     """Answer one JSON 1.0 request for `service` with `backend`'s method of the operation."""
     operation = target[len(target_prefix(service)):]
@@ -74,7 +66,7 @@ async def handle(raw: bytes, target: str, service: str, backend, operations: tup
         return error_response(service, "SerializationException", "Request body must be a JSON object")
     if _too_deep(params):  # before any recursive walk over it could exhaust the stack
         return error_response(service, "SerializationException", f"Request body is nested deeper than {MAX_DEPTH} levels")
-    params = _without_nulls(params)  # AWS reads a null member as an absent one
+    params = without_nulls(params)  # AWS reads a null member as an absent one
     op = model(service).operation_model(operation)
     if op.input_shape is not None:
         violations = shapes.validate_value(op.input_shape, params)
@@ -87,5 +79,5 @@ async def handle(raw: bytes, target: str, service: str, backend, operations: tup
     except Exception:  # a bug of ours: say so in AWS's words, keep serving
         log.exception("%s failed", operation)
         return error_response(service, "InternalFailure", f"{operation} failed inside pipeline-emulator", 500)
-    return Response(json.dumps(_without_nulls(body)), headers={"x-amzn-RequestId": str(uuid.uuid4())},
+    return Response(json.dumps(without_nulls(body)), headers={"x-amzn-RequestId": str(uuid.uuid4())},
                     media_type=f"application/x-amz-json-{model(service).metadata.get('jsonVersion', '1.0')}")

@@ -94,11 +94,12 @@ def error_response(code: str, message: str, status: int = 400) -> Response:
     return _json({"__type": code, "message": message}, status)
 
 
-def _without_nulls(value):
+def without_nulls(value):
+    """AWS reads a null member as an absent one."""
     if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
+        return [without_nulls(v) for v in value]
     return value
 
 
@@ -247,7 +248,7 @@ async def handle(request: Request, service: CodePipeline, access: auth.Access | 
     if _too_deep(params):
         return error_response("SerializationException", f"Request body is nested deeper than {MAX_DEPTH} levels")
     violations = shapes.validate_input(operation, params)
-    params = _without_nulls(params)  # AWS reads a null member as an absent one
+    params = without_nulls(params)  # AWS reads a null member as an absent one
     if violations:
         return error_response("ValidationException", shapes.first_violation_message(violations))
     method = getattr(service, _snake(operation))

@@ -300,16 +300,22 @@ def test_container_rules_judge_a_stage_a_failed_smoke_test_rolls_prod_back(tmp_p
         daemon.stop()
 
 
-def test_the_cli_rolls_back_and_overrides(tmp_path, app, busybox_image, python_image):
-    from tests.cli.test_cli_commands import fails, ok
-
+def held_at_prod(tmp_path, app, image: str) -> Daemon:
+    """A daemon whose pipeline holds every change at Prod's entrance (a LambdaInvoke rule whose
+    function never reports), one commit in the repository."""
     commit(app, "v1", {"app.txt": "v1\n"})
     (tmp_path / "held").mkdir()
     (tmp_path / "held" / "app.py").write_text(HELD)
     prod = {"beforeEntry": {"conditions": [{"result": "FAIL", "rules": [
         rule("Manual", "LambdaInvoke", FunctionName="held")]}]}}
     functions = {"held": {"runtime": "python3.12", "handler": "app.handler", "code": str(tmp_path / "held")}}
-    daemon = start(tmp_path, definition(app, busybox_image, prod, functions))
+    return start(tmp_path, definition(app, image, prod, functions))
+
+
+def test_the_cli_rolls_back_and_overrides(tmp_path, app, busybox_image, python_image):
+    from tests.cli.test_cli_commands import fails, ok
+
+    daemon = held_at_prod(tmp_path, app, busybox_image)
     try:
         client = daemon.client()
         fails(daemon, 1, "rollback", "release", "Prod")  # nothing succeeded there yet
@@ -369,13 +375,7 @@ def test_an_alarm_that_fires_while_prod_is_watched_rolls_it_back(tmp_path, app, 
 
 
 def test_a_rule_running_when_the_daemon_is_killed_goes_on_after_the_restart(tmp_path, app, busybox_image, python_image):
-    commit(app, "v1", {"app.txt": "v1\n"})
-    (tmp_path / "held").mkdir()
-    (tmp_path / "held" / "app.py").write_text(HELD)
-    prod = {"beforeEntry": {"conditions": [{"result": "FAIL", "rules": [
-        rule("Manual", "LambdaInvoke", FunctionName="held")]}]}}
-    functions = {"held": {"runtime": "python3.12", "handler": "app.handler", "code": str(tmp_path / "held")}}
-    daemon = start(tmp_path, definition(app, busybox_image, prod, functions))
+    daemon = held_at_prod(tmp_path, app, busybox_image)
     try:
         client = daemon.client()
         execution = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
