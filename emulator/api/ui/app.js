@@ -1,5 +1,6 @@
-// pipemu's dashboard: the article's table of changes moving through stages, a pipeline's stages,
-// approvals, logs and history, live, and the local CloudWatch alarms. It talks to the daemon like
+// pipemu's dashboard: the article's table of changes moving through stages, a pipeline's stages
+// (their conditions and rules, rollbacks and retries), approvals, logs and history, live, and the
+// local CloudWatch alarms. It talks to the daemon like
 // any client: AWS's JSON APIs at POST / (CodePipeline's JSON 1.1, CloudWatch's JSON 1.0; SigV4-signed
 // here when the daemon has credentials) and pipemu's read-only endpoints
 // /pipemu/events (server-sent events: refetch when the state moves), /pipemu/logs (long-poll), signed alike,
@@ -13,6 +14,12 @@ const SYMBOLS = { InProgress: "◯", Succeeded: "✓", Failed: "✗", Superseded
   Stopping: "stopping", Cancelled: "cancelled", Abandoned: "abandoned" };
 const AUTH_ERRORS = new Set(["MissingAuthenticationTokenException", "UnrecognizedClientException",
   "InvalidSignatureException", "IncompleteSignatureException"]);
+// A stage's conditions: GetPipelineState's member for each, and how the page names them.
+const CONDITIONS = [
+  { member: "beforeEntryConditionState", type: "BEFORE_ENTRY", name: "entry", held: "held at entry" },
+  { member: "onSuccessConditionState", type: "ON_SUCCESS", name: "success", held: "held on success" },
+  { member: "onFailureConditionState", type: "ON_FAILURE", name: "failure", held: "held on failure" },
+];
 const HISTORY_SIZE = 25;
 const LOG_WAIT_SECONDS = 25;
 
@@ -234,15 +241,17 @@ const model = {
   alarms: [],             // DescribeAlarms' MetricAlarms: the alarm stand-ins
   states: new Map(),      // pipeline name -> GetPipelineState
   history: new Map(),     // pipeline name -> ListPipelineExecutions summaries, newest first
-  revisions: new Map(),   // execution id -> {revisionId, summary} (an execution's sources never change)
+  revisions: new Map(),   // execution id -> {revisionId, summary, rollbackTarget} (never change)
 };
 const drafts = new Map(); // approval token -> the summary being typed (survives redraws)
 
 // The first source's revision, from ListPipelineExecutions' sourceRevisions or GetPipelineExecution's
-// artifactRevisions (both have revisionId and revisionSummary).
-function remember(executionId, revisions) {
+// artifactRevisions (both have revisionId and revisionSummary), and the execution a ROLLBACK went back to.
+function remember(executionId, revisions, execution) {
   const source = (revisions || [])[0];
-  model.revisions.set(executionId, { revisionId: source?.revisionId || null, summary: source?.revisionSummary || null });
+  model.revisions.set(executionId, { revisionId: source?.revisionId || null, summary: source?.revisionSummary || null,
+    rollbackTarget: execution.executionType === "ROLLBACK"
+      ? execution.rollbackMetadata?.rollbackTargetPipelineExecutionId || "" : null });
 }
 
 async function loadPipeline(name, historySize) {
@@ -252,13 +261,13 @@ async function loadPipeline(name, historySize) {
   ]);
   model.states.set(name, state);
   model.history.set(name, executions.pipelineExecutionSummaries);
-  executions.pipelineExecutionSummaries.forEach((e) => remember(e.pipelineExecutionId, e.sourceRevisions));
+  executions.pipelineExecutionSummaries.forEach((e) => remember(e.pipelineExecutionId, e.sourceRevisions, e));
   // Executions older than the page of history still show in (or wait at) a stage: ask for them.
   const shown = state.stageStates.flatMap((s) => [s.latestExecution, ...(s.inboundExecutions || [])]).filter(Boolean);
   const unknown = [...new Set(shown.map((e) => e.pipelineExecutionId))].filter((id) => !model.revisions.has(id));
   await Promise.all(unknown.map(async (id) => {
     const { pipelineExecution } = await call("GetPipelineExecution", { pipelineName: name, pipelineExecutionId: id });
-    remember(id, pipelineExecution.artifactRevisions);
+    remember(id, pipelineExecution.artifactRevisions, pipelineExecution);
   }));
 }
 
@@ -316,6 +325,76 @@ function statusMark(status) {
   return h("span", { class: `mark s-${status}`, title: status }, SYMBOLS[status] || status);
 }
 
+// "rollback → 1a2b3c4" beside an execution of type ROLLBACK (its target's short id), else nothing.
+function rollbackBadge(executionId) {
+  const target = model.revisions.get(executionId)?.rollbackTarget;
+  if (target === null || target === undefined) return null;
+  return h("span", { class: "badge rollback", title: target ? `rolled back to execution ${target}` : "rollback" },
+    "rollback", target ? ` → ${shortSha(target)}` : "");
+}
+
+// ---------------------------------------------------------------- stage conditions and retries
+
+// The conditions the stage's latest execution judged, each with its rules in declared order.
+function conditionsOf(stage) {
+  return CONDITIONS.filter((c) => stage[c.member]).map((c) => {
+    const { latestExecution, conditionStates } = stage[c.member];
+    return { ...c, status: latestExecution?.status || "none", summary: latestExecution?.summary,
+      rules: conditionStates?.[0]?.ruleStates || [] };
+  });
+}
+
+// "◯ held at entry: rule ReleaseWindow InProgress", "✗ entry condition Failed: rule X: its message",
+// "✓ success condition Succeeded": the rule it waits for or failed on, if any.
+function conditionHeadline(condition) {
+  const held = condition.status === "InProgress";
+  const rule = condition.rules.find((r) => r.latestExecution?.status === (held ? "InProgress" : "Failed"));
+  const latest = rule?.latestExecution;
+  const detail = latest ? latest.errorDetails?.message || (held ? latest.status : latest.summary) : condition.summary;
+  return [statusMark(condition.status), " ", held ? condition.held : `${condition.name} condition ${condition.status}`,
+    rule ? [": rule ", h("strong", {}, rule.ruleName)] : null,
+    detail ? `${rule && held ? " " : ": "}${firstLine(detail, 80)}` : null];
+}
+
+function ruleRow(stage, rule) {
+  const latest = rule.latestExecution;
+  const id = latest?.ruleExecutionId;
+  const open = () => id && followLog(id, `${stage.stageName} · rule ${rule.ruleName}`);
+  return h("li", { class: `action rule s-${latest ? latest.status : "none"}${id && id === logView.id ? " selected" : ""}`,
+    "data-rule": rule.ruleName, "data-action-execution": id, "data-status": latest ? latest.status : "",
+    tabindex: id ? "0" : null, title: id ? "show the rule's log" : "not run yet", onclick: open,
+    onkeydown: (event) => { if (event.key === "Enter") open(); } },
+  h("span", { class: "action-name" }, `rule ${rule.ruleName}`),
+  latest ? statusMark(latest.status) : h("span", { class: "mark s-none" }, "not run"),
+  latest?.errorDetails ? h("span", { class: "action-error" }, firstLine(latest.errorDetails.message, 80))
+    : latest?.summary ? h("span", { class: "action-summary" }, firstLine(latest.summary, 60)) : null,
+  latest ? h("span", { class: "action-time" }, when(latest.lastStatusChange)) : null);
+}
+
+// On the stage block: one condition, its headline and each rule (click: its log).
+function conditionBlock(stage, condition) {
+  return h("div", { class: `condition s-${condition.status}`, "data-condition": condition.type,
+    "data-status": condition.status },
+  h("div", { class: "condition-head" }, conditionHeadline(condition)),
+  h("ul", { class: "actions rules" }, condition.rules.map((rule) => ruleRow(stage, rule))));
+}
+
+// In the article's cell: only a condition that holds the stage or failed it.
+function conditionNotes(stage) {
+  return conditionsOf(stage).filter((c) => c.status === "InProgress" || c.status === "Failed")
+    .map((c) => h("div", { class: `condition-note s-${c.status}`, "data-condition": c.type }, conditionHeadline(c)));
+}
+
+// "auto retry 1": the stage's retryStageMetadata, briefly.
+function retryBadge(stage) {
+  const retry = stage.retryStageMetadata;
+  if (!retry) return null;
+  const attempts = [retry.autoStageRetryAttempt ? `auto retry ${retry.autoStageRetryAttempt}` : null,
+    retry.manualStageRetryAttempt ? `manual retry ${retry.manualStageRetryAttempt}` : null].filter(Boolean);
+  return attempts.length ? h("span", { class: "badge retry-meta", title: `latest: ${retry.latestRetryTrigger || ""}` },
+    `↻ ${attempts.join(", ")}`) : null;
+}
+
 function waitingOf(stage) {
   return stage.inboundExecutions || (stage.inboundExecution ? [stage.inboundExecution] : []);
 }
@@ -350,8 +429,9 @@ function stageCell(stage) {
   return h("td", { class: `cell s-${status}`, "data-stage": stage.stageName, "data-status": latest ? status : "",
     "data-execution": latest ? latest.pipelineExecutionId : "" },
   entrance(stage),
-  latest ? h("div", { class: "occupant" }, revisionOf(latest.pipelineExecutionId), " ", statusMark(status))
-    : h("div", { class: "occupant none" }, "–"));
+  latest ? h("div", { class: "occupant" }, revisionOf(latest.pipelineExecutionId), " ", statusMark(status),
+    rollbackBadge(latest.pipelineExecutionId)) : h("div", { class: "occupant none" }, "–"),
+  conditionNotes(stage));
 }
 
 function stageNames(state) {
@@ -499,11 +579,14 @@ function actionRow(pipelineName, stage, action) {
 function stageCard(pipelineName, stage, first) {
   const latest = stage.latestExecution;
   const status = latest ? latest.status : "none";
+  const conditions = conditionsOf(stage);
+  const entry = conditions.filter((c) => c.type === "BEFORE_ENTRY");
   return h("div", { class: "stage-block", "data-stage": stage.stageName },
     h("div", { class: "entrance" }, entrance(stage, { pipelineName })),
     h("section", { class: `stage s-${status}`, "data-status": latest ? status : "" },
       h("header", {}, h("h3", {}, stage.stageName),
-        latest ? [revisionOf(latest.pipelineExecutionId), statusMark(status)] : h("span", { class: "mark s-none" }, "–"),
+        latest ? [revisionOf(latest.pipelineExecutionId), statusMark(status), rollbackBadge(latest.pipelineExecutionId),
+          retryBadge(stage)] : h("span", { class: "mark s-none" }, "–"),
         first || !(stage.inboundTransitionState?.enabled ?? true) ? null : h("button", { type: "button",
         class: "quiet gate-button", title: "hold changes at this stage's entrance",
         onclick: () => {
@@ -516,7 +599,9 @@ function stageCard(pipelineName, stage, first) {
       latest && status === "Failed" ? h("button", { type: "button", class: "quiet retry",
           onclick: () => act("RetryStageExecution", { pipelineName, stageName: stage.stageName,
             pipelineExecutionId: latest.pipelineExecutionId, retryMode: "FAILED_ACTIONS" }, "Retrying") }, "↻ Retry") : null),
-      h("ul", { class: "actions" }, stage.actionStates.map((a) => actionRow(pipelineName, stage, a)))));
+      entry.map((c) => conditionBlock(stage, c)),
+      h("ul", { class: "actions" }, stage.actionStates.map((a) => actionRow(pipelineName, stage, a))),
+      conditions.filter((c) => c.type !== "BEFORE_ENTRY").map((c) => conditionBlock(stage, c))));
 }
 
 async function act(operation, body, done) {
@@ -539,7 +624,7 @@ function historyTable(name) {
       h("td", {}, revisionOf(e.pipelineExecutionId)),
       h("td", {}, statusMark(e.status), " ", e.status),
       h("td", {}, when(e.startTime)),
-      h("td", { class: "trigger" }, e.trigger ? e.trigger.triggerType : "")))));
+      h("td", { class: "trigger" }, e.trigger ? e.trigger.triggerType : "", " ", rollbackBadge(e.pipelineExecutionId))))));
 }
 
 // One execution of the history: every action it ran (retries too), each with its log.
