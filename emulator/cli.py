@@ -227,15 +227,19 @@ def status(out: Out, target: str | None, watch: bool, by: str) -> None:
     execution and its status (◯ in progress, ✓ succeeded, ✗ failed, superseded, stopped...).
 
     PIPELINE_OR_PRODUCT is a pipeline's name, or a product: `my` shows every `my-*` pipeline;
-    without it, all pipelines. A `waiting` row shows who waits at each stage's entrance (⊘: the
-    transition is disabled); then the disabled transitions, the approvals that wait, and the
-    daemon's definition errors (`! FILE:LINE:COL: path: message`).
+    without it, all pipelines. A cell also names the rule of a condition that holds the stage or
+    failed it (`c4 ◯ held at entry: ReleaseWindow ◯`, `c5 ✗ entry: ReleaseCommit ✗`) and marks a
+    ROLLBACK execution (`c1 ✓ rollback`). A `waiting` row shows who waits at each stage's entrance
+    (⊘: the transition is disabled); then the disabled transitions, the approvals that wait, the
+    held or failed conditions (⏸, ✗) and rollbacks (↶), and the daemon's definition errors
+    (`! FILE:LINE:COL: path: message`).
 
     --json prints {"pipelines": [{"pipelineName", "pipelineVersion", "stages": [{"stageName",
-    "latestExecution": {"pipelineExecutionId", "status", "revision"} | null, "waiting":
-    [{"pipelineExecutionId", "revision"}], "transitionEnabled", "disabledReason"?,
-    "pendingApprovals": [{"actionName", "summary"}], "cell"}]}], "definitionErrors": [...]};
-    with --watch, one such document per line at each change.
+    "latestExecution": {"pipelineExecutionId", "status", "revision", "executionType"?: "ROLLBACK",
+    "rollbackTargetPipelineExecutionId"?} | null, "waiting": [{"pipelineExecutionId", "revision"}],
+    "transitionEnabled", "disabledReason"?, "pendingApprovals": [{"actionName", "summary"}],
+    "conditions": [{"conditionType", "status", "rules": [{"ruleName", "status", "message"?}]}],
+    "cell"}]}], "definitionErrors": [...]}; with --watch, one such document per line at each change.
 
     Exit codes: 0 ok (also on Ctrl-C in --watch), 2 usage error, 3 daemon not reachable (or gone
     while watching), 4 AWS error from the daemon (e.g. PipelineNotFoundException)."""

@@ -199,7 +199,7 @@ class Daemon:
     def status_snapshot(self, target: str | None, by: str = "commit") -> dict:
         """What `status` shows: one pipeline, a product (`my` -> every `my-*`) or all, and /health's
         definition errors (the shape `status --json` prints)."""
-        from emulator.cli_render import revision_labels, status_model
+        from emulator.cli_render import revision_labels, rollback_targets, status_model
 
         names = self.pipeline_names()
         if target is not None:
@@ -208,8 +208,10 @@ class Daemon:
                 self.state(target)  # the daemon's own PipelineNotFoundException
                 chosen = [target]
             names = chosen
-        models = [status_model(self.state(name), revision_labels(self.executions(name, limit=100), by))
-                  for name in names]
+        models = []
+        for name in names:
+            summaries = self.executions(name, limit=100)
+            models.append(status_model(self.state(name), revision_labels(summaries, by), rollback_targets(summaries)))
         return {"pipelines": models, "definitionErrors": self.health().get("definitionErrors", [])}
 
     def pending_approval(self, pipeline: str, stage: str, action: str | None) -> tuple[str, str, str | None]:

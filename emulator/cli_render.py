@@ -15,6 +15,13 @@ STATUS_COLOURS = {"Succeeded": "green", "Failed": "red", "InProgress": "yellow",
                   "Stopped": "magenta", "Superseded": "bright_black", "Cancelled": "bright_black",
                  "Waiting": "cyan"}
 CLOSED = "⊘"  # a disabled inbound transition
+HELD = "⏸"  # an entrance (or a stage's end) held by a condition's rules
+ROLLED_BACK = "↶"
+# GetPipelineState's member for each condition, its type (OverrideStageCondition's) and short name.
+CONDITIONS = (("beforeEntryConditionState", "BEFORE_ENTRY", "entry"),
+              ("onSuccessConditionState", "ON_SUCCESS", "success"),
+              ("onFailureConditionState", "ON_FAILURE", "failure"))
+CONDITION_NAMES = {kind: name for _, kind, name in CONDITIONS}
 COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
@@ -71,8 +78,42 @@ def revision_labels(summaries: list[dict], by: str = "commit") -> dict[str, str]
 # -- status --------------------------------------------------------------------------------------
 
 
-def status_model(state: dict, labels: dict[str, str]) -> dict:
-    """One pipeline's row of the table, in the shape `status --json` prints."""
+def rollback_targets(summaries: list[dict]) -> dict[str, str]:
+    """Execution id of a ROLLBACK -> the execution it went back to, from ListPipelineExecutions."""
+    return {s["pipelineExecutionId"]: (s.get("rollbackMetadata") or {}).get("rollbackTargetPipelineExecutionId", "")
+            for s in summaries if s.get("executionType") == "ROLLBACK"}
+
+
+def conditions_model(stage: dict) -> list[dict]:
+    """The conditions the stage's latest execution judged: [{"conditionType", "status", "rules":
+    [{"ruleName", "status", "message"?}]}], in AWS's order (entry, success, failure)."""
+    found = []
+    for member, kind, _ in CONDITIONS:
+        state = stage.get(member)
+        if not state:
+            continue
+        rules = []
+        for rule in ((state.get("conditionStates") or [{}])[0]).get("ruleStates", []):
+            run = rule.get("latestExecution") or {}
+            entry = {"ruleName": rule["ruleName"], "status": run.get("status")}
+            message = (run.get("errorDetails") or {}).get("message") or run.get("summary")
+            if message:
+                entry["message"] = message
+            rules.append(entry)
+        found.append({"conditionType": kind, "status": (state.get("latestExecution") or {}).get("status"),
+                      "rules": rules})
+    return found
+
+
+def deciding_rule(condition: dict) -> dict | None:
+    """The rule a held condition waits for, or the one a failed condition failed on."""
+    wanted = {"InProgress": "InProgress", "Failed": "Failed"}.get(condition["status"])
+    return next((r for r in condition["rules"] if wanted and r["status"] == wanted), None)
+
+
+def status_model(state: dict, labels: dict[str, str], rollbacks: dict[str, str] | None = None) -> dict:
+    """One pipeline's row of the table, in the shape `status --json` prints (`rollbacks`: from
+    rollback_targets)."""
     stages = []
     for stage in state["stageStates"]:
         latest = stage.get("latestExecution")
@@ -81,6 +122,11 @@ def status_model(state: dict, labels: dict[str, str]) -> dict:
             execution_id = latest["pipelineExecutionId"]
             entry["latestExecution"] = {"pipelineExecutionId": execution_id, "status": latest["status"],
                                         "revision": labels.get(execution_id, execution_id[:8])}
+            if latest.get("type") == "ROLLBACK":
+                entry["latestExecution"]["executionType"] = "ROLLBACK"
+                target = (rollbacks or {}).get(execution_id)
+                if target:
+                    entry["latestExecution"]["rollbackTargetPipelineExecutionId"] = target
         waiting = stage.get("inboundExecutions") or ([stage["inboundExecution"]] if stage.get("inboundExecution") else [])
         entry["waiting"] = [{"pipelineExecutionId": w["pipelineExecutionId"],
                              "revision": labels.get(w["pipelineExecutionId"], w["pipelineExecutionId"][:8])}
@@ -94,16 +140,56 @@ def status_model(state: dict, labels: dict[str, str]) -> dict:
             for action in stage.get("actionStates", [])
             if action.get("latestExecution", {}).get("status") == "InProgress" and "token" in action["latestExecution"]
         ]
-        entry["cell"] = cell(entry["latestExecution"])
+        entry["conditions"] = conditions_model(stage)
+        entry["cell"] = cell(entry["latestExecution"], entry["conditions"])
         stages.append(entry)
     return {"pipelineName": state["pipelineName"], "pipelineVersion": state.get("pipelineVersion"), "stages": stages}
 
 
-def cell(latest: dict | None) -> str:
-    """The article's cell: `c1 ◯`, `c2 ✓`, `c3 superseded`; `-` for a stage nothing entered."""
+def cell(latest: dict | None, conditions: list[dict] = ()) -> str:
+    """The article's cell: `c1 ◯`, `c2 ✓`, `c3 superseded`; `-` for a stage nothing entered. A
+    rollback says so (`c1 ✓ rollback`); a condition holding the stage or failing it names its rule
+    (`c4 ◯ held at entry: ReleaseWindow ◯`, `c5 ✗ entry: ReleaseCommit ✗`)."""
     if not latest:
         return "-"
-    return f"{latest['revision']} {SYMBOLS.get(latest['status'], latest['status'])}"
+    text = f"{latest['revision']} {SYMBOLS.get(latest['status'], latest['status'])}"
+    if latest.get("executionType") == "ROLLBACK":
+        text += " rollback"
+    for condition in conditions:
+        if condition["status"] not in ("InProgress", "Failed"):
+            continue
+        name = CONDITION_NAMES[condition["conditionType"]]
+        where = f"held at {name}" if condition["status"] == "InProgress" else name
+        rule = deciding_rule(condition)
+        text += f" {where}: " + (f"{rule['ruleName']} {SYMBOLS.get(rule['status'], rule['status'])}" if rule
+                                 else SYMBOLS.get(condition["status"], condition["status"]))
+    return text
+
+
+def condition_notes(name: str, stage: dict, paint: Paint) -> list[str]:
+    """The lines under the table for a stage held or failed by a condition, and for a rollback."""
+    notes = []
+    latest = stage["latestExecution"] or {}
+    if latest.get("executionType") == "ROLLBACK":
+        target = latest.get("rollbackTargetPipelineExecutionId")
+        doing = "rolling" if latest["status"] == "InProgress" else "rolled"
+        notes.append(paint(f"{ROLLED_BACK} {name}: {stage['stageName']} {doing} back"
+                           + (f" to execution {target}" if target else "") + f" ({latest['status']})", fg="magenta"))
+    for condition in stage["conditions"]:
+        kind, status = condition["conditionType"], condition["status"]
+        rule = deciding_rule(condition)
+        said = ""
+        if rule:
+            said = f"rule {rule['ruleName']}" + (f": {rule['message']}" if rule.get("message") else "")
+        if status == "InProgress":
+            hint = {"BEFORE_ENTRY": f": pipemu override {name} {stage['stageName']}",
+                    "ON_SUCCESS": f": pipemu override {name} {stage['stageName']} --on-success"}.get(kind, "")
+            notes.append(paint(f"{HELD} {name}: {stage['stageName']} held at {CONDITION_NAMES[kind]}"
+                               + (f" by {said}" if said else "") + hint, fg="yellow"))
+        elif status == "Failed":
+            notes.append(paint(f"✗ {name}: {stage['stageName']} {CONDITION_NAMES[kind]} condition Failed"
+                               + (f": {said}" if said else ""), fg="red"))
+    return notes
 
 
 def waiting_cell(stage: dict) -> str:
@@ -126,7 +212,8 @@ def _table(rows: list[tuple[list[str], list[str | None]]], paint: Paint) -> list
 
 def render_status(models: list[dict], definition_errors: list[str], paint: Paint) -> str:
     """The table, one block per distinct list of stages (a product's services share theirs),
-    then the closed entrances, the approvals that wait, and the daemon's definition errors."""
+    then the closed entrances, the approvals that wait, the stages held or failed by a condition,
+    the rollbacks, and the daemon's definition errors."""
     blocks: list[tuple[tuple[str, ...], list[dict]]] = []
     for model in models:
         stages = tuple(s["stageName"] for s in model["stages"])
@@ -160,6 +247,7 @@ def render_status(models: list[dict], definition_errors: list[str], paint: Paint
                 summary = f" ({approval['summary']})" if approval.get("summary") else ""
                 notes.append(paint(f"? {name}: {stage['stageName']}.{approval['actionName']} awaits approval of "
                                    f"{revision}{summary}: pipemu approve|reject {name} {stage['stageName']}", fg="cyan"))
+            notes.extend(condition_notes(name, stage, paint))
     if not models:
         out.append("no pipelines")
     if notes:
