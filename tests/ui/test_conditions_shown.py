@@ -97,3 +97,36 @@ def test_a_held_entrance_its_rules_their_logs_and_a_rollback(tmp_path, page, bus
         expect(page.locator('table.article td[data-stage="Build"] .badge')).to_have_count(0)
     finally:
         daemon.stop()
+
+
+def test_a_failed_entrance_names_its_rule_and_an_automatic_retry_shows(tmp_path, page, busybox_image):
+    repo = init_repo(tmp_path / "repo")
+    commit(repo, "chore: tidy", {"app.txt": "v1\n"})
+    prod = {"beforeEntry": {"conditions": [{"result": "FAIL", "rules": [
+        rule("ReleaseCommit", "VariableCheck", Variable="#{SourceVariables.CommitMessage}", Value="release",
+             Operator="CONTAINS")]}]},
+            "onFailure": {"result": "RETRY", "retryConfiguration": {"retryMode": "FAILED_ACTIONS"}}}
+    daemon = start(tmp_path, definition(repo, busybox_image, prod))
+    try:
+        client = daemon.client()
+        open_dashboard(page, daemon, "release")
+        tidy = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
+        assert ended(client, tidy)["status"] == "Failed"
+        note = prod_cell(page).locator('.condition-note[data-condition="BEFORE_ENTRY"]')
+        expect(note).to_contain_text("entry condition Failed: rule ReleaseCommit: 'chore: tidy' CONTAINS 'release' "
+                                     "is false", timeout=LIVE)
+        condition = page.locator('.stage-block[data-stage="Prod"] .condition[data-condition="BEFORE_ENTRY"]')
+        expect(condition).to_have_attribute("data-status", "Failed")
+        expect(condition.locator('.rule[data-rule="ReleaseCommit"] .action-error')).to_contain_text("is false")
+
+        commit(repo, "release: bad", {"app.txt": "bad\n"})  # in at the entrance, then the deploy fails twice
+        bad = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
+        assert ended(client, bad)["status"] == "Failed"
+        expect(prod_cell(page)).to_have_attribute("data-execution", bad, timeout=LIVE)
+        expect(prod_cell(page).locator(".condition-note")).to_have_count(0)  # its entrance passed
+        expect(page.locator('.stage-block[data-stage="Prod"] header .retry-meta')).to_have_text("↻ auto retry 1")
+        expect(condition).to_have_attribute("data-status", "Succeeded")
+        expect(condition.locator(".condition-head")).to_contain_text("entry condition Succeeded")
+        expect(page.locator('.stage-block[data-stage="Build"] .retry-meta')).to_have_count(0)
+    finally:
+        daemon.stop()
