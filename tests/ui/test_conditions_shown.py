@@ -77,7 +77,8 @@ def test_a_held_entrance_its_rules_their_logs_and_a_rollback(tmp_path, page, bus
         expect(page.locator("#log-status")).to_contain_text("Abandoned", timeout=LIVE)
         assert ended(client, first)["status"] == "Succeeded"
         expect(condition).to_have_attribute("data-status", "Overridden", timeout=LIVE)
-        expect(condition.locator(".condition-head")).to_contain_text("entry condition Overridden")
+        expect(condition.locator(".condition-head")).to_have_text(
+            "⤼ entry condition Overridden by arn:aws:iam::123456789012:user/testing")
         expect(prod_cell(page).locator(".condition-note")).to_have_count(0)
         expect(block.locator('.action[data-action="Deploy"]')).to_have_attribute("data-status", "Succeeded")
 

@@ -11,7 +11,8 @@ const CODEPIPELINE = { target: "CodePipeline_20150709.", contentType: "applicati
 const CLOUDWATCH = { target: "GraniteServiceVersion20100801.", contentType: "application/x-amz-json-1.0", service: "monitoring" };
 const ALARM_STATES = ["OK", "ALARM"];  // what a user flips an alarm to here (the CLI also sets INSUFFICIENT_DATA)
 const SYMBOLS = { InProgress: "◯", Succeeded: "✓", Failed: "✗", Superseded: "superseded", Stopped: "stopped",
-  Stopping: "stopping", Cancelled: "cancelled", Abandoned: "abandoned" };
+  Stopping: "stopping", Cancelled: "cancelled", Abandoned: "abandoned", Skipped: "skipped", Errored: "✗",
+  Overridden: "⤼" };
 const AUTH_ERRORS = new Set(["MissingAuthenticationTokenException", "UnrecognizedClientException",
   "InvalidSignatureException", "IncompleteSignatureException"]);
 // A stage's conditions: GetPipelineState's member for each, and how the page names them.
@@ -345,15 +346,23 @@ function conditionsOf(stage) {
 }
 
 // "◯ held at entry: rule ReleaseWindow InProgress", "✗ entry condition Failed: rule X: its message",
-// "✓ success condition Succeeded": the rule it waits for or failed on, if any.
+// "✓ success condition Succeeded", "⤼ entry condition Overridden by ...": the rule it waits for or
+// failed on, if any.
 function conditionHeadline(condition) {
   const held = condition.status === "InProgress";
   const rule = condition.rules.find((r) => r.latestExecution?.status === (held ? "InProgress" : "Failed"));
-  const latest = rule?.latestExecution;
-  const detail = latest ? latest.errorDetails?.message || (held ? latest.status : latest.summary) : condition.summary;
-  return [statusMark(condition.status), " ", held ? condition.held : `${condition.name} condition ${condition.status}`,
-    rule ? [": rule ", h("strong", {}, rule.ruleName)] : null,
-    detail ? `${rule && held ? " " : ": "}${firstLine(detail, 80)}` : null];
+  const mark = [statusMark(condition.status), " "];
+  if (!rule) {
+    const summary = condition.summary || "";
+    return [mark, held ? condition.held : `${condition.name} condition `,
+      held ? (summary ? `: ${firstLine(summary, 80)}` : null)
+        : summary.startsWith(condition.status) ? firstLine(summary, 80)
+          : [condition.status, summary ? `: ${firstLine(summary, 80)}` : null]];
+  }
+  const latest = rule.latestExecution;
+  const detail = latest.errorDetails?.message || (held ? latest.status : latest.summary);
+  return [mark, held ? condition.held : `${condition.name} condition ${condition.status}`,
+    ": rule ", h("strong", {}, rule.ruleName), detail ? `${held ? " " : ": "}${firstLine(detail, 80)}` : null];
 }
 
 function ruleRow(stage, rule) {
