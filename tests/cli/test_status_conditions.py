@@ -8,9 +8,9 @@ import pytest
 
 from emulator.cli_render import Paint, render_status, rollback_targets, status_model
 from tests.cli.test_cli_commands import as_json, ok, row
-from tests.e2e.test_conditions import HELD, definition, ended, rule, start
+from tests.e2e.test_conditions import ended, held_at_prod
 from tests.e2e.waiting import stage_of, wait_for
-from tests.support.daemon import commit, init_repo
+from tests.support.daemon import git, init_repo
 
 E1, E2, E3 = "11111111-aaaa-4000-8000-000000000001", "22222222-bbbb-4000-8000-000000000002", \
     "33333333-cccc-4000-8000-000000000003"
@@ -88,13 +88,8 @@ def test_the_status_model_names_the_rule_that_holds_or_failed_and_marks_rollback
 @pytest.mark.docker
 def test_status_shows_a_held_entrance_and_a_rollback(tmp_path, busybox_image, python_image):
     repo = init_repo(tmp_path / "repo")
-    sha = commit(repo, "v1", {"app.txt": "v1\n"})[:7]
-    (tmp_path / "held").mkdir()
-    (tmp_path / "held" / "app.py").write_text(HELD)
-    functions = {"held": {"runtime": "python3.12", "handler": "app.handler", "code": str(tmp_path / "held")}}
-    prod = {"beforeEntry": {"conditions": [{"result": "FAIL", "rules": [
-        rule("ReleaseManager", "LambdaInvoke", FunctionName="held")]}]}}
-    daemon = start(tmp_path, definition(repo, busybox_image, prod, functions))
+    daemon = held_at_prod(tmp_path, repo, busybox_image)  # its rule Manual waits for ever
+    sha = git(repo, "rev-parse", "HEAD")[:7]
     try:
         client = daemon.client()
         first = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
@@ -104,11 +99,11 @@ def test_status_shows_a_held_entrance_and_a_rollback(tmp_path, busybox_image, py
 
         table = ok(daemon, "status", "release")
         assert row(table, "release") == ["release", f"{sha} ✓", f"{sha} ✓",
-                                         f"{sha} ◯ held at entry: ReleaseManager ◯"]
-        assert "⏸ release: Prod held at entry by rule ReleaseManager: pipemu override release Prod" in table
+                                         f"{sha} ◯ held at entry: Manual ◯"]
+        assert "⏸ release: Prod held at entry by rule Manual: pipemu override release Prod" in table
         prod_model = as_json(daemon, "status", "release")["pipelines"][0]["stages"][2]
         assert prod_model["conditions"] == [{"conditionType": "BEFORE_ENTRY", "status": "InProgress",
-                                             "rules": [{"ruleName": "ReleaseManager", "status": "InProgress"}]}]
+                                             "rules": [{"ruleName": "Manual", "status": "InProgress"}]}]
         assert prod_model["latestExecution"] == {"pipelineExecutionId": first, "status": "InProgress", "revision": sha}
 
         ok(daemon, "override", "release", "Prod")
