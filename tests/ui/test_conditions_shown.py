@@ -96,6 +96,20 @@ def test_a_held_entrance_its_rules_their_logs_and_a_rollback(tmp_path, page, bus
         expect(history.locator(f'tr[data-execution="{rollback}"] .trigger')).to_contain_text("ManualRollback")
         expect(history.locator(f'tr[data-execution="{first}"] .badge')).to_have_count(0)
         expect(page.locator('table.article td[data-stage="Build"] .badge')).to_have_count(0)
+
+        # The history keeps the first execution's rules, and their logs.
+        history.locator(f'tr[data-execution="{first}"]').click()
+        ran = page.locator("#execution .action")
+        expect(ran.filter(has_text="Build · Package")).to_contain_text("✓")
+        expect(ran.filter(has_text="Prod · rule ReleaseCommit")).to_contain_text("✓")
+        expect(page.locator('#execution .rule[data-rule="ReleaseManager"]')).to_contain_text("abandoned")
+        page.locator("#log-lines").evaluate("pane => pane.replaceChildren()")
+        page.locator('#execution .rule[data-rule="ReleaseManager"]').click()
+        expect(page.locator("#log-lines")).to_contain_text("waiting for the release manager")
+        history.locator(f'tr[data-execution="{rollback}"]').click()
+        expect(page.locator("#execution h3 .badge.rollback")).to_have_text(f"rollback → {first[:7]}")
+        expect(ran.filter(has_text="Prod · Deploy")).to_have_count(1)
+        expect(page.locator("#execution .rule")).to_have_count(0)
     finally:
         daemon.stop()
 

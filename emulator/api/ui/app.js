@@ -636,35 +636,46 @@ function historyTable(name) {
       h("td", { class: "trigger" }, e.trigger ? e.trigger.triggerType : "", " ", rollbackBadge(e.pipelineExecutionId))))));
 }
 
-// One execution of the history: every action it ran (retries too), each with its log.
+// One execution of the history: every action and rule it ran (retries too), each with its log.
 const executionView = { id: null };
+
+// Every page of a List...Executions operation for one execution.
+async function allRuns(operation, member, pipelineName, executionId) {
+  const runs = [];
+  let nextToken;
+  do {
+    const page = await call(operation, { pipelineName, filter: { pipelineExecutionId: executionId },
+      ...(nextToken ? { nextToken } : {}) });
+    runs.push(...page[member]);
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return runs;
+}
 
 async function showExecution(pipelineName, executionId) {
   executionView.id = executionId;
   document.querySelectorAll("table.history tr").forEach((row) => {
     row.classList.toggle("selected", row.dataset.execution === executionId);
   });
-  const runs = [];
-  let nextToken;
+  let runs;
   try {
-    do {
-      const page = await call("ListActionExecutions", { pipelineName, filter: { pipelineExecutionId: executionId },
-        ...(nextToken ? { nextToken } : {}) });
-      runs.push(...page.actionExecutionDetails);
-      nextToken = page.nextToken;
-    } while (nextToken);
+    const [actions, rules] = await Promise.all([
+      allRuns("ListActionExecutions", "actionExecutionDetails", pipelineName, executionId),
+      allRuns("ListRuleExecutions", "ruleExecutionDetails", pipelineName, executionId)]);
+    runs = [...actions.map((a) => ({ ...a, id: a.actionExecutionId, name: a.actionName, label: a.actionName })),
+      ...rules.map((r) => ({ ...r, id: r.ruleExecutionId, name: r.ruleName, label: `rule ${r.ruleName}`, rule: true }))];
   } catch (error) {
     toast(error.message);
     return;
   }
   runs.sort((a, b) => (a.startTime || 0) - (b.startTime || 0));
-  $("execution").replaceChildren(h("h3", {}, "Execution ", revisionOf(executionId)),
+  $("execution").replaceChildren(h("h3", {}, "Execution ", revisionOf(executionId), rollbackBadge(executionId)),
     h("ul", { class: "actions" }, runs.map((run) => {
-      const open = () => followLog(run.actionExecutionId, `${run.stageName} · ${run.actionName}`);
-      return h("li", { class: `action s-${run.status}`, "data-action-execution": run.actionExecutionId,
-        "data-action": run.actionName, tabindex: "0", onclick: open,
+      const open = () => followLog(run.id, `${run.stageName} · ${run.label}`);
+      return h("li", { class: `action${run.rule ? " rule" : ""} s-${run.status}`, "data-action-execution": run.id,
+        [run.rule ? "data-rule" : "data-action"]: run.name, tabindex: "0", onclick: open,
         onkeydown: (event) => { if (event.key === "Enter") open(); } },
-      h("span", { class: "action-name" }, `${run.stageName} · ${run.actionName}`), statusMark(run.status),
+      h("span", { class: "action-name" }, `${run.stageName} · ${run.label}`), statusMark(run.status),
       h("span", { class: "action-time" }, when(run.startTime)));
     })));
   $("execution").hidden = false;
