@@ -1,8 +1,8 @@
 // pipemu's dashboard: the article's table of changes moving through stages, a pipeline's stages
 // (their conditions and rules, rollbacks and retries), approvals, logs and history, live, and the
-// local CloudWatch alarms. It talks to the daemon like
-// any client: AWS's JSON APIs at POST / (CodePipeline's JSON 1.1, CloudWatch's JSON 1.0; SigV4-signed
-// here when the daemon has credentials) and pipemu's read-only endpoints
+// local CloudWatch alarms. It talks to the daemon like any client: AWS's JSON APIs at POST /
+// (CodePipeline's JSON 1.1, CloudWatch's JSON 1.0; SigV4-signed here when the daemon has
+// credentials) and pipemu's read-only endpoints
 // /pipemu/events (server-sent events: refetch when the state moves), /pipemu/logs (long-poll), signed alike,
 // and /health (definition errors). Nothing polls on a timer; nothing reloads the page.
 
