@@ -1,8 +1,8 @@
 """AWS's rules for a stage's conditions that the model's shapes cannot say: which result each
 condition may have (the user guide's lists: beforeEntry FAIL or SKIP, onSuccess ROLLBACK or
-FAIL, onFailure ROLLBACK or RETRY), SKIP only with LambdaInvoke and VariableCheck rules, no
-automatic retry beside onFailure conditions, and each rule's type and configuration as AWS's
-rule reference gives them."""
+FAIL, onFailure ROLLBACK or RETRY), no automatic retry beside onFailure conditions, and each rule's type and configuration as AWS's
+rule reference gives them; no rollback in PARALLEL mode (AWS: "stage rollback is not
+available" there)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ ALLOWED_RESULTS = {"beforeEntry": ("FAIL", "SKIP"), "onSuccess": ("ROLLBACK", "F
 SKIPPABLE_RULES = ("LambdaInvoke", "VariableCheck")
 
 
-def check_conditions(stage, at: Loc) -> list[Problem]:
+def check_conditions(stage, at: Loc, execution_mode: str = "SUPERSEDED") -> list[Problem]:
     found: list[Problem] = []
     for key, allowed in ALLOWED_RESULTS.items():
         declared = getattr(stage, key)
@@ -25,6 +25,9 @@ def check_conditions(stage, at: Loc) -> list[Problem]:
         for path, result in results:
             if result is not None and result not in allowed:
                 found.append((at + path, f"result {result} is not one a {key} condition can have ({' or '.join(allowed)})"))
+            elif result == "ROLLBACK" and execution_mode == "PARALLEL":
+                found.append((at + path, "stage rollback is not available in PARALLEL mode (AWS's user guide): "
+                                         "use FAIL, or the SUPERSEDED or QUEUED mode"))
         if key != "onFailure":
             for i, condition in enumerate(conditions):
                 if condition.result is None:
@@ -35,28 +38,40 @@ def check_conditions(stage, at: Loc) -> list[Problem]:
         else:
             if declared.retryConfiguration is not None and declared.result != "RETRY":
                 found.append((at + (key, "retryConfiguration"), "retryConfiguration goes with result RETRY"))
-            if declared.result == "RETRY" and conditions:
+            if (declared.result == "RETRY" and conditions) or any(c.result == "RETRY" for c in conditions):
                 found.append((at + (key, "conditions"), "automatic retry (result RETRY) cannot be combined with "
                                                         "onFailure conditions"))
             if declared.result is None and not any(c.result for c in conditions):
                 found.append((at + (key, "result"), "onFailure needs a result (ROLLBACK or RETRY)"))
         for i, condition in enumerate(conditions):
             for j, rule in enumerate(condition.rules or ()):
-                found.extend(_check_rule(rule, at + (key, "conditions", i, "rules", j),
-                                         skip=condition.result == "SKIP"))
+                found.extend(_check_rule(rule, at + (key, "conditions", i, "rules", j)))
     return found
 
 
-def _check_rule(rule, at: Loc, skip: bool) -> list[Problem]:
+def skip_warnings(stage, at: Loc) -> list[Problem]:
+    """AWS's user guide offers SKIP with LambdaInvoke and VariableCheck rules only; whether
+    CreatePipeline refuses other rules with it is not documented, so they are accepted (the
+    stage is skipped as declared) and named."""
+    found: list[Problem] = []
+    for i, condition in enumerate(stage.beforeEntry.conditions if stage.beforeEntry else ()):
+        if condition.result != "SKIP":
+            continue
+        for j, rule in enumerate(condition.rules or ()):
+            if rule.ruleTypeId.provider not in SKIPPABLE_RULES:
+                found.append((at + ("beforeEntry", "conditions", i, "rules", j, "ruleTypeId", "provider"),
+                              f"AWS offers result SKIP with {' and '.join(SKIPPABLE_RULES)} rules only, not "
+                              f"{rule.ruleTypeId.provider}; here the stage is skipped as declared"))
+    return found
+
+
+def _check_rule(rule, at: Loc) -> list[Problem]:
     provider = rule.ruleTypeId.provider
     spec = RULE_TYPES.get(provider)
     if spec is None:
         return [(at + ("ruleTypeId", "provider"), f"{provider} is not a rule type (AWS's are "
                                                   f"{', '.join(sorted(RULE_TYPES))})")]
     found: list[Problem] = []
-    if skip and provider not in SKIPPABLE_RULES:
-        found.append((at + ("ruleTypeId", "provider"), f"result SKIP works only with {' and '.join(SKIPPABLE_RULES)} "
-                                                       f"rules, not {provider}"))
     configuration = rule.configuration or {}
     for name in spec.required:
         if name not in configuration:

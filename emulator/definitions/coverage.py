@@ -8,6 +8,7 @@ notices. When a later change carries a field out, its warning goes from here.
 from __future__ import annotations
 
 from .action_types import ACTION_TYPES, UNSUPPORTED_CONFIGURATION
+from .conditions_check import skip_warnings
 from .models import Loc, PipelineDeclaration, Problem
 
 GITHUB_V1 = ("Source", "ThirdParty", "GitHub")
@@ -22,7 +23,8 @@ def not_carried_out(pipeline: PipelineDeclaration) -> list[Problem]:
             found.append((at + ("pullRequest",), "pull-request triggers are not carried out yet"))
     for s, stage in enumerate(pipeline.stages):
         # Stage conditions, their rules, automatic retry and rollback are carried out
-        # (emulator/engine/conditions.py, emulator/rules/).
+        # (emulator/engine/conditions.py, emulator/rules/); SKIP beside other rules is named.
+        found.extend(skip_warnings(stage, ("stages", s)))
         if stage.blockers:
             found.append((("stages", s, "blockers"), "blockers are not carried out"))
         for a, action in enumerate(stage.actions):

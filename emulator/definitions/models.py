@@ -581,7 +581,7 @@ def check_pipeline(pipeline: PipelineDeclaration) -> list[Problem]:
             problems.append((at_stage + ("actions",), f"a stage needs 1..{MAX_ACTIONS} actions (AWS's quota)"))
         from .conditions_check import check_conditions  # it reads this module's shapes
 
-        problems.extend(check_conditions(stage, at_stage))
+        problems.extend(check_conditions(stage, at_stage, pipeline.executionMode or "SUPERSEDED"))
         action_names: dict[str, int] = {}
         for a, action in enumerate(stage.actions):
             at: Loc = at_stage + ("actions", a)

@@ -54,6 +54,7 @@ class RunRule:
     configuration: tuple[tuple[str, str], ...]  # variables resolved
     inputs: tuple[ArtifactOutput, ...] = ()
     started_at: float = 0.0  # when the rule started (a rule that waits counts from then)
+    commands: tuple[str, ...] = ()  # a Commands rule's commands, variables resolved
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,12 @@ def outcome(condition: ConditionPlan, met: bool) -> Outcome:
     return ROLLBACK_STAGE if condition.result == "ROLLBACK" else FAIL
 
 
+def rolls_back(execution_mode: str) -> bool:
+    """AWS: "For pipelines in PARALLEL mode, stage rollback is not available" (executions there
+    have no order a stage could be taken back along)."""
+    return execution_mode != "PARALLEL"
+
+
 def runs_conditions(execution_type: str) -> bool:
     """A ROLLBACK execution restores what ran before: no condition holds it back or repeats it."""
     return execution_type != ROLLBACK

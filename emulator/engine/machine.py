@@ -81,16 +81,22 @@ class Engine:
             )
         return found
 
-    def running_rule(self, rule_execution_id: str) -> tuple[Pipeline, Execution, RuleRun] | None:
-        """A rule that runs now, by its execution id (a LambdaInvoke rule's job id is that id)."""
+    def running_rule(self, rule_execution_id: str, running_only: bool = True
+                     ) -> tuple[Pipeline, Execution, RuleRun] | None:
+        """A rule that runs now (or, `running_only` False, ran), by its execution id (a
+        LambdaInvoke rule's job id is that id)."""
         for pipeline in self.pipelines.values():
             for execution in pipeline.executions.values():
-                stage_run = execution.stage_runs.get(execution.current_stage or "")
-                for condition in stage_run.conditions.values() if stage_run else ():
-                    run = condition.rules.get(next((n for n, r in condition.rules.items()
-                                                    if r.rule_execution_id == rule_execution_id), ""))
-                    if run is not None and run.status == S.IN_PROGRESS:
-                        return pipeline, execution, run
+                stage_runs = execution.stage_runs.values() if not running_only else \
+                    [r for r in [execution.stage_runs.get(execution.current_stage or "")] if r]
+                for stage_run in stage_runs:
+                    conditions = stage_run.conditions.values() if running_only else \
+                        (*stage_run.conditions.values(), *stage_run.earlier_conditions)
+                    for condition in conditions:
+                        for run in condition.rules.values():
+                            if run.rule_execution_id == rule_execution_id and \
+                                    (run.status == S.IN_PROGRESS or not running_only):
+                                return pipeline, execution, run
         return None
 
     def pending_commands(self) -> list[Command]:
@@ -164,6 +170,7 @@ class Engine:
                 if run.token is not None and run.status == S.IN_PROGRESS:
                     run.error_message = "Abandoned: the pipeline was updated"
                     self._finish_action(run, S.ABANDONED, step)
+            self._cancel_conditions(existing, execution, stage_run, "Abandoned: the pipeline was updated", step)
             self._progress(existing, execution, execution.current_stage, step)
 
     def _deleted(self, event: PipelineDeleted, step: _Step) -> None:
@@ -174,6 +181,10 @@ class Engine:
             for run in stage_run.actions.values() if stage_run else ():
                 if run.status == S.IN_PROGRESS and run.token is None:
                     step.commands.append(CancelAction(pipeline.name, execution.execution_id, run.action_execution_id))
+            for condition in stage_run.conditions.values() if stage_run else ():
+                for rule in condition.rules.values():
+                    if rule.status == S.IN_PROGRESS:
+                        step.commands.append(CancelAction(pipeline.name, execution.execution_id, rule.rule_execution_id))
         del self.pipelines[event.pipeline]
 
     def _started(self, event: ExecutionStarted, step: _Step) -> None:
@@ -350,12 +361,8 @@ class Engine:
             S.move(S.EXECUTION_TRANSITIONS, execution, S.STOPPING, "execution")
             S.move(S.STAGE_TRANSITIONS, stage_run, S.STOPPING, "stage")
             execution.last_update_time = stage_run.last_update_time = step.now
-        for condition_run in stage_run.conditions.values():
-            if condition_run.status == S.IN_PROGRESS:  # a check has nothing to finish: it ends now
-                self._abandon_rules(pipeline, execution, condition_run, "Abandoned: the execution was stopped", step)
-                S.move(S.CONDITION_TRANSITIONS, condition_run, S.ABANDONED if event.abandon else S.CANCELLED,
-                       "condition")
-                condition_run.last_update_time = step.now
+        self._cancel_conditions(pipeline, execution, stage_run, "Abandoned: the execution was stopped", step,
+                                S.ABANDONED if event.abandon else S.CANCELLED)
         if event.abandon:
             for run in stage_run.actions.values():
                 if run.status == S.IN_PROGRESS:
@@ -468,6 +475,11 @@ class Engine:
                               f"input artifact(s) not available: {', '.join(missing)}", step)
             return
         run.input_artifacts = tuple(execution.artifacts[name] for name in rule.input_artifacts)
+        try:
+            run.commands = resolve_commands(rule, execution)[0]
+        except UnresolvedVariable as exc:
+            self._rule_judged(pipeline, execution, stage_run, run, False, "ConfigurationError", str(exc), step)
+            return
         step.commands.append(_rule_command(pipeline, execution, condition, run))
 
     def _rule_result(self, event: RuleSucceeded | RuleFailed, step: _Step) -> None:
@@ -497,11 +509,10 @@ class Engine:
         plan = pipeline.plans[execution.pipeline_version].stage(stage_run.stage).condition(run.kind)
         if condition_run.status != S.IN_PROGRESS:
             return  # overridden or cancelled meanwhile: the result is only recorded
-        if passed:
-            following = [r for r in plan.rules if r.name not in condition_run.rules]
-            if following and execution.status == S.IN_PROGRESS and not execution.cancel_pending:
-                self._start_rule(pipeline, execution, stage_run, plan, following[0], step)
-                return
+        following = [r for r in plan.rules if r.name not in condition_run.rules]
+        if passed and following:
+            self._start_rule(pipeline, execution, stage_run, plan, following[0], step)
+            return
         met = passed
         condition_run.summary = None if met else f"rule {run.name} failed: {message}"
         self._condition_judged(pipeline, execution, stage_run, plan, condition_run, met, step)
@@ -536,11 +547,11 @@ class Engine:
             self._leave(pipeline, execution, step)
             self._next_stage(pipeline, execution, stage_run.stage, step)
             self._admit(pipeline, stage_run.stage, step)
-        elif outcome.name == "RETRY":
+        elif outcome.name == "RETRY" and stage_run.auto_retries < C.AUTOMATIC_RETRIES:
             stage_run.auto_retries += 1
             stage_run.latest_retry_trigger = "AutomatedStageRetry"
             self._restart_stage(pipeline, execution, stage_run, outcome.retry_mode, step)
-        elif outcome.name == "FAIL":
+        elif outcome.name != "ROLLBACK" or not C.rolls_back(pipeline.plan.execution_mode):  # FAIL, a spent RETRY
             S.move(S.STAGE_TRANSITIONS, stage_run, S.FAILED, "stage")
             self._end(pipeline, execution, S.FAILED, summary, step)
         else:  # ROLLBACK: the stage fails, and the last execution that succeeded in it runs it again
@@ -579,6 +590,15 @@ class Engine:
         condition_run.overridden_by = event.by or None
         self._condition_judged(pipeline, execution, stage_run, condition, condition_run, True, step, overridden=True)
 
+    def _cancel_conditions(self, pipeline: Pipeline, execution: Execution, stage_run: StageRun, why: str,
+                           step: _Step, status: str = S.CANCELLED) -> None:
+        """A check has nothing to finish: the conditions being judged end now, their rules abandoned."""
+        for condition_run in stage_run.conditions.values():
+            if condition_run.status == S.IN_PROGRESS:
+                self._abandon_rules(pipeline, execution, condition_run, why, step)
+                S.move(S.CONDITION_TRANSITIONS, condition_run, status, "condition")
+                condition_run.last_update_time = step.now
+
     def _abandon_rules(self, pipeline: Pipeline, execution: Execution, condition_run: ConditionRun,
                        why: str, step: _Step) -> None:
         for rule in condition_run.rules.values():
@@ -605,6 +625,11 @@ class Engine:
                 f"Execution '{target.execution_id}' ran pipeline version {target.pipeline_version}; the pipeline is "
                 f"at version {pipeline.version}: only an execution of the current version can be a rollback target")
         refusal = C.rollback_refusal(pipeline.plan, event.stage, target, pipeline.version)
+        if not C.rolls_back(pipeline.plan.execution_mode):
+            refusal = f"Pipeline '{pipeline.name}' runs in PARALLEL mode, where stages cannot be rolled back"
+        waiting = [e for e in pipeline.slot(event.stage).waiting if pipeline.executions[e].execution_type == C.ROLLBACK]
+        if refusal is None and waiting:
+            refusal = f"Stage '{event.stage}' is already being rolled back (execution '{waiting[0]}')"
         slot = pipeline.slot(event.stage)
         if refusal is None and slot.inside:
             refusal = f"Stage '{event.stage}' is in progress (execution '{slot.inside[0]}'): roll it back once it ended"
@@ -640,6 +665,8 @@ class Engine:
         """`execution` reaches the entrance of `stage`: it enters, or waits (superseding)."""
         slot = pipeline.slot(stage)
         enters, superseded = GATES[pipeline.plan.execution_mode].arrive(slot, execution.execution_id)
+        # A rollback waiting there restores the stage first: nothing supersedes it.
+        superseded = [e for e in superseded if pipeline.executions[e].execution_type != C.ROLLBACK]
         for other_id in superseded:
             other = pipeline.executions[other_id]
             slot.waiting.remove(other_id)
@@ -850,7 +877,7 @@ def _run_order(pipeline: Pipeline, execution: Execution, run: ActionRun) -> int:
 def _rule_command(pipeline: Pipeline, execution: Execution, condition: ConditionPlan, run: RuleRun) -> RunRule:
     rule = next(r for r in condition.rules if r.name == run.name)
     return RunRule(pipeline.name, execution.execution_id, run.stage, run.kind, rule, run.rule_execution_id,
-                   run.configuration, run.input_artifacts, run.start_time)
+                   run.configuration, run.input_artifacts, run.start_time, run.commands)
 
 
 def _with_external_id(output, external_id: str):

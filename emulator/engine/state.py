@@ -51,6 +51,7 @@ class RuleRun:
     last_update_time: float
     configuration: tuple[tuple[str, str], ...] = ()  # resolved
     input_artifacts: tuple[ArtifactOutput, ...] = ()
+    commands: tuple[str, ...] = ()  # a Commands rule's, resolved
     summary: str | None = None
     external_execution_id: str | None = None
     error_code: str | None = None

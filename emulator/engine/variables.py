@@ -45,10 +45,11 @@ def resolve_configuration(
 
 
 def resolve_commands(action, execution: Execution) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
-    """A Commands action's commands and environment variable values, resolved as its
-    configuration is (AWS resolves `#{...}` in both)."""
-    if not action.commands and not action.environment_variables:
+    """A Commands action's (or rule's) commands and environment variable values, resolved as
+    its configuration is (AWS resolves `#{...}` in both)."""
+    variables = getattr(action, "environment_variables", ())  # a Commands rule has none
+    if not action.commands and not variables:
         return (), ()
     spaces = namespaces_of(execution)
     return (tuple(resolve(command, spaces) for command in action.commands),
-            tuple((name, resolve(value, spaces), kind) for name, value, kind in action.environment_variables))
+            tuple((name, resolve(value, spaces), kind) for name, value, kind in variables))

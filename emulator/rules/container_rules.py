@@ -24,7 +24,7 @@ def as_action(command: RunRule, category: str, provider: str) -> RunAction:
                       timeout_in_minutes=rule.timeout_in_minutes, commands=rule.commands)
     return RunAction(pipeline=command.pipeline, execution_id=command.execution_id, stage=command.stage, action=plan,
                      action_execution_id=command.rule_execution_id, configuration=command.configuration,
-                     inputs=command.inputs, commands=rule.commands)
+                     inputs=command.inputs, commands=command.commands or rule.commands)
 
 
 def _run(runner, action: RunAction, cancel: threading.Event, what: str) -> Verdict:

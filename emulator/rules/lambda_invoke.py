@@ -23,7 +23,8 @@ def job(region: str, command: RunRule) -> dict:
     return job_data(
         region=region, pipeline=command.pipeline, execution_id=command.execution_id, stage=command.stage,
         action=command.rule.name, action_execution_id=command.rule_execution_id,
-        action_type={"category": "Rule", "owner": "AWS", "provider": "LambdaInvoke", "version": command.rule.version},
+        # As the action the rule's function runs as: the model's job shape knows no Rule category.
+        action_type={"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
         configuration=dict(command.configuration), inputs=[(a.name, a.location) for a in command.inputs],
         outputs=[], execution_outputs_prefix=f"artifacts/{command.execution_id}", continuation_token=None,
     )

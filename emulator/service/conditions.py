@@ -14,7 +14,13 @@ from .paging import page
 class ConditionOperations:
     def rollback_stage(self, params: dict) -> dict:
         with self.lock:
-            self._pipeline(params["pipelineName"])
+            pipeline = self._pipeline(params["pipelineName"])
+            target = params["targetPipelineExecutionId"]
+            if target in pipeline.executions and not self.artifacts_kept(pipeline.name, target):
+                raise ServiceError("UnableToRollbackStageException",
+                                   f"The artifacts of execution '{target}' are no longer kept (only the newest "
+                                   "PIPEMU_ARTIFACT_RETENTION executions' are, and each stage's last good one): "
+                                   "it cannot be rolled back to")
             execution_id = self._new_id()
             self.apply(RollbackRequested(params["pipelineName"], params["stageName"],
                                          params["targetPipelineExecutionId"], execution_id, "ManualRollback",

@@ -20,6 +20,7 @@ from collections import deque
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Callable, Protocol
 
 from emulator.engine import (
@@ -252,10 +253,21 @@ class ServiceCore:
             queue.append(ended)
         targets = {t.execution_id for stage in found.plan.stages
                    if (t := rollback_target(found.executions.values(), stage.name, found.version)) is not None}
+        targets |= {e.rollback_target for e in found.executions.values()  # what a rollback runs now
+                    if e.rollback_target and e.status in ("InProgress", "Stopping")}
         newest = set(list(queue)[-self.artifact_retention:])
         for execution_id in [e for e in queue if e not in newest and e not in targets]:
             queue.remove(execution_id)
             self.runner.remove_artifacts(execution_id)
+
+    def artifacts_kept(self, pipeline: str, execution_id: str) -> bool:
+        """Whether an execution's artifacts are still in the state folder (retention removes the
+        oldest ended executions' ones)."""
+        root = getattr(self.runner, "state_dir", None)
+        if root is None:  # a runner that keeps nothing on disk
+            return True
+        execution = self.engine.pipelines[pipeline].executions[execution_id]
+        return all((Path(root) / a.location).exists() for a in execution.artifacts.values())
 
     def _schedule_rule_timeout(self, command: RunRule) -> None:
         """A LambdaInvoke rule whose function never reports fails at its timeout (60 minutes

@@ -11,12 +11,16 @@ from .errors import ServiceError
 
 
 class JobOperations:
-    def _rule_job(self, job_id: str):
-        """The running LambdaInvoke rule whose job this is, as its RunRule command; or None."""
-        found = self.engine.running_rule(job_id)
+    def _rule_job(self, job_id: str, running: bool = True):
+        """The running LambdaInvoke rule whose job this is, as its RunRule command; None when the
+        id is no rule's. A rule's job that already ended is InvalidJobStateException, as an
+        action's (with `running` False, its command is answered anyway: GetJobDetails)."""
+        found = self.engine.running_rule(job_id, running_only=False)
         if found is None:
             return None
         pipeline, execution, run = found
+        if running and run.status != "InProgress":
+            raise ServiceError("InvalidJobStateException", f"Job '{job_id}' is not in progress (it is {run.status})")
         plan = pipeline.plans[execution.pipeline_version].stage(run.stage).condition(run.kind)
         from emulator.engine.machine import _rule_command
 
@@ -26,7 +30,7 @@ class JobOperations:
     def get_job_details(self, params: dict) -> dict:
         with self.lock:
             where = self.engine.jobs.get(params["jobId"])
-            rule = self._rule_job(params["jobId"]) if where is None else None
+            rule = self._rule_job(params["jobId"], running=False) if where is None else None
             if rule is not None:
                 from emulator.rules.lambda_invoke import job
 
@@ -55,6 +59,9 @@ class JobOperations:
         with self.lock:
             rule = self._rule_job(params["jobId"]) if params["jobId"] not in self.engine.jobs else None
             if rule is not None:
+                if params.get("continuationToken"):
+                    raise ServiceError("ValidationException", "A LambdaInvoke rule's job does not continue: "
+                                                              "report its success without continuationToken")
                 self.apply(RuleSucceeded(rule.pipeline, rule.execution_id, rule.stage, rule.kind, rule.rule.name,
                                          rule.rule_execution_id, details.get("summary"),
                                          details.get("externalExecutionId")))

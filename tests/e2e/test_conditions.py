@@ -236,6 +236,11 @@ def test_lambda_rules_answer_through_the_job_api_and_a_held_one_can_be_overridde
         assert statuses == {"Freeze": "Succeeded", "Manual": "Abandoned", "StillFrozen": "Failed"}
         freeze = next(r for r in runs if r["ruleName"] == "Freeze")
         assert freeze["output"]["executionResult"]["externalExecutionSummary"] == "the freeze is over"
+        manual = next(r for r in runs if r["ruleName"] == "Manual")["ruleExecutionId"]
+        job = client.get_job_details(jobId=manual)["jobDetails"]  # held to the model by the client's hook
+        assert job["data"]["actionConfiguration"]["configuration"]["FunctionName"] == "held"
+        with pytest.raises(client.exceptions.InvalidJobStateException):  # abandoned by the override
+            client.put_job_success_result(jobId=manual)
     finally:
         daemon.stop()
 

@@ -11,9 +11,11 @@ from emulator.engine import (
     EngineError,
     ExecutionStopRequested,
     PipelineDeclared,
+    PipelineDeleted,
     RollbackRequested,
     RunAction,
     StageRetryRequested,
+    StageTransitionChanged,
     plan_from_declaration,
 )
 from tests.engine.harness import Harness, action, replayed
@@ -283,3 +285,64 @@ def test_replaying_the_events_rebuilds_the_same_state():
     harness.failing_rules = {("Prod", "check")}
     harness.start("c3")
     assert repr(replayed(harness).pipelines["p"]) == repr(harness.pipeline)
+
+
+def test_a_retry_declared_on_a_failure_condition_still_retries_only_once():
+    """Refused in declarations (definitions/conditions_check.py); the engine caps it anyway."""
+    conditions = {"onFailure": {"conditions": [{"result": "RETRY", "rules": [rule("check")]}]}}
+    harness = Harness(pipeline(**conditions))
+    harness.failing = {("Prod", "smoke")}
+    harness.start("c1")
+    c1 = harness.execution("c1")
+    assert c1.status == "Failed" and c1.stage_runs["Prod"].auto_retries == 1
+    assert ran(harness, "c1", "Prod").count("smoke") == 2
+
+
+def test_a_rollback_waiting_at_the_entrance_is_never_superseded():
+    harness = Harness(pipeline("SUPERSEDED", onFailure={"result": "ROLLBACK"}), auto_run=False)
+    harness.start("c1")
+    harness.run_pending()
+    harness.failing = {("Prod", "smoke")}
+    harness.start("c2")
+    while others := [c for c in harness.pending if (c.execution_id, c.stage, c.action.name) != ("c2", "Prod", "smoke")]:
+        harness.finish(others[0])
+    harness.send(StageTransitionChanged("p", "Prod", False, reason="freeze"))
+    harness.start("c3")
+    harness.run_pending()  # c2's smoke test fails: its rollback waits at the disabled entrance, before c3
+    rollback = next(e for e in harness.pipeline.executions.values() if e.execution_type == "ROLLBACK")
+    assert harness.pipeline.slots["Prod"].waiting[0] == rollback.execution_id
+    harness.start("c4")
+    harness.run_pending()
+    assert rollback.status == "InProgress" and harness.execution("c3").status == "Superseded"
+    harness.send(StageTransitionChanged("p", "Prod", True))
+    harness.run_pending()
+    assert rollback.status == "Failed"  # it ran (the fake runner fails the smoke test every time)
+
+
+def test_parallel_pipelines_do_not_roll_back():
+    harness = Harness(pipeline("PARALLEL", onFailure={"result": "ROLLBACK"}))
+    harness.start("c1")
+    harness.failing = {("Prod", "smoke")}
+    harness.start("c2")
+    assert harness.execution("c2").status == "Failed"
+    assert not [e for e in harness.pipeline.executions.values() if e.execution_type == "ROLLBACK"]
+    with pytest.raises(EngineError) as raised:
+        harness.send(RollbackRequested("p", "Prod", "c1", "r1"))
+    assert raised.value.code == "UnableToRollbackStageException" and "PARALLEL" in raised.value.message
+
+
+def test_an_update_or_a_deletion_while_a_rule_runs_ends_it():
+    harness = Harness(pipeline(**before_entry("FAIL", rule("first"), rule("second"))))
+    harness.held_rules = {("Prod", "first")}
+    harness.start("c1")
+    held = harness.rule_commands("Prod")[0]
+    commands = harness.send(PipelineDeclared("p", 2, plan_from_declaration(pipeline(**before_entry("FAIL")))))
+    assert CancelAction("p", "c1", held.rule_execution_id) in commands
+    c1 = harness.execution("c1")
+    assert c1.status == "Cancelled" and c1.stage_runs["Prod"].conditions["BEFORE_ENTRY"].status == "Cancelled"
+    assert harness.pipeline.slots["Prod"].inside == []  # the stage is free for version 2
+    harness.held_rules = {("Prod", "check")}
+    harness.start("c2")
+    held = [c for c in harness.rule_commands("Prod") if c.execution_id == "c2"][0]
+    commands = harness.send(PipelineDeleted("p"))
+    assert CancelAction("p", "c2", held.rule_execution_id) in commands
