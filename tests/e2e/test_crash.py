@@ -46,8 +46,8 @@ def test_pending_approval_survives_kill_9(tmp_path, service_repo, busybox_image)
         )
         state = settle(client, PIPELINE)
         stages = {s["stageName"]: s.get("latestExecution") for s in state["stageStates"]}
-        assert stages["StagingQA"] == {"pipelineExecutionId": first, "status": "InProgress"}
-        assert stages["StagingDEV"] == {"pipelineExecutionId": second, "status": "InProgress"}
+        assert stages["StagingQA"] == {"pipelineExecutionId": first, "status": "InProgress", "type": "STANDARD"}
+        assert stages["StagingDEV"] == {"pipelineExecutionId": second, "status": "InProgress", "type": "STANDARD"}
         with pytest.raises(client.exceptions.ApprovalAlreadyCompletedException):
             client.put_approval_result(
                 pipelineName=PIPELINE, stageName="StagingDEV", actionName="approve",
@@ -107,8 +107,8 @@ def test_action_running_at_kill_9_is_finished_after_restart(tmp_path, service_re
         client = daemon.client()
         state = settle(client, PIPELINE)
         stages = {s["stageName"]: s.get("latestExecution") for s in state["stageStates"]}
-        assert stages["Building"] == {"pipelineExecutionId": execution, "status": "Succeeded"}
-        assert stages["StagingDEV"] == {"pipelineExecutionId": execution, "status": "InProgress"}
+        assert stages["Building"] == {"pipelineExecutionId": execution, "status": "Succeeded", "type": "STANDARD"}
+        assert stages["StagingDEV"] == {"pipelineExecutionId": execution, "status": "InProgress", "type": "STANDARD"}
         # The build container was re-attached (not run again), finished and removed.
         logs = daemon.action_log(build_id)
         assert logs.count("[pipemu] re-attaching to container") == 1
