@@ -248,3 +248,28 @@ def _day_of_week(text: str) -> str:
 def _require_aware(moment: datetime) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("next_after needs an aware datetime")
+
+
+# Time zones AWS's examples name by abbreviation (the DeploymentWindow rule's user guide example
+# says `TimeZone: PST`), which the IANA database does not know as such: the zone they stand for.
+ABBREVIATIONS = {"PST": "America/Los_Angeles", "PDT": "America/Los_Angeles", "MST": "America/Denver",
+                 "MDT": "America/Denver", "CST": "America/Chicago", "CDT": "America/Chicago",
+                 "EST": "America/New_York", "EDT": "America/New_York", "AKST": "America/Anchorage",
+                 "HST": "Pacific/Honolulu", "BST": "Europe/London", "IST": "Asia/Kolkata",
+                 "JST": "Asia/Tokyo", "AEST": "Australia/Sydney"}
+
+
+def deployment_window(expression: str, zone: str = "UTC"):
+    """The schedule expression of a DeploymentWindow rule's Cron (seconds first, the year optional;
+    ScheduleError if AWS would refuse it)."""
+    fields = expression.split()
+    if len(fields) not in (6, 7):
+        raise ScheduleError(f"Cron {expression!r}: needs six or seven fields (seconds minutes hours "
+                            f"day-of-month month day-of-week [year]), got {len(fields)}")
+    if fields[0] not in ("*", "0"):
+        raise ScheduleError(f"Cron {expression!r}: the seconds field takes only '*'")
+    year = fields[6] if len(fields) == 7 else "*"
+    try:
+        return parse(f"cron({' '.join([*fields[1:6], year])})", ABBREVIATIONS.get(zone.upper(), zone))
+    except ScheduleError as exc:  # said of the expression as written, not of the cron() it became
+        raise ScheduleError(f"Cron {expression!r}: {str(exc).split('): ', 1)[-1]}") from None

@@ -62,26 +62,23 @@ V2_CONDITIONS = BROKEN.replace("          runOrder: 1000\n", """\
             rules:
               - name: window
                 ruleTypeId: {category: Rule, owner: AWS, provider: DeploymentWindow, version: "1"}
-                configuration: {Cron: "0 9-17 ? * MON-FRI *", TimeZone: UTC}
+                configuration: {Cron: "* * 9-17 ? * MON-FRI *", TimeZone: UTC}
       onFailure:
         result: RETRY
         retryConfiguration: {retryMode: FAILED_ACTIONS}
 """).replace("name: broken", "name: guarded")
 
 
-def test_validate_names_the_v2_fields_it_does_not_carry_out(tmp_path):
+def test_validate_takes_the_v2_conditions_it_carries_out_and_names_a_bad_window(tmp_path):
     path = tmp_path / "guarded.yml"
     path.write_text(V2_CONDITIONS)
     result = pipemu("validate", str(path))
-    assert result.returncode == 0, result.stdout + result.stderr  # accepted: warnings, not errors
-    lines = result.stdout.splitlines()
-    assert f"{path}:16:7: warning: pipeline.stages[1].beforeEntry: entry conditions are not carried out yet: " \
-           "executions enter the stage as if none were declared" in lines
-    assert any(line.startswith(f"{path}:") and "warning: pipeline.stages[1].onFailure: failure handling is not "
-               "carried out yet" in line for line in lines), lines
-    assert any("onFailure.retryConfiguration: automatic retries are not carried out yet" in line for line in lines)
-    assert lines[-1] == "ok, 3 warning(s)"
-    bad = path.read_text().replace("result: RETRY", "result: RETRYING")
+    assert (result.returncode, result.stdout.strip()) == (0, "ok"), result.stdout + result.stderr
+    path.write_text(V2_CONDITIONS.replace('"* * 9-17 ? * MON-FRI *"', '"0 9-17 ? * MON-FRI *"'))  # six fields, no seconds
+    result = pipemu("validate", str(path))
+    assert result.returncode == 1 and "beforeEntry.conditions[0].rules[0].configuration.Cron: Cron '0 9-17 ? * " \
+        "MON-FRI *': exactly one of day-of-month and day-of-week must be '?'" in result.stdout
+    bad = V2_CONDITIONS.replace("result: RETRY", "result: RETRYING")
     path.write_text(bad)  # a value AWS's model refuses stays an error
     result = pipemu("validate", str(path))
     assert result.returncode == 1 and "pipeline.stages[1].onFailure.result: must be one of" in result.stdout

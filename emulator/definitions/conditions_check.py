@@ -6,6 +6,8 @@ available" there)."""
 
 from __future__ import annotations
 
+from emulator.cron import ScheduleError, deployment_window
+
 from .models import Loc, Problem
 from .rule_types import RULE_TYPES
 
@@ -80,6 +82,11 @@ def _check_rule(rule, at: Loc) -> list[Problem]:
         if name not in spec.known:
             found.append((at + ("configuration", name), f"unknown configuration key for {provider} rules "
                                                         f"(allowed: {', '.join(spec.known) or 'none'})"))
+    if provider == "DeploymentWindow" and "Cron" in configuration:
+        try:
+            deployment_window(configuration["Cron"], configuration.get("TimeZone") or "UTC")
+        except ScheduleError as exc:
+            found.append((at + ("configuration", "Cron"), str(exc)))
     if spec.needs_commands and not rule.commands:
         found.append((at + ("commands",), f"{provider} rules need their commands"))
     inputs = len(rule.inputArtifacts or ())

@@ -12,21 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from emulator.cron import ScheduleError, parse
+from emulator.cron import ScheduleError, deployment_window as window
 
 from . import Verdict, failed, passed
-
-
-def window(expression: str, zone: str = "UTC"):
-    """The schedule expression of a DeploymentWindow's cron (ScheduleError if AWS would refuse it)."""
-    fields = expression.split()
-    if len(fields) not in (6, 7):
-        raise ScheduleError(f"Cron {expression!r}: needs six or seven fields (seconds minutes hours "
-                            f"day-of-month month day-of-week [year]), got {len(fields)}")
-    if fields[0] not in ("*", "0"):
-        raise ScheduleError(f"Cron {expression!r}: the seconds field takes only '*'")
-    year = fields[6] if len(fields) == 7 else "*"
-    return parse(f"cron({' '.join([*fields[1:6], year])})", zone)
 
 
 def judge(configuration: dict[str, str], at: float) -> Verdict:

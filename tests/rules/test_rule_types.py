@@ -116,3 +116,9 @@ def test_the_monitored_states_can_be_named():
     names = {"AlarmName": "Errors", "AlarmStates": "ALARM,INSUFFICIENT_DATA"}
     assert not cloudwatch_alarm.judge(alarms, names, time.time(), threading.Event()).passed
     assert cloudwatch_alarm.judge(alarms, {"AlarmName": "Errors"}, time.time(), threading.Event()).passed
+
+
+def test_the_user_guides_abbreviated_time_zone_is_read():
+    """The user guide's DeploymentWindow example says TimeZone: PST."""
+    verdict = deployment_window.judge({"Cron": "* * 9-16 ? * MON-FRI *", "TimeZone": "PST"}, at("2026-12-01T17:30:00"))
+    assert verdict.passed  # 09:30 in Los Angeles
