@@ -87,17 +87,19 @@ class Engine:
         LambdaInvoke rule's job id is that id)."""
         for pipeline in self.pipelines.values():
             for execution in pipeline.executions.values():
-                stage_runs = execution.stage_runs.values() if not running_only else \
-                    [r for r in [execution.stage_runs.get(execution.current_stage or "")] if r]
-                for stage_run in stage_runs:
-                    conditions = stage_run.conditions.values() if running_only else \
-                        (*stage_run.conditions.values(), *stage_run.earlier_conditions)
-                    for condition in conditions:
+                for stage_run in execution.stage_runs.values():
+                    for condition in (*stage_run.conditions.values(), *stage_run.earlier_conditions):
                         for run in condition.rules.values():
-                            if run.rule_execution_id == rule_execution_id and \
-                                    (run.status == S.IN_PROGRESS or not running_only):
-                                return pipeline, execution, run
+                            if run.rule_execution_id == rule_execution_id:
+                                found = run.status == S.IN_PROGRESS or not running_only
+                                return (pipeline, execution, run) if found else None
         return None
+
+    @staticmethod
+    def rule_command(pipeline: Pipeline, execution: Execution, run: RuleRun) -> RunRule:
+        """The RunRule command that started `run` (what a restart carries out again)."""
+        plan = pipeline.plans[execution.pipeline_version].stage(run.stage).condition(run.kind)
+        return _rule_command(pipeline, execution, plan, run)
 
     def pending_commands(self) -> list[Command]:
         """What is in progress, as the commands that started it: after a restart, the caller

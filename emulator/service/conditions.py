@@ -8,7 +8,7 @@ from emulator.rules.types import rule_types
 
 from . import condition_views
 from .errors import ServiceError
-from .paging import page
+from .paging import execution_filter, latest_runs, page
 
 
 class ConditionOperations:
@@ -35,7 +35,7 @@ class ConditionOperations:
         return {}
 
     def list_rule_executions(self, params: dict) -> dict:
-        wanted = (params.get("filter") or {}).get("pipelineExecutionId")
+        wanted, only_latest = execution_filter(params)
         with self.lock:
             pipeline = self._pipeline(params["pipelineName"])
             if wanted is not None and wanted not in pipeline.executions:
@@ -43,6 +43,8 @@ class ConditionOperations:
                                    f"Execution '{wanted}' of pipeline '{pipeline.name}' not found")
             executions = [pipeline.executions[wanted]] if wanted else list(reversed(pipeline.executions.values()))
             details = [d for e in executions for d in condition_views.rule_execution_details(pipeline, e)]
+            if only_latest:
+                details = latest_runs(details, "ruleName")
         items, token = page(details, params)
         return {"ruleExecutionDetails": items, **({"nextToken": token} if token else {})}
 

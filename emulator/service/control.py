@@ -6,7 +6,7 @@ from emulator.engine import ExecutionStopRequested, StageRetryRequested, StageTr
 
 from . import views
 from .errors import ServiceError, validation
-from .paging import page
+from .paging import execution_filter, latest_runs, page
 
 
 class ControlOperations:
@@ -52,7 +52,7 @@ class ControlOperations:
         return {}
 
     def list_action_executions(self, params: dict) -> dict:
-        wanted = (params.get("filter") or {}).get("pipelineExecutionId")
+        wanted, only_latest = execution_filter(params)
         with self.lock:
             pipeline = self._pipeline(params["pipelineName"])
             if wanted is not None and wanted not in pipeline.executions:
@@ -62,5 +62,7 @@ class ControlOperations:
                 )
             executions = [pipeline.executions[wanted]] if wanted else list(reversed(pipeline.executions.values()))
             details = [d for e in executions for d in views.action_execution_details(pipeline, e)]
+            if only_latest:
+                details = latest_runs(details, "actionName")
         items, token = page(details, params)
         return {"actionExecutionDetails": items, **({"nextToken": token} if token else {})}

@@ -21,10 +21,7 @@ class JobOperations:
         pipeline, execution, run = found
         if running and run.status != "InProgress":
             raise ServiceError("InvalidJobStateException", f"Job '{job_id}' is not in progress (it is {run.status})")
-        plan = pipeline.plans[execution.pipeline_version].stage(run.stage).condition(run.kind)
-        from emulator.engine.machine import _rule_command
-
-        command = _rule_command(pipeline, execution, plan, run)
+        command = self.engine.rule_command(pipeline, execution, run)
         return command if command.rule.provider == "LambdaInvoke" else None
 
     def get_job_details(self, params: dict) -> dict:

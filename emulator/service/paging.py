@@ -32,3 +32,26 @@ def page_of(items: Iterable, params: dict, default_size: int = 100,
     chunk = list(islice(items, start, start + size + 1))  # one more: is there a next page?
     more = len(chunk) > size
     return chunk[:size], base64.urlsafe_b64encode(str(start + size).encode()).decode() if more else None
+
+
+def execution_filter(params: dict) -> tuple[str | None, bool]:
+    """ListActionExecutions' and ListRuleExecutions' filter: (the execution asked for, whether
+    only each action's or rule's latest run in it is wanted: `latestInPipelineExecution` with
+    startTimeRange Latest)."""
+    found = params.get("filter") or {}
+    latest = found.get("latestInPipelineExecution")
+    if latest:
+        return latest["pipelineExecutionId"], latest["startTimeRange"] == "Latest"
+    return found.get("pipelineExecutionId"), False
+
+
+def latest_runs(details: list[dict], name: str) -> list[dict]:
+    """The newest of each (stage, `name`) among `details` (newest first)."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for detail in details:
+        key = (detail["stageName"], detail[name])
+        if key not in seen:
+            seen.add(key)
+            kept.append(detail)
+    return kept

@@ -169,6 +169,12 @@ def test_a_failed_stage_retries_itself_once(tmp_path, app, busybox_image):
         runs = client.list_action_executions(pipelineName="release", filter={"pipelineExecutionId": execution})
         deploys = [r for r in runs["actionExecutionDetails"] if r["actionName"] == "Deploy"]
         assert [r["status"] for r in deploys] == ["Failed", "Failed"]  # the first run and its one automatic retry
+        latest = client.list_action_executions(pipelineName="release", filter={"latestInPipelineExecution": {
+            "pipelineExecutionId": execution, "startTimeRange": "Latest"}})["actionExecutionDetails"]
+        assert [r["actionExecutionId"] for r in latest if r["actionName"] == "Deploy"] == [deploys[0]["actionExecutionId"]]
+        every = client.list_action_executions(pipelineName="release", filter={"latestInPipelineExecution": {
+            "pipelineExecutionId": execution, "startTimeRange": "All"}})["actionExecutionDetails"]
+        assert len([r for r in every if r["actionName"] == "Deploy"]) == 2
     finally:
         daemon.stop()
 
