@@ -108,7 +108,7 @@ def test_abandon_kills_the_container_and_retry_runs_it_again(slow_daemon, docker
     assert execution_status(client, execution) == "Stopped"
     state = client.get_pipeline_state(name=PIPELINE)
     assert action_of(state, "Building", "build")["latestExecution"]["status"] == "Abandoned"
-    wait_for(lambda: not docker_client.containers.list(
+    wait_for(lambda: not docker_client.api.containers(  # summaries: no per-container inspect race
         all=True, filters={"label": f"pipemu.action-execution={abandoned['actionExecutionId']}"}), timeout=15)
 
     with pytest.raises(client.exceptions.StageNotRetryableException):
