@@ -70,9 +70,11 @@ def _in_folder(filename, folder: Path) -> bool:
 
 @main.command()
 @click.option("--state-dir", default="./.pipemu", show_default=True, type=click.Path(path_type=Path))
-def down(state_dir: Path) -> None:
+@click.option("--caches", is_flag=True, help="Also remove the projects' build caches (Docker volumes).")
+def down(state_dir: Path, caches: bool) -> None:
     """Remove what a stopped daemon leaves running on Docker: its deployed services (stacks) and
-    its networks (the state folder, with the history, stays). Refused while the daemon runs."""
+    its networks (the state folder, with the history, stays; so do the build caches unless
+    --caches). Refused while the daemon runs."""
     from emulator.daemon.lock import StateFolderLocked, lock_state_folder
 
     if not (state_dir / "daemon-id").exists():
@@ -86,9 +88,12 @@ def down(state_dir: Path) -> None:
     try:
         import docker
 
+        from emulator.runner.build_cache import remove_caches
         from emulator.runner.stacks import remove_everything
 
-        containers, networks = remove_everything(docker.from_env(), (state_dir / "daemon-id").read_text().strip())
+        client, daemon = docker.from_env(), (state_dir / "daemon-id").read_text().strip()
+        containers, networks = remove_everything(client, daemon)
+        volumes = remove_caches(client, daemon) if caches else []
     except Exception as error:  # no engine, or one that refuses: say why, in one line
         click.echo(f"pipemu: cannot reach the Docker engine: {error}", err=True)
         sys.exit(3)
@@ -98,7 +103,10 @@ def down(state_dir: Path) -> None:
         click.echo(f"removed container {name}")
     for name in networks:
         click.echo(f"removed network {name}")
-    click.echo(f"{len(containers)} container(s), {len(networks)} network(s) removed")
+    for name in volumes:
+        click.echo(f"removed build cache {name}")
+    click.echo(f"{len(containers)} container(s), {len(networks)} network(s)"
+               + (f", {len(volumes)} build cache(s)" if caches else "") + " removed")
 
 
 @main.command()

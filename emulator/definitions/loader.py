@@ -41,6 +41,7 @@ from .models import (
     Project,
     Repository,
     check_pipeline,
+    cache_warnings,
     inline_secret_values,
     referenced_resources,
 )
@@ -262,7 +263,7 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
                     for loc, message in not_carried_out(checked.pipeline)]
     if definition is not None and not errors:
         warnings += [dataclasses.replace(error(loc, message), severity="warning")
-                     for loc, message in inline_secret_values(definition)]
+                     for loc, message in [*inline_secret_values(definition), *cache_warnings(definition)]]
     return LoadedFile(path, None if errors else definition, errors, warnings), document
 
 

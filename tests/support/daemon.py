@@ -89,11 +89,18 @@ class Daemon:
         if not id_file.exists():
             return
         import docker
+        import docker.errors
 
         client = docker.from_env()
         label = f"pipemu.daemon={id_file.read_text().strip()}"
         for container in list_containers(client, {"label": label}):
-            container.remove(force=True)
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass  # removed meanwhile (the daemon removes its own as it stops)
+            except docker.errors.APIError as error:
+                if error.status_code != 409:  # 409: its removal is already in progress
+                    raise
         for network in client.networks.list(filters={"label": label}):
             network.remove()
 
