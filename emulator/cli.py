@@ -156,6 +156,46 @@ def demo(endpoint: str, pipeline: str, repo: Path) -> None:
     sys.exit(0 if same else 1)
 
 
+@main.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option("--endpoint", default="http://127.0.0.1:7788", show_default=True, help="The daemon's API.")
+@click.option("--pipeline", default=None, help="The pipeline to play it on (default: the file's pipeline:).")
+@click.option("--repo", default=None, type=click.Path(path_type=Path),
+              help="The pipeline's source repository, where commits are made (default: the file's repo:).")
+def play(scenario_file: Path, endpoint: str, pipeline: str | None, repo: Path | None) -> None:
+    """Play a scenario file (the article's table format: steps and the expected table after each)
+    against the running daemon; stop at the first row that differs, showing both tables.
+    Exit codes: 0 every table as expected, 1 a table differs or a step cannot be played, 2 a bad file."""
+    from emulator.demo.play import Demo, client_for
+    from emulator.demo.scenario import ScenarioError, load
+
+    try:
+        story = load(scenario_file)
+    except ScenarioError as error:
+        click.echo(f"pipemu: {error}", err=True)
+        sys.exit(2)
+    base = scenario_file.parent
+    pipeline = pipeline or story.get("pipeline")
+    repo = repo or (base / story["repo"] if story.get("repo") else None)
+    if not pipeline or repo is None:
+        click.echo("pipemu: say which pipeline and repository to play on (--pipeline/--repo, or pipeline: and "
+                   "repo: in the file)", err=True)
+        sys.exit(2)
+    if not (Path(repo) / ".git").exists():
+        click.echo(f"pipemu: {repo} is not a git repository", err=True)
+        sys.exit(2)
+    try:
+        same = Demo(client_for(endpoint), pipeline, Path(repo), story=story).play(stop_at_difference=True)
+    except RuntimeError as error:  # a step that could not be played: say which, in one line
+        click.echo(f"pipemu: {error}", err=True)
+        sys.exit(1)
+    except Exception as error:  # the daemon unreachable, or an AWS error: one line, no traceback
+        click.echo(f"pipemu: {type(error).__name__}: {error}", err=True)
+        sys.exit(3)
+    click.echo(f"{scenario_file}: every table as expected" if same else f"{scenario_file}: stopped at the first difference")
+    sys.exit(0 if same else 1)
+
+
 # -- commands that talk to a running daemon (emulator/cli_client.py, emulator/cli_render.py) ------
 #
 # Every one takes --endpoint (or PIPEMU_ENDPOINT; default http://127.0.0.1:7788) and --json, and
