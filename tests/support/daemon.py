@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from tests.support.botocore_check import assert_output_valid
+from tests.support import protocols
 from emulator.runner.containers import list_containers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,16 +100,19 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def client(self, access_key: str = "testing", secret_key: str = "testing"):
-        """A boto3 client whose every successful response body is held against botocore's model."""
-        client = boto3.client(
-            "codepipeline",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key,
-            config=Config(retries={"max_attempts": 1}),
-        )
+    def client(self, access_key: str = "testing", secret_key: str = "testing", protocol: str | None = None):
+        """A boto3 client whose every successful response body is held against botocore's model.
+        It speaks `protocol` ("json" or "cbor"), by default the one the test runs over (the
+        `api_protocol` fixture, tests/conftest.py)."""
+        with protocols.prefer(protocol or protocols.current()):
+            client = boto3.client(
+                "codepipeline",
+                endpoint_url=self.endpoint,
+                region_name="us-east-1",
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                config=Config(retries={"max_attempts": 1}),
+            )
         client.meta.events.register("after-call.codepipeline", _check_response)
         return client
 
@@ -130,7 +133,7 @@ class Daemon:
 
 def _check_response(http_response, model, **_):
     if http_response.status_code == 200:
-        assert_output_valid(model.name, json.loads(http_response.content or b"{}"))
+        protocols.check_answer(model.name, http_response.headers, http_response.content)
 
 
 def git(repo: Path, *args: str) -> str:
