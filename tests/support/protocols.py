@@ -84,6 +84,21 @@ def _json_form(shape, value, path: str = ""):
     return value
 
 
+def json_form(operation: str, status: int, headers, body: bytes) -> dict:
+    """An answer's body as the JSON protocol would have carried it (a CBOR success converted by
+    the output shape, asserting its timestamps are tag 1; a CBOR error's map as it is). Raises
+    ValueError for a body that is not what its protocol says."""
+    if headers.get("smithy-protocol") != "rpc-v2-cbor":
+        return json.loads(body or b"{}")
+    try:
+        value = cbor2.loads(body) if body else {}
+    except Exception as error:
+        raise ValueError(f"not CBOR: {error}") from None
+    if status != 200 or not isinstance(value, dict):
+        return value
+    return _json_form(shapes.service_model().operation_model(operation).output_shape, value)
+
+
 def check_answer(operation: str, headers, body: bytes) -> None:
     """Assert a 200 answer of `operation` fits its output shape in the protocol it came in
     (`headers`: the answer's, any mapping with lower-case lookups)."""
