@@ -105,6 +105,7 @@ def test_the_cli_walkthrough_of_the_user_guide(daemon, tmp_path):
     aws(daemon, "delete-pipeline", "--name", "MySecondPipeline")
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 def test_boto3_as_its_documentation_calls_it(daemon):
     client = daemon.client()
     created = client.create_pipeline(**user_guide_pipeline("boto3-pipeline"), tags=[{"key": "team", "value": "a"}])

@@ -66,6 +66,7 @@ def test_create_update_delete_and_restart(article_daemon):
         daemon.stop()
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 @pytest.mark.parametrize(
     "change, code, words",
     [
@@ -149,6 +150,7 @@ def _ended(client, name, execution):
     return status if status != "InProgress" else None
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 def test_unknown_executions_answer_modeled_codes(article_daemon):
     client = article_daemon.client()
     missing = "00000000-0000-0000-0000-000000000000"
@@ -159,6 +161,7 @@ def test_unknown_executions_answer_modeled_codes(article_daemon):
                                      retryMode="FAILED_ACTIONS")
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 def test_tags(article_daemon):
     client = article_daemon.client()
     arn = ARN.format(FILE_PIPELINE)
