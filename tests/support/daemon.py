@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import boto3
+import cbor2
 from botocore.config import Config
 
 from tests.support import protocols
@@ -129,6 +130,20 @@ class Daemon:
                 return answer.status, json.loads(answer.read() or b"{}")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
+
+    def post_cbor(self, operation: str, body: bytes, headers: dict | None = None) -> tuple[int, object]:
+        """A raw Smithy RPC v2 CBOR request; the status and the decoded CBOR answer (None if empty)."""
+        request = urllib.request.Request(
+            f"{self.endpoint}/service/CodePipeline_20150709/operation/{operation}", data=body, method="POST",
+            headers={"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
+                     "Accept": "application/cbor", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status, raw = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        return status, cbor2.loads(raw) if raw else None
 
 
 def _check_response(http_response, model, **_):
