@@ -43,8 +43,12 @@ def _resolved_protocol(model: botocore.model.ServiceModel) -> str:
     return fixed
 
 
+def _set_protocol(model: botocore.model.ServiceModel, protocol: str) -> None:
+    model.__dict__["_pipemu_protocol"] = protocol  # a test may still set one model's protocol
+
+
 # Installed once, on import: a property over botocore's own answer.
-botocore.model.ServiceModel.resolved_protocol = property(_resolved_protocol)
+botocore.model.ServiceModel.resolved_protocol = property(_resolved_protocol, _set_protocol)
 
 
 @contextlib.contextmanager
