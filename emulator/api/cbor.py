@@ -15,7 +15,8 @@ The wire, as botocore's RpcV2CBORSerializer/RpcV2CBORParser and the spec have it
   strings); an operation with no output shape answers an empty body.
 - an error is a CBOR map `{"__type": "<namespace>#<Error>", "message"}` with the status the error
   carries; clients keep what follows `#`.
-- every answer carries `smithy-protocol: rpc-v2-cbor`.
+- every answer carries `smithy-protocol: rpc-v2-cbor`. CodePipeline's model is not
+  `awsQueryCompatible`, so no `x-amzn-query-error` header is sent (clients read `__type`).
 - routing errors (a missing or other `smithy-protocol`, an `X-Amz-Target` header, which the spec
   forbids in this protocol, an operation the service does not have or we do not answer) are 404
   as Smithy's own server framework answers them (smithy-rs's RpcV2CborRouter); unlike it, we send
