@@ -146,6 +146,13 @@ def test_raw_error_cases_of_the_protocol(daemon, pipeline):
         ("GetPipeline", cbor2.dumps({"name": b"bytes"}), None, 400, "ValidationException"),
         ("GetPipeline", cbor2.dumps({"name": "missing-one"}), None, 400, "PipelineNotFoundException"),
         ("GetPipeline", cbor2.dumps({}), None, 400, "ValidationException"),
+        # An input timestamp as tag 1 passes the shape check (and the job is then not found); as
+        # a byte string it does not.
+        ("PutJobSuccessResult", cbor2.dumps({"jobId": "11111111-2222-3333-4444-555555555555", "currentRevision": {
+            "revision": "r1", "changeIdentifier": "c1", "created": cbor2.CBORTag(1, 1700000000.5)}}), None, 400,
+         "JobNotFoundException"),
+        ("PutJobSuccessResult", cbor2.dumps({"jobId": "11111111-2222-3333-4444-555555555555", "currentRevision": {
+            "revision": "r1", "changeIdentifier": "c1", "created": b"yesterday"}}), None, 400, "ValidationException"),
     ]
     for operation, raw, headers, want_status, code in cases:
         status, answer_headers, body = post(daemon, operation, raw, headers)
