@@ -66,7 +66,6 @@ def test_create_update_delete_and_restart(article_daemon):
         daemon.stop()
 
 
-@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 @pytest.mark.parametrize(
     "change, code, words",
     [
