@@ -155,6 +155,7 @@ def test_retry_of_an_older_execution_is_not_latest(article_daemon):
     assert in_dev["pipelineExecutionSummaries"] == []
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 def test_list_pipeline_executions_pages_newest_first(article_daemon):
     client = article_daemon.client()
     started = [client.start_pipeline_execution(name=PIPELINE)["pipelineExecutionId"] for _ in range(5)]
