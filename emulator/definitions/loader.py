@@ -618,4 +618,6 @@ def check_declaration(
                              f"{section}: in a file there); the action will fail when it runs"))
     warnings += [(format_path(("pipeline",) + loc), message) for loc, message in undeclared(
         action_references(pipeline), declared.get("secrets") or {}, declared.get("parameters") or {})]
+    warnings += [(format_path(loc), message) for loc, message in _topic_references(
+        DefinitionFile(pipeline=pipeline), declared.get("topics") or {}, declared.get("functions") or {})]
     return pipeline, [], warnings

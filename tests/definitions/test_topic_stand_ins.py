@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import textwrap
 
+import yaml
+
 from emulator.definitions import load_folder, load_text
 from emulator.definitions.cfn_import import import_template
 
@@ -203,3 +205,15 @@ def test_a_subscription_to_a_topic_of_another_stack_is_a_warning():
         """), stack_name="s")
     assert "topics" not in result.definition
     assert any("elsewhere is not declared in this template" in w for w in result.warnings), result.warnings
+
+
+def test_a_pipeline_created_through_the_api_is_checked_the_same_way():
+    from emulator.definitions.loader import check_declaration
+
+    data = yaml.safe_load(PIPELINE.replace("TOPIC", "approvals"))["pipeline"]
+    _, problems, warnings = check_declaration(data, {"repositories": {"repo": object()}})
+    assert problems == []
+    assert [(path, message.split(" is ")[0]) for path, message in warnings] == [
+        ("pipeline.stages[1].actions[0].configuration.NotificationArn", "topic approvals")]
+    _, _, warnings = check_declaration(data, {"repositories": {"repo": object()}, "topics": {"approvals": object()}})
+    assert warnings == []
