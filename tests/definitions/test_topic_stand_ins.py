@@ -217,3 +217,42 @@ def test_a_pipeline_created_through_the_api_is_checked_the_same_way():
         ("pipeline.stages[1].actions[0].configuration.NotificationArn", "topic approvals")]
     _, _, warnings = check_declaration(data, {"repositories": {"repo": object()}, "topics": {"approvals": object()}})
     assert warnings == []
+
+
+def test_export_writes_the_approval_topic_and_imports_back(tmp_path):
+    from emulator.definitions.cfn_export import export_cloudformation
+    from tests.definitions.test_cfn_export import cfn_lint
+
+    code = tmp_path / "fn"
+    code.mkdir()
+    (code / "index.py").write_text("def handler(event, context):\n    return None\n")
+    (tmp_path / "release.yml").write_text(PIPELINE.replace("TOPIC", "approvals"))
+    (tmp_path / "topics.yml").write_text(textwrap.dedent("""\
+        functions:
+          approve-bot: {runtime: python3.12, handler: index.handler, code: fn}
+        topics:
+          approvals:
+            displayName: Approvals
+            subscriptions:
+              - {protocol: lambda, endpoint: approve-bot}
+              - {protocol: email, endpoint: releases@example.com}
+              - {protocol: https, endpoint: "https://hooks.example.com/sns", rawMessageDelivery: true}
+        """))
+    folder = load_folder(tmp_path)
+    assert folder.errors == []
+    text = export_cloudformation(folder.pipelines["release"][1], folder.projects, folder.functions, [],
+                                 folder.repositories, folder.topics)
+    template = tmp_path / "exported.yml"
+    template.write_text(text)
+    cfn_lint(template)
+    assert "Type: AWS::SNS::Topic" in text and "Principal: sns.amazonaws.com" in text
+    assert "NotificationArn: !Ref 'ApprovalsTopic'" in text
+    back = import_template(text, stack_name="release", maps={"repo:repo": "repo"})
+    topic = back.definition["topics"]["approvals"]
+    assert topic["displayName"] == "Approvals"
+    protocols = sorted((s["protocol"], s.get("rawMessageDelivery", False)) for s in topic["subscriptions"])
+    assert protocols == [("email", False), ("https", True), ("lambda", False)]
+    lambda_endpoint = next(s["endpoint"] for s in topic["subscriptions"] if s["protocol"] == "lambda")
+    assert lambda_endpoint.endswith(":function:approve-bot")
+    configuration = back.definition["pipeline"]["stages"][1]["actions"][0]["configuration"]
+    assert configuration["NotificationArn"].endswith(":sns:us-east-1:123456789012:approvals")
