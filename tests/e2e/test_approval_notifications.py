@@ -243,3 +243,37 @@ def test_an_undeclared_topic_never_fails_the_approval(daemon):
     client.put_approval_result(pipelineName="orphan", stageName="Gate", actionName="ApproveRelease",
                                token=latest["token"], result={"summary": "by hand", "status": "Approved"})
     assert ended(client, "orphan", execution_id)["status"] == "Succeeded"
+
+
+def test_a_restart_does_not_notify_a_waiting_approval_again(tmp_path, service_repo):
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    (pipelines / "release.yml").write_text(yaml.safe_dump({
+        **gated("release", "release-approvals"),  # a NotificationArn may name the topic alone, as SNS takes it
+        "repositories": {"repo": {"path": str(service_repo)}},
+        "topics": {"release-approvals": {"subscriptions": [{"protocol": "email", "endpoint": "qa@example.com"}]}},
+    }))
+    box = tmp_path / "state" / "mail" / "release-approvals.mbox"
+    daemon = Daemon(pipelines, tmp_path / "state").start()
+    try:
+        client = daemon.client()
+        execution_id = client.start_pipeline_execution(name="release")["pipelineExecutionId"]
+        wait_for(lambda: box.exists() and len(mailbox.mbox(str(box))) == 1, 60, "the approval mail")
+        daemon.stop()
+        daemon.start()
+        client = daemon.client()
+        gate = next(s for s in client.get_pipeline_state(name="release")["stageStates"] if s["stageName"] == "Gate")
+        latest = gate["actionStates"][0]["latestExecution"]
+        assert latest["status"] == "InProgress" and latest["token"]
+        time.sleep(2)  # what a second notification would take, had the restart sent one
+        assert len(mailbox.mbox(str(box))) == 1
+        # A new execution's approval is a new approval: it is notified, with its own token.
+        client.stop_pipeline_execution(pipelineName="release", pipelineExecutionId=execution_id, abandon=True)
+        ended(client, "release", execution_id, 60)
+        client.start_pipeline_execution(name="release")
+        wait_for(lambda: len(mailbox.mbox(str(box))) == 2, 60, "the second approval's mail")
+        tokens = [json.loads(m.get_payload(decode=True).decode().split("\n\n--\n")[0])["approval"]["token"]
+                  for m in mailbox.mbox(str(box))]
+        assert tokens[0] == latest["token"] and tokens[1] != tokens[0]
+    finally:
+        daemon.stop()
