@@ -11,6 +11,7 @@ import mailbox
 import textwrap
 import threading
 import time
+import urllib.request
 
 import pytest
 import yaml
@@ -213,6 +214,11 @@ def test_a_subscribed_function_approves_from_the_sns_message(daemon, tmp_path):
     log = wait_for(lambda: (text := daemon.action_log(approval["actionExecutionId"])).count("delivered to") == 3
                    and text, 60, "three deliveries in the approval's log")
     assert "delivered to lambda" in log and "delivered to http" in log and "delivered to email" in log
+    with urllib.request.urlopen(f"{daemon.endpoint}/pipemu/topics/deliveries?topic=release-approvals") as answer:
+        deliveries = json.loads(answer.read())["deliveries"]
+    assert sorted((d["Protocol"], d["Status"]) for d in deliveries) == [
+        ("email", "Delivered"), ("http", "Delivered"), ("lambda", "Delivered")]
+    assert {d["MessageId"] for d in deliveries} == {body["MessageId"]}
 
 
 def test_topics_declared_in_a_template_in_the_pipelines_folder(daemon):
@@ -240,6 +246,9 @@ def test_an_undeclared_topic_never_fails_the_approval(daemon):
     latest = wait_for(waiting, 60, "the approval to wait")
     approval = approval_of(client, "orphan", execution_id)
     assert "notification NOT published" in daemon.action_log(approval["actionExecutionId"])
+    with urllib.request.urlopen(f"{daemon.endpoint}/pipemu/topics/deliveries?topic=nobody-declared-this") as answer:
+        [failed] = json.loads(answer.read())["deliveries"]
+    assert failed["Status"] == "Failed" and "Topic does not exist" in failed["Detail"]
     client.put_approval_result(pipelineName="orphan", stageName="Gate", actionName="ApproveRelease",
                                token=latest["token"], result={"summary": "by hand", "status": "Approved"})
     assert ended(client, "orphan", execution_id)["status"] == "Succeeded"
