@@ -47,6 +47,7 @@ from emulator.cfn.evaluate import Stack, TemplateError, dotted_path
 from emulator.cfn.template import is_template
 from .coverage import GITHUB_V1
 from .models import PipelineDeclaration, check_pipeline, resource_keys, resource_name
+from .topic_models import valid_topic_name
 
 __all__ = ["ImportResult", "TemplateError", "import_template", "is_template", "local_image", "nearest_runtime",
            "parse_assignments"]
@@ -485,7 +486,14 @@ class _Translation:
             self.keys(item, at, ("Protocol", "Endpoint"))
             topic["subscriptions"].append({"protocol": self.s.text(self.need(item, "Protocol", at), at + ("Protocol",)),
                                            "endpoint": self.s.text(self.need(item, "Endpoint", at), at + ("Endpoint",))})
-        self.sections["topics"][self.s.physical_name(logical)] = topic
+        name = self.s.physical_name(logical)
+        if props.get("TopicName") is None and not valid_topic_name(name):
+            # The generated STACK-Logical name: a stack name here is a file's name, which may hold
+            # characters CloudFormation's stack names cannot (a dot); a topic name cannot either.
+            self.warn(path, f"the generated topic name {name} is not a valid SNS topic name (the stack name comes "
+                            "from the file's name): give the topic a TopicName; not declared")
+            return
+        self.sections["topics"][name] = topic
 
     def subscription(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
         """An AWS::SNS::Subscription: joins its topic once every resource is read (the topic may come later)."""

@@ -33,13 +33,17 @@ _TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}(\.fifo)?")
 
 def _topic_name(value: str) -> str:
     # CreateTopic: up to 256 letters, digits, hyphens, underscores; a FIFO topic ends in .fifo.
-    if not _TOPIC_NAME.fullmatch(value) or len(value) > 256:
+    if not valid_topic_name(value):
         raise PydanticCustomError("topic_name", "must be 1..256 letters, digits, hyphens or underscores "
                                                 "(a FIFO topic's ending in .fifo)")
     return value
 
 
 TopicName = Annotated[str, Strict(), AfterValidator(_topic_name)]
+
+
+def valid_topic_name(name: str) -> bool:
+    return bool(_TOPIC_NAME.fullmatch(name)) and len(name) <= 256
 
 
 class _Model(BaseModel):

@@ -86,7 +86,7 @@ def email(topic_name: str, topic: str, message_id: str, message: str, subject: s
     """The mail SNS would send: `email` carries the message as text (with SNS's unsubscribe
     footer), `email-json` the notification JSON. The sender is SNS's no-reply address."""
     mail = EmailMessage()
-    mail["From"] = f"AWS Notifications <no-reply@sns.amazonaws.com>"
+    mail["From"] = "AWS Notifications <no-reply@sns.amazonaws.com>"
     mail["To"] = to
     mail["Subject"] = subject if subject is not None else "AWS Notification Message"
     mail["Date"] = formatdate(at, usegmt=True)

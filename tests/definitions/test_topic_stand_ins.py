@@ -256,3 +256,12 @@ def test_export_writes_the_approval_topic_and_imports_back(tmp_path):
     assert lambda_endpoint.endswith(":function:approve-bot")
     configuration = back.definition["pipeline"]["stages"][1]["actions"][0]["configuration"]
     assert configuration["NotificationArn"].endswith(":sns:us-east-1:123456789012:approvals")
+
+
+def test_a_template_whose_file_name_makes_no_valid_topic_name_still_loads(tmp_path):
+    (tmp_path / "shop.v2.yml").write_text(TEMPLATE.replace("      TopicName: !Sub '${AWS::StackName}-approvals'\n", ""))
+    folder = load_folder(tmp_path)
+    assert folder.errors == [] and "gated" in folder.pipelines and folder.topics == {}
+    said = " ".join(w.message for w in folder.warnings)
+    assert "shop.v2-ApprovalTopic is not a valid SNS topic name" in said
+    assert "is not declared in any file of the folder" in said  # the approval's NotificationArn
