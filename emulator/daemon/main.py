@@ -272,6 +272,8 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
         timers.stop()
         if joiner:
             joiner.leave()
+        # Notifications on their way (a mail being written, a POST) get a moment to arrive.
+        service.runner.topics.wait_idle(5)
         service.runner.shutdown()
         with service.lock:
             service.store.close()

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 RECENT = 200  # deliveries kept for recent(): enough to see what happened to the last approvals
 HTTP_TIMEOUT = 15  # seconds an http(s) subscriber may take to answer (SNS waits 15 s as well)
+MAX_MESSAGE_BYTES = 262_144  # SNS's Publish: a message of up to 256 KiB
 
 
 class TopicNotFound(KeyError):
@@ -76,7 +77,14 @@ class Topics:
 
     def publish_watched(self, topic_arn: str, message: str, subject: str | None = None,
                         on_result: Callable[[dict], None] | None = None) -> str:
-        """publish(), and `on_result(delivery)` after each subscriber's delivery (from its thread)."""
+        """publish(), and `on_result(delivery)` after each subscriber's delivery (from its thread).
+        ValueError, as SNS's InvalidParameter, for a message over 256 KiB or a subject SNS refuses
+        (over 100 characters, or a line break in it)."""
+        if len(message.encode()) > MAX_MESSAGE_BYTES:
+            raise ValueError(f"Invalid parameter: Message too long ({len(message.encode())} bytes, at most "
+                             f"{MAX_MESSAGE_BYTES})")
+        if subject is not None and (not subject or len(subject) > 100 or "\n" in subject or "\r" in subject):
+            raise ValueError("Invalid parameter: Subject must be 1..100 characters on one line")
         name = topic_name_of(topic_arn)
         topic = (self._declared() or {}).get(name) if name else None
         message_id = str(uuid.uuid4())

@@ -191,3 +191,14 @@ def test_failed_deliveries_are_results_not_exceptions(tmp_path, receiver):
     details = " | ".join(d["Detail"] for d in seen)
     assert "HTTP 500" in details and "could not be reached" in details
     assert "not-declared is not declared" in details and "KeyError" in details
+
+
+def test_publish_refuses_what_sns_refuses(tmp_path):
+    topics = topics_with(tmp_path, {"t": Topic()})
+    with pytest.raises(ValueError, match="Message too long"):
+        topics.publish("t", "x" * (256 * 1024 + 1))
+    with pytest.raises(ValueError, match="Subject"):
+        topics.publish("t", "m", "two\nlines")
+    with pytest.raises(ValueError, match="Subject"):
+        topics.publish("t", "m", "s" * 101)
+    assert topics.publish("t", "x" * (256 * 1024), "s" * 100)
