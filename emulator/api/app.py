@@ -3,7 +3,8 @@ clients send them: CodePipeline (JSON 1.1, `POST /` with `X-Amz-Target`), CloudF
 query protocol, `POST /` with a form body), CloudWatch's alarms (a form whose Action is
 CloudWatch's, or JSON 1.0 with `X-Amz-Target: GraniteServiceVersion20100801.*`) and Lambda
 (REST-JSON under `/2015-03-31/`); CodePipeline also in Smithy RPC v2 CBOR (`POST
-/service/CodePipeline_20150709/operation/<Operation>`, api/cbor.py); `GET /health`, the /pipemu endpoints and the dashboard."""
+/service/CodePipeline_20150709/operation/<Operation>`, api/cbor.py); `GET /health`, the /pipemu
+endpoints (logs, change events, topic deliveries) and the dashboard."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
     cloudformation = CloudFormation(stacks) if stacks is not None else None
     lambdas = getattr(runner, "lambdas", None)
     alarms = getattr(runner, "alarms", None)
+    topics = getattr(runner, "topics", None)
     cloudwatch = CloudWatch(alarms, getattr(service, "region", "us-east-1")) if alarms is not None else None
 
     def cloudwatch_error(code: str, message: str, status: int = 400) -> Response:
@@ -75,12 +77,22 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
     async def change_events(request: Request) -> Response:
         return unsigned_refusal(request, access) or await extensions.events(request, service)
 
+    async def topic_deliveries(request: Request) -> Response:
+        # The topic stand-ins' latest deliveries (emulator/topics), oldest first: what happened
+        # to each notification (`?topic=NAME-or-ARN` for one topic). Not SNS's API: pipemu's own.
+        refused = unsigned_refusal(request, access)
+        if refused is not None:
+            return refused
+        found = topics.recent(request.query_params.get("topic")) if topics is not None else []
+        return JSONResponse({"deliveries": found})
+
     return Starlette(routes=[
         Route("/", api, methods=["POST"]),
         Route("/service/{service}/operation/{operation}", api_cbor, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/pipemu/logs/{action_execution_id}", action_logs, methods=["GET"]),
         Route("/pipemu/events", change_events, methods=["GET"]),
+        Route("/pipemu/topics/deliveries", topic_deliveries, methods=["GET"]),
         *(lambda_api.routes(lambdas, access) if lambdas is not None else []),
         *dashboard_routes,  # GET /ui: the web dashboard
         *(lambda_api.fallback() if lambdas is not None else []),  # last: it takes any dated path

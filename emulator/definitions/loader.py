@@ -46,6 +46,7 @@ from .models import (
     referenced_resources,
 )
 from .coverage import not_carried_out
+from .topic_models import Topic, function_name_of, topic_name_of, topic_warnings
 from .secret_refs import action_references, file_references, undeclared
 
 SUFFIXES = (".yml", ".yaml", ".json")
@@ -92,6 +93,7 @@ class LoadedFolder:
     alarms: dict[str, Alarm] = field(default_factory=dict)
     # (file, schedule, the pipeline it targets: its own `pipeline`, or that of its file)
     schedules: list[tuple[Path, Schedule, str | None]] = field(default_factory=list)
+    topics: dict[str, Topic] = field(default_factory=dict)
     # pipeline names that files with errors seem to declare: their last good versions stay
     names_in_broken_files: set[str] = field(default_factory=set)
 
@@ -264,6 +266,8 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
     if definition is not None and not errors:
         warnings += [dataclasses.replace(error(loc, message), severity="warning")
                      for loc, message in [*inline_secret_values(definition), *cache_warnings(definition)]]
+        warnings += [dataclasses.replace(error(loc, message), severity="warning")
+                     for loc, message in topic_warnings(definition.topics)]
     return LoadedFile(path, None if errors else definition, errors, warnings), document
 
 
@@ -351,6 +355,9 @@ def _load_template(path: Path, folder: Path, exports: dict[str, str] | None = No
         unsupported = not_carried_out(definition.pipeline) if definition.pipeline and not errors else []
         warnings = (said if index == 0 else []) + [
             DefinitionError(str(path), 1, 1, format_path(("pipeline",) + loc), message, "warning") for loc, message in unsupported]
+        if not errors:
+            warnings += [DefinitionError(str(path), 1, 1, format_path(loc), message, "warning")
+                         for loc, message in topic_warnings(definition.topics)]
         loaded[key] = LoadedFile(key, None if errors else definition, errors, warnings)
     return loaded
 
@@ -518,6 +525,10 @@ def load_folder(folder: str | Path) -> LoadedFolder:
                 error(path, ("pipeline",) + loc, f"{RESOURCE_KINDS[section]} {resource} is not declared in any file of "
                       f"{folder} (add it under {section}:); the action will fail when it runs", "warning")
 
+    for path, definition in parsed.items():
+        for loc, message in _topic_references(definition, declared["topics"], declared["functions"]):
+            error(path, loc, message, "warning")
+
     # As a project that does not exist yet: a secret or parameter with no stand-in fails the action
     # that needs it when it runs.
     stand_ins = {section: {name: resource for name, (_, resource) in declared[section].items()}
@@ -549,6 +560,32 @@ def load_folder(folder: str | Path) -> LoadedFolder:
         for schedule in definition.schedules:
             result.schedules.append((path, schedule, schedule.pipeline or own))
     return result
+
+
+def _topic_references(definition: DefinitionFile, topics: dict, functions: dict) -> list[tuple[Loc, str]]:
+    """Warnings for an approval's NotificationArn naming no declared topic, and a lambda
+    subscription naming no declared function: AWS accepts both (the topic or function may come
+    later); here the notification is then a logged delivery failure, and the approval still waits."""
+    found: list[tuple[Loc, str]] = []
+    if definition.pipeline is not None:
+        for s, stage in enumerate(definition.pipeline.stages):
+            for a, action in enumerate(stage.actions):
+                arn = (action.configuration or {}).get("NotificationArn")
+                if action.actionTypeId.key != ("Approval", "AWS", "Manual") or not arn:
+                    continue
+                name = topic_name_of(arn)
+                if name is None or name not in topics:
+                    found.append((("pipeline", "stages", s, "actions", a, "configuration", "NotificationArn"),
+                                  f"topic {name or arn} is not declared in any file of the folder (add it under "
+                                  "topics:); the approval waits, but its notification is not delivered"))
+    for name, topic in definition.topics.items():
+        for i, subscription in enumerate(topic.subscriptions):
+            function = function_name_of(subscription.endpoint)
+            if subscription.protocol == "lambda" and function not in functions:
+                found.append((("topics", name, "subscriptions", i, "endpoint"),
+                              f"function {function} is not declared in any file of the folder (add it under "
+                              "functions:); deliveries to it fail"))
+    return found
 
 
 def _guessed_name(path: Path, loaded: LoadedFile, parsed: _ParsedFile | None) -> str | None:
@@ -623,4 +660,6 @@ def check_declaration(
                              f"{section}: in a file there); the action will fail when it runs"))
     warnings += [(format_path(("pipeline",) + loc), message) for loc, message in undeclared(
         action_references(pipeline), declared.get("secrets") or {}, declared.get("parameters") or {})]
+    warnings += [(format_path(loc), message) for loc, message in _topic_references(
+        DefinitionFile(pipeline=pipeline), declared.get("topics") or {}, declared.get("functions") or {})]
     return pipeline, [], warnings

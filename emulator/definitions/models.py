@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .action_types import ACTION_TYPES, ActionTypeSpec
+from .topic_models import Topic, TopicName
 
 DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/pipemu-local"
 # AWS always answers get-pipeline with an artifact store; ours is a local folder, named like one.
@@ -550,6 +551,7 @@ class DefinitionFile(AwsModel):
     parameters: dict[ParameterName, Parameter] = {}  # type: ignore[valid-type]
     alarms: dict[AlarmName, Alarm] = {}  # type: ignore[valid-type]
     schedules: list[Schedule] = []
+    topics: dict[TopicName, Topic] = {}  # type: ignore[valid-type]  # SNS topics (topic_models.py)
     # get-pipeline prints it beside the pipeline; it describes AWS's copy, not the declaration.
     metadata: Any = Field(default=None, exclude=True)
 
@@ -572,6 +574,7 @@ RESOURCE_KINDS = {
     "secrets": "secret",
     "parameters": "parameter",
     "alarms": "alarm",
+    "topics": "topic",
 }
 
 
