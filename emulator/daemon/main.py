@@ -78,6 +78,7 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
         on_network=on_network,
         credentials=credentials,
     )
+    runner.keep_failed = os.environ.get("PIPEMU_KEEP_FAILED", "").lower() in ("1", "true", "yes")
     retention = int(os.environ.get("PIPEMU_ARTIFACT_RETENTION", "20"))
     service = CodePipeline(store, runner, region=region, timers=timers, artifact_retention=retention, clock=clock)
     runner.clock = clock  # rules that wait (CloudWatchAlarm's WaitTime) count on the engine's clock

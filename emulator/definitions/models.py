@@ -339,6 +339,8 @@ class Project(AwsModel):
     # name; by default the network of the stage that runs it.
     network: str | None = None
     cache: ProjectCache | None = None
+    # pipemu's own (no AWS field): a failed build's workspace is kept for `pipemu shell`.
+    keepFailed: bool = False
 
     @property
     def inline_buildspec(self) -> dict | str | None:
