@@ -216,7 +216,9 @@ class ServiceCore:
     def _carry_out(self, commands: list[Command]) -> None:
         for command in commands:
             if isinstance(command, RunAction):
-                if self.runner is not None:
+                if command.action.is_worker_job:  # no container: its job waits for a worker's poll
+                    self.queue_worker_job(command)
+                elif self.runner is not None:
                     self.runner.submit(command, self.report)
                 if command.expires_at is not None and self._timers is not None:
                     self._schedule_timeout(command, command.expires_at)
@@ -229,6 +231,7 @@ class ServiceCore:
                 if self._timers is not None:
                     self._schedule_timeout(command, command.expires_at)
             elif isinstance(command, CancelAction):
+                self.cancel_worker_job(command.action_execution_id)
                 if self.runner is not None:
                     self.runner.cancel(command.action_execution_id)
             elif isinstance(command, ExecutionEnded):

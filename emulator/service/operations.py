@@ -16,10 +16,14 @@ from .control import ControlOperations
 from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page, page_of
 from .jobs import JobOperations
+from .action_types import ActionTypeOperations
+from .worker_jobs import WorkerJobOperations
+from .revisions import RevisionOperations
 from .pipelines import PipelineOperations
 
 
-class CodePipeline(ControlOperations, ConditionOperations, PipelineOperations, JobOperations, ServiceCore):
+class CodePipeline(ControlOperations, ConditionOperations, PipelineOperations, JobOperations, WorkerJobOperations,
+                   ActionTypeOperations, RevisionOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:
