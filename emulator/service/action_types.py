@@ -88,13 +88,80 @@ class ActionTypeOperations:
         """The live custom action type of that id (ActionType shape), or None (never created, or
         deleted). Declarations check their Custom actions with it."""
         found = self.action_type_records.get(type_key(category, "Custom", provider, version))
-        if found is None or found[2] or "declaration" in found[0]:
-            return None
-        return found[0]
+        if found is not None and not found[2] and "declaration" not in found[0]:
+            return found[0]
+        if found is None:  # a stand-in of the pipelines folder (a deleted id stays deleted)
+            for stand_in in self._folder_custom_types():
+                if (stand_in["id"]["category"], stand_in["id"]["provider"], stand_in["id"]["version"]) == (
+                        category, provider, version):
+                    return stand_in
+        return None
+
+    def _folder_custom_types(self) -> list[dict]:
+        return [declared.action_type() for _, declared in getattr(self.resources, "custom_action_types", None) or ()]
+
+    def custom_action_problems(self, declaration: dict) -> list[tuple[str, str]]:
+        """(path, message) of each Custom action of a declaration (AWS's form) that AWS would
+        refuse: its type does not exist (or was deleted), a required configuration property is
+        missing, a key is not one of the type's, or its artifacts are not as many as the type says."""
+        problems = []
+        for s, stage in enumerate(declaration.get("stages") or ()):
+            for a, action in enumerate(stage.get("actions") or ()):
+                type_id = action["actionTypeId"]
+                if type_id["owner"] != "Custom":
+                    continue
+                at = f"pipeline.stages[{s}].actions[{a}]"
+                found = self.custom_action_type(type_id["category"], type_id["provider"], str(type_id["version"]))
+                if found is None:
+                    # AWS's words for an action type the account does not have.
+                    problems.append((f"{at}.actionTypeId", (
+                        f"ActionType (Category: '{type_id['category']}', Provider: '{type_id['provider']}', "
+                        f"Owner: 'Custom', Version: '{type_id['version']}') in action '{action['name']}' "
+                        "is not available")))
+                    continue
+                configuration = action.get("configuration") or {}
+                properties = {p["name"]: p for p in found["actionConfigurationProperties"]}
+                for name, prop in properties.items():
+                    if prop["required"] and name not in configuration:
+                        problems.append((f"{at}.configuration", f"Action configuration for action "
+                                         f"'{action['name']}' is missing required configuration '{name}'"))
+                for name in configuration:
+                    if name not in properties:
+                        problems.append((f"{at}.configuration.{name}", f"Action configuration for action "
+                                         f"'{action['name']}' contains unknown configuration '{name}'"))
+                for side, member in (("inputArtifactDetails", "inputArtifacts"),
+                                     ("outputArtifactDetails", "outputArtifacts")):
+                    count, bounds = len(action.get(member) or ()), found[side]
+                    if not bounds["minimumCount"] <= count <= bounds["maximumCount"]:
+                        problems.append((f"{at}.{member}", (
+                            f"Action '{action['name']}' has {count} {member}; its type takes "
+                            f"{bounds['minimumCount']} to {bounds['maximumCount']}")))
+        return problems
+
+    def secret_keys(self, type_id: dict) -> set[str]:
+        """The configuration keys of a Custom type that AWS keeps secret (shown as ****)."""
+        if type_id.get("owner") != "Custom":
+            return set()
+        found = self.custom_action_type(type_id["category"], type_id["provider"], str(type_id["version"]))
+        return {p["name"] for p in (found or {}).get("actionConfigurationProperties") or () if p["secret"]}
+
+    def mask_custom_secrets(self, declaration: dict) -> dict:
+        """The declaration with its Custom actions' secret values as "****": AWS hides them from
+        every answer but the job's own (PollForJobs, GetJobDetails)."""
+        for stage in declaration.get("stages") or ():
+            for action in stage.get("actions") or ():
+                configuration = action.get("configuration")
+                for key in self.secret_keys(action.get("actionTypeId") or {}) if configuration else ():
+                    if key in configuration:
+                        configuration[key] = "****"
+        return declaration
 
     def _live_custom_types(self) -> list[dict]:
-        return [body for body, _, deleted in self.action_type_records.all()
-                if not deleted and "declaration" not in body]
+        """The API's custom action types, then the folder's stand-ins of ids the API never made."""
+        records = self.action_type_records.all()
+        live = [body for body, _, deleted in records if not deleted and "declaration" not in body]
+        made = {type_key(**body["id"]) for body, _, _ in records if "declaration" not in body}
+        return live + [t for t in self._folder_custom_types() if type_key(**t["id"]) not in made]
 
     def _third_party_in_use(self, category: str, provider: str, version: str) -> bool:
         """A ThirdParty type no built-in names exists here once a pipeline's action uses it."""
@@ -136,14 +203,10 @@ class ActionTypeOperations:
         key = type_key(**type_id)
         with self.lock:
             existing = self.action_type_records.get(key)
-            if existing is not None:
-                why = ("was deleted; to create it again use a version never used before" if existing[2]
-                       else "already exists")
+            if existing is None and self.custom_action_type(type_id["category"], type_id["provider"],
+                                                            type_id["version"]) is not None:
                 raise validation(f"Action type {params['category']}/Custom/{params['provider']}/"
-                                 f"{params['version']} {why}")
-            if len(self._live_custom_types()) >= MAX_CUSTOM_ACTION_TYPES:
-                raise ServiceError("LimitExceededException",
-                                   f"The account has {MAX_CUSTOM_ACTION_TYPES} custom action types, AWS's quota")
+                                 f"{params['version']} already exists (declared in the pipelines folder)")
             action_type = {
                 "id": type_id,
                 "settings": dict(params.get("settings") or {}),
@@ -151,7 +214,19 @@ class ActionTypeOperations:
                 "inputArtifactDetails": dict(params["inputArtifactDetails"]),
                 "outputArtifactDetails": dict(params["outputArtifactDetails"]),
             }
+            if existing is not None and not (existing[2] and existing[0] == action_type):
+                # The reference: a deleted custom action is restored by creating it again exactly
+                # as it was; any other create of a used id is refused.
+                why = ("was deleted; to create it again use a version never used before, or the very same "
+                       "declaration to restore it" if existing[2] else "already exists")
+                raise validation(f"Action type {params['category']}/Custom/{params['provider']}/"
+                                 f"{params['version']} {why}")
+            if len(self._live_custom_types()) >= MAX_CUSTOM_ACTION_TYPES:
+                raise ServiceError("LimitExceededException",
+                                   f"The account has {MAX_CUSTOM_ACTION_TYPES} custom action types, AWS's quota")
             self.action_type_records.put(key, action_type, tags)
+            if existing is not None:
+                self.action_type_records.restore(key)
         answer = {"actionType": copy.deepcopy(action_type)}
         if tags:
             answer["tags"] = [{"key": k, "value": v} for k, v in tags.items()]

@@ -316,6 +316,10 @@ class ServiceCore:
                         "(DeletePipeline it first, or rename this one)"
                     )
                     continue
+                custom = self.custom_action_problems(declaration) if hasattr(self, "custom_action_problems") else []
+                if custom:  # a Custom action names a type neither the folder nor the API declares
+                    self.definition_errors.extend(f"{path}: {where}: {message}" for where, message in custom)
+                    continue
                 if existing is not None and _same(existing.plan.declaration, declaration):
                     continue
                 version = existing.version + 1 if existing else 1

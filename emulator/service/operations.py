@@ -7,6 +7,8 @@ with AWS's exceptions.
 
 from __future__ import annotations
 
+import copy
+
 from emulator.engine import ApprovalResultSubmitted, ExecutionStarted
 
 from . import views
@@ -47,7 +49,7 @@ class CodePipeline(ControlOperations, ConditionOperations, PipelineOperations, J
                     f"Version {version} of pipeline '{pipeline.name}' not found",
                 )
             return {
-                "pipeline": views.declaration(plan),
+                "pipeline": self.mask_custom_secrets(copy.deepcopy(views.declaration(plan))),
                 "metadata": {
                     "pipelineArn": views.pipeline_arn(self.region, pipeline.name),
                     "created": pipeline.created,

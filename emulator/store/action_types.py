@@ -66,6 +66,10 @@ class ActionTypeRecords:
         with self._store._lock, self._store._writing():
             self._store._db.execute("UPDATE custom_action_types SET deleted = 1 WHERE type_key = ?", (key,))
 
+    def restore(self, key: str) -> None:
+        with self._store._lock, self._store._writing():
+            self._store._db.execute("UPDATE custom_action_types SET deleted = 0 WHERE type_key = ?", (key,))
+
     # -- the workers' hold on jobs --------------------------------------------------------------
 
     def job(self, job_id: str) -> tuple[str, str | None, str | None] | None:
