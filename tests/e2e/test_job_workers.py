@@ -231,3 +231,62 @@ def test_stopping_the_execution_drops_its_job(daemon):
     wait_for(lambda: client.get_pipeline_execution(pipelineName=PIPELINE, pipelineExecutionId=execution_id)
              ["pipelineExecution"]["status"] == "Stopped", 30, "the execution to stop")
     assert client.poll_for_jobs(actionTypeId=SOURCE_TYPE)["jobs"] == []
+
+
+def test_a_job_nobody_finishes_times_out(daemon):
+    """timeoutInMinutes (at least 5, the model says) ends a job no worker finished: the daemon is
+    started again with its clock 6 minutes on, and the waiting job times out at once."""
+    from datetime import datetime, timedelta, timezone
+
+    client = daemon.client()
+    create_types(client)
+    timed = declaration()
+    timed["stages"][0]["actions"][0]["timeoutInMinutes"] = 5
+    client.create_pipeline(pipeline=timed)
+    job = poll_one(client, SOURCE_TYPE)
+    client.acknowledge_job(jobId=job["id"], nonce=job["nonce"])
+    daemon.kill()
+    later = (datetime.now(timezone.utc) + timedelta(minutes=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    again = Daemon(daemon.pipelines, daemon.state, port=daemon.port,
+                   env={"PIPEMU_SCHEDULE_CLOCK_START": later}).start()
+    try:
+        client = again.client()
+        wait_for(lambda: action_status(client, "Source", "FetchBundle") == "Failed", 30, "the job to time out")
+        assert client.acknowledge_job(jobId=job["id"], nonce=job["nonce"])["status"] == "TimedOut"
+        with pytest.raises(client.exceptions.InvalidJobStateException):
+            client.put_job_success_result(jobId=job["id"])
+        latest = client.get_pipeline_state(name=PIPELINE)["stageStates"][0]["actionStates"][0]["latestExecution"]
+        assert latest["errorDetails"]["code"] == "TimedOut"
+    finally:
+        again.stop()
+
+
+def test_the_aws_cli_drives_a_custom_action(daemon):
+    """The AWS CLI v1 (botocore's own) against the daemon: create, list, poll."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    aws = Path(sys.executable).parent / "aws"
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": daemon.endpoint}
+
+    def cli(*args: str) -> dict:
+        done = subprocess.run([str(aws), "codepipeline", *args, "--output", "json"], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout or "{}")
+
+    created = cli("create-custom-action-type", "--category", "Build", "--provider", "MakeFarm", "--action-version",
+                  "1", "--configuration-properties",
+                  "name=Target,required=true,key=true,secret=false,queryable=true,type=String",
+                  "--input-artifact-details", "minimumCount=0,maximumCount=1",
+                  "--output-artifact-details", "minimumCount=0,maximumCount=1")
+    assert created["actionType"]["id"]["provider"] == "MakeFarm"
+    listed = cli("list-action-types", "--action-owner-filter", "Custom")
+    assert [t["id"]["provider"] for t in listed["actionTypes"]] == ["MakeFarm"]
+    polled = cli("poll-for-jobs", "--action-type-id", "category=Build,owner=Custom,provider=MakeFarm,version=1",
+                 "--query-param", "Target=all")
+    assert polled == {"jobs": []}
