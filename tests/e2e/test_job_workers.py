@@ -290,3 +290,52 @@ def test_the_aws_cli_drives_a_custom_action(daemon):
     polled = cli("poll-for-jobs", "--action-type-id", "category=Build,owner=Custom,provider=MakeFarm,version=1",
                  "--query-param", "Target=all")
     assert polled == {"jobs": []}
+
+
+# A job worker as the user guide sketches it, run unchanged in a container: boto3 finds the
+# daemon through AWS_ENDPOINT_URL and signs with the keys it is given.
+CONTAINER_WORKER = """
+import time, boto3
+codepipeline = boto3.client("codepipeline")
+action_type = {"category": "Source", "owner": "Custom", "provider": "ArtifactVault", "version": "1"}
+deadline = time.time() + 60
+while time.time() < deadline:
+    jobs = codepipeline.poll_for_jobs(actionTypeId=action_type, maxBatchSize=1)["jobs"]
+    if not jobs:
+        time.sleep(0.2)
+        continue
+    job = jobs[0]
+    codepipeline.acknowledge_job(jobId=job["id"], nonce=job["nonce"])
+    bundle = job["data"]["actionConfiguration"]["configuration"]["Bundle"]
+    codepipeline.put_job_success_result(
+        jobId=job["id"], currentRevision={"revision": bundle + "-r1", "changeIdentifier": "r1"},
+        executionDetails={"summary": "fetched " + bundle + " in a container"})
+    print("worked", job["id"], flush=True)
+    break
+"""
+
+
+@pytest.mark.docker
+def test_a_worker_in_a_container_signs_as_aws_sdks_do(daemon, docker_client, python_image):
+    import json
+
+    client = daemon.client()
+    create_types(client)
+    client.create_pipeline(pipeline=declaration())
+    keys = json.loads((daemon.state / "credentials").read_text())
+    container = docker_client.containers.run(
+        python_image, entrypoint=["python3", "-c", CONTAINER_WORKER], detach=True,
+        extra_hosts={"host.docker.internal": "host-gateway"},
+        environment={"AWS_ENDPOINT_URL": f"http://host.docker.internal:{daemon.port}", "AWS_REGION": "us-east-1",
+                     "AWS_DEFAULT_REGION": "us-east-1",
+                     "AWS_ACCESS_KEY_ID": keys["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": keys["SecretAccessKey"]})
+    try:
+        result = container.wait(timeout=90)
+        output = container.logs().decode()
+        assert result["StatusCode"] == 0 and "worked" in output, output
+    finally:
+        container.remove(force=True)
+    wait_for(lambda: action_status(client, "Deploy", "RollOut") == "InProgress", 30, "the deploy to start")
+    source = next(e for e in client.list_action_executions(pipelineName=PIPELINE)["actionExecutionDetails"]
+                  if e["actionName"] == "FetchBundle")
+    assert source["output"]["executionResult"]["externalExecutionSummary"] == "fetched web-2.4.1 in a container"
