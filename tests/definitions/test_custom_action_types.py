@@ -155,3 +155,20 @@ def test_folder_stand_ins_run_and_an_unknown_type_is_refused(tmp_path):
                                              outputArtifactDetails={"minimumCount": 1, "maximumCount": 1})
     finally:
         daemon.stop()
+
+
+def test_export_writes_the_custom_action_types_a_pipeline_names(tmp_path):
+    from emulator.definitions import load_folder
+    from emulator.definitions.cfn_export import export_cloudformation
+
+    imported = import_template(TEMPLATE)
+    (tmp_path / "jenkins.yml").write_text(yaml.safe_dump(imported.definition, sort_keys=False))
+    (tmp_path / "unused.yml").write_text(FOLDER_TYPES)
+    loaded = load_folder(tmp_path)
+    exported = export_cloudformation(loaded.pipelines["jenkins-release"][1], loaded.projects, loaded.functions, [],
+                                     loaded.repositories, [t for _, t in loaded.custom_action_types])
+    resources = yaml.safe_load(exported.replace("!Ref", ""))["Resources"]
+    kinds = sorted(r["Type"] for r in resources.values())
+    assert kinds == ["AWS::CodePipeline::CustomActionType", "AWS::CodePipeline::Pipeline"]  # not the unused ones
+    again = import_template(exported, maps={"repo:web": "repos/web"})
+    assert again.definition["customActionTypes"] == imported.definition["customActionTypes"]
