@@ -203,7 +203,8 @@ class ServiceCore:
             pending = self.engine.pending_commands()
             running = {c.action_execution_id for c in pending if isinstance(c, RunAction)}
             running |= {c.rule_execution_id for c in pending if isinstance(c, RunRule)}
-            for action_execution_id in running:
+            waiting = {c.action_execution_id for c in pending if isinstance(c, RunAction) and c.action.is_worker_job}
+            for action_execution_id in running - waiting:  # a worker's job keeps its log: nothing replays it
                 # The runner re-attaches to the action's container and replays its whole
                 # output, or runs the action afresh: either way the old lines go.
                 self.store.clear_logs(action_execution_id)

@@ -75,6 +75,7 @@ class JobOperations:
             # A worker's job must be acknowledged; its success carries its output artifacts on.
             output = self.worker_result_output(params["jobId"], output, ends=not params.get("continuationToken"))
             self.apply(JobSucceeded(params["jobId"], output, params.get("continuationToken")))
+            self.worker_job_ended(params["jobId"])
         return {}
 
     def put_job_failure_result(self, params: dict) -> dict:
@@ -90,4 +91,5 @@ class JobOperations:
             self.worker_result_output(params["jobId"], ActionOutput(), ends=False)
             self.apply(JobFailed(params["jobId"], failure["message"], failure["type"],
                                  failure.get("externalExecutionId")))
+            self.worker_job_ended(params["jobId"])
         return {}

@@ -96,7 +96,7 @@ class WorkerJobOperations:
         """The open job a worker names, or AWS's error for it."""
         found = self._open_job(job_id)
         if found is None or not found[3].is_worker_job:
-            if job_id in self.engine.jobs and found is None:
+            if found is None and self._is_worker_job(job_id):
                 raise ServiceError("InvalidJobStateException", f"Job '{job_id}' is {self._ended_status(job_id)}")
             raise ServiceError("JobNotFoundException", f"Job '{job_id}' not found")
         if (found[3].owner == "ThirdParty") != third_party:
@@ -162,7 +162,7 @@ class WorkerJobOperations:
     def acknowledge_job(self, params: dict) -> dict:
         job_id = params["jobId"]
         with self.lock:
-            if job_id in self.engine.jobs and self._open_job(job_id) is None:
+            if self._is_worker_job(job_id) and self._open_job(job_id) is None:
                 return {"status": self._ended_status(job_id)}
             _, _, run, _ = self._worker_job(job_id, third_party=False)
             return {"status": self._acknowledge(job_id, params["nonce"], run, None)}
@@ -193,7 +193,13 @@ class WorkerJobOperations:
         if hold is None or hold[0] != "InProgress":
             raise ServiceError("InvalidJobStateException",
                                f"Job '{job_id}' is {hold[0] if hold else 'Queued'}: acknowledge it first")
-        self.action_type_records.forget_job(job_id)
+        template = ((self.custom_action_type(action.category, action.provider, action.version) or {}).get("settings")
+                    or {}).get("executionUrlTemplate") if action.owner == "Custom" else None
+        if template and output.external_execution_id:  # the type's link to the run, as AWS fills it in
+            url = template.replace("{ExternalExecutionId}", output.external_execution_id)
+            for key, value in run.configuration:
+                url = url.replace("{Config:" + key + "}", value)
+            output = ActionOutput(**{**output.__dict__, "external_execution_url": url})
         if not ends:
             return output
         artifacts = []
@@ -205,6 +211,21 @@ class WorkerJobOperations:
                 location = f"artifacts/{execution.execution_id}/{name}"
             artifacts.append(ArtifactOutput(name, location, output.revision_id))
         return ActionOutput(**{**output.__dict__, "artifacts": tuple(artifacts)})
+
+    def worker_job_ended(self, job_id: str) -> None:
+        """After a worker's result was applied: its hold on the job goes (a continuation's new job
+        has a hold of its own)."""
+        if self.action_type_records.job(job_id) is not None:
+            self.action_type_records.forget_job(job_id)
+
+    def _is_worker_job(self, job_id: str) -> bool:
+        where = self.engine.jobs.get(job_id)
+        pipeline = self.engine.pipelines.get(where[0]) if where else None
+        execution = pipeline.executions.get(where[1]) if pipeline else None
+        if execution is None:
+            return False
+        action = pipeline.plans[execution.pipeline_version].stage(where[2]).action(where[3])
+        return action is not None and action.is_worker_job
 
     # -- third-party jobs -------------------------------------------------------------------------
 

@@ -144,7 +144,8 @@ def test_custom_actions_run_by_job_workers(daemon):
     assert client.acknowledge_job(jobId=source_job["id"], nonce=source_job["nonce"])["status"] == "InProgress"
     assert client.get_job_details(jobId=source_job["id"])["jobDetails"]["data"]["actionTypeId"] == SOURCE_TYPE
     client.put_job_success_result(jobId=source_job["id"], currentRevision={
-        "revision": "web-2.4.1-build.88", "changeIdentifier": "88"}, executionDetails={"summary": "fetched"})
+        "revision": "web-2.4.1-build.88", "changeIdentifier": "88"},
+        executionDetails={"summary": "fetched", "externalExecutionId": "fetch-88"})
     with pytest.raises(client.exceptions.InvalidJobStateException):  # ended
         client.put_job_success_result(jobId=source_job["id"])
 
@@ -172,6 +173,7 @@ def test_custom_actions_run_by_job_workers(daemon):
     assert deploy["output"]["outputVariables"] == {"Hosts": "12"}
     source = next(e for e in executions if e["actionName"] == "FetchBundle")
     assert [a["name"] for a in source["output"]["outputArtifacts"]] == ["BundleOutput"]
+    assert source["output"]["executionResult"]["externalExecutionUrl"] == "https://vault.example.com/runs/fetch-88"
     assert client.acknowledge_job(jobId=second["id"], nonce=second["nonce"])["status"] == "Succeeded"
 
 
