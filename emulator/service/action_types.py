@@ -18,12 +18,15 @@ GetActionType answers it from then on; an `AWS` type is AWS's own and cannot be 
 from __future__ import annotations
 
 import copy
+import logging
 
 from emulator.definitions.action_types import ACTION_TYPES
 from emulator.store.action_types import ActionTypeRecords, type_key
 
 from .errors import ServiceError, validation
 from .paging import page
+
+log = logging.getLogger(__name__)
 
 MAX_CUSTOM_ACTION_TYPES = 50  # AWS's quota: custom actions per Region per account
 MAX_TAGS = 50
@@ -273,7 +276,14 @@ class ActionTypeOperations:
             raise validation(f"executor.configuration needs {wanted} for executor type {executor['type']}")
         with self.lock:
             self.action_type_records.put(type_key(**type_id), {"declaration": copy.deepcopy(declaration)}, {})
+        for warning in _update_warnings(declaration):
+            log.warning("%s", warning)
         return {}
+
+    def action_type_warnings(self) -> list[str]:
+        """What the kept UpdateActionType declarations say that is not carried out (for /health)."""
+        return [w for body, _, _ in self.action_type_records.all() if "declaration" in body
+                for w in _update_warnings(body["declaration"])]
 
     def _declaration(self, type_id: dict) -> dict:
         key = (type_id["category"], type_id["owner"], type_id["provider"])
@@ -292,3 +302,17 @@ class ActionTypeOperations:
         raise ServiceError("ActionTypeNotFoundException",
                            f"Action type {type_id['category']}/{type_id['owner']}/{type_id['provider']}/"
                            f"{type_id['version']} not found")
+
+
+def _update_warnings(declaration: dict) -> list[str]:
+    executor = declaration["executor"]
+    ignored = [name for name, present in (
+        ("executor.type Lambda (its jobs still wait for a job worker)", executor["type"] == "Lambda"),
+        ("executor.jobTimeout (a job waits as its action's timeout says)", "jobTimeout" in executor),
+        ("executor.policyStatementsTemplate", "policyStatementsTemplate" in executor),
+        ("executor.configuration.jobWorkerExecutorConfiguration (any worker may poll)",
+         bool((executor.get("configuration") or {}).get("jobWorkerExecutorConfiguration"))),
+        ("permissions (any caller may use it)", "permissions" in declaration)) if present]
+    type_id = declaration["id"]
+    described = f"{type_id['category']}/{type_id['owner']}/{type_id['provider']}/{type_id['version']}"
+    return [f"action type {described} (UpdateActionType): warning: {name} is not carried out" for name in ignored]

@@ -339,7 +339,9 @@ class ServiceCore:
         """Every definition warning now in force, the folder's and the API pipelines'."""
         with self.lock:
             api = [w for name in sorted(self.api_warnings) if name in self.engine.pipelines for w in self.api_warnings[name]]
-            return [str(w) for w in self.definition_warnings] + api
+            # UpdateActionType's (emulator/service/action_types.py), by the type they are about.
+            types = self.action_type_warnings() if hasattr(self, "action_type_warnings") else []
+            return [str(w) for w in self.definition_warnings] + api + types
 
     def pinned_sources(self, pipeline: str, overrides: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
         """The commit of every source action, fixed when the execution starts (as AWS does), so

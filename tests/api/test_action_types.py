@@ -150,6 +150,8 @@ def test_get_and_update_action_type(daemon):
     }
     client.update_action_type(actionType=declaration)
     assert client.get_action_type(**declaration["id"])["actionType"] == declaration
+    warnings = [w for w in daemon.health()["definitionWarnings"] if "AlexaSkillsKit" in w]
+    assert any("executor.jobTimeout" in w for w in warnings) and any("permissions" in w for w in warnings), warnings
     with pytest.raises(client.exceptions.ActionTypeNotFoundException):
         client.update_action_type(actionType={**declaration, "id": {**declaration["id"], "provider": "Nobody"}})
     with pytest.raises(client.exceptions.RequestFailedException):
