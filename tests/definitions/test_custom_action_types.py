@@ -172,3 +172,27 @@ def test_export_writes_the_custom_action_types_a_pipeline_names(tmp_path):
     assert kinds == ["AWS::CodePipeline::CustomActionType", "AWS::CodePipeline::Pipeline"]  # not the unused ones
     again = import_template(exported, maps={"repo:web": "repos/web"})
     assert again.definition["customActionTypes"] == imported.definition["customActionTypes"]
+
+
+def test_list_action_types_pages_by_100(tmp_path):
+    """More types than a page (AWS pages ListActionTypes): the folder declares 90 stand-ins."""
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "many.yml").write_text(yaml.safe_dump({"customActionTypes": [
+        {"category": "Test", "provider": f"Suite{n:02d}", "version": "1",
+         "inputArtifactDetails": {"minimumCount": 0, "maximumCount": 1},
+         "outputArtifactDetails": {"minimumCount": 0, "maximumCount": 0}} for n in range(90)]}))
+    daemon = Daemon(folder, tmp_path / "state").start()
+    try:
+        client = daemon.client()
+        first = client.list_action_types()
+        assert len(first["actionTypes"]) == 100 and first["nextToken"]
+        second = client.list_action_types(nextToken=first["nextToken"])
+        assert "nextToken" not in second
+        everything = first["actionTypes"] + second["actionTypes"]
+        custom = [t["id"]["provider"] for t in everything if t["id"]["owner"] == "Custom"]
+        assert custom == [f"Suite{n:02d}" for n in range(90)]
+        paginated = [t for page in client.get_paginator("list_action_types").paginate() for t in page["actionTypes"]]
+        assert paginated == everything
+    finally:
+        daemon.stop()
