@@ -82,7 +82,8 @@ def register(main: click.Group) -> None:
             return
         schedules = [schedule for _, schedule, target in loaded.schedules if target == pipeline]
         click.echo(export_cloudformation(declaration, loaded.projects, loaded.functions, schedules,
-                                         loaded.repositories, loaded.topics), nl=False)
+                                         loaded.repositories, loaded.topics,
+                                         [t for _, t in loaded.custom_action_types]), nl=False)
 
 
 SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets")

@@ -56,6 +56,19 @@ SUPPORTED = (
     "OverrideStageCondition",
     "ListRuleExecutions",
     "ListRuleTypes",
+    "CreateCustomActionType",
+    "DeleteCustomActionType",
+    "ListActionTypes",
+    "GetActionType",
+    "UpdateActionType",
+    "PollForJobs",
+    "AcknowledgeJob",
+    "PollForThirdPartyJobs",
+    "AcknowledgeThirdPartyJob",
+    "GetThirdPartyJobDetails",
+    "PutThirdPartyJobSuccessResult",
+    "PutThirdPartyJobFailureResult",
+    "PutActionRevision",
 )
 
 # Errors any operation of a JSON 1.1 service may answer besides its modeled ones (the protocol's

@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from .custom_types import CustomActionType
 from pydantic_core import PydanticCustomError
 
 from .action_types import ACTION_TYPES, ActionTypeSpec
@@ -554,6 +555,7 @@ class DefinitionFile(AwsModel):
     alarms: dict[AlarmName, Alarm] = {}  # type: ignore[valid-type]
     schedules: list[Schedule] = []
     topics: dict[TopicName, Topic] = {}  # type: ignore[valid-type]  # SNS topics (topic_models.py)
+    customActionTypes: list[CustomActionType] = []  # stand-ins for the account's (custom_types.py)
     # get-pipeline prints it beside the pipeline; it describes AWS's copy, not the declaration.
     metadata: Any = Field(default=None, exclude=True)
 

@@ -7,6 +7,8 @@ with AWS's exceptions.
 
 from __future__ import annotations
 
+import copy
+
 from emulator.engine import ApprovalResultSubmitted, ExecutionStarted
 
 from . import views
@@ -16,10 +18,14 @@ from .control import ControlOperations
 from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page, page_of
 from .jobs import JobOperations
+from .action_types import ActionTypeOperations
+from .worker_jobs import WorkerJobOperations
+from .revisions import RevisionOperations
 from .pipelines import PipelineOperations
 
 
-class CodePipeline(ControlOperations, ConditionOperations, PipelineOperations, JobOperations, ServiceCore):
+class CodePipeline(ControlOperations, ConditionOperations, PipelineOperations, JobOperations, WorkerJobOperations,
+                   ActionTypeOperations, RevisionOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:
@@ -43,7 +49,7 @@ class CodePipeline(ControlOperations, ConditionOperations, PipelineOperations, J
                     f"Version {version} of pipeline '{pipeline.name}' not found",
                 )
             return {
-                "pipeline": views.declaration(plan),
+                "pipeline": self.mask_custom_secrets(copy.deepcopy(views.declaration(plan))),
                 "metadata": {
                     "pipelineArn": views.pipeline_arn(self.region, pipeline.name),
                     "created": pipeline.created,
