@@ -53,6 +53,7 @@ SUPPORTED = (
     "OverrideStageCondition",
     "ListRuleExecutions",
     "ListRuleTypes",
+    "ListDeployActionExecutionTargets",
 )
 
 # Errors any operation of a JSON 1.1 service may answer besides its modeled ones (the protocol's

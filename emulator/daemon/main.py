@@ -81,6 +81,7 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
     retention = int(os.environ.get("PIPEMU_ARTIFACT_RETENTION", "20"))
     service = CodePipeline(store, runner, region=region, timers=timers, artifact_retention=retention, clock=clock)
     runner.clock = clock  # rules that wait (CloudWatchAlarm's WaitTime) count on the engine's clock
+    runner.start_pipeline = service.start_pipeline_execution  # the CodePipeline invoke action
     service_box.append(service)
     folder = load_folder(pipelines_dir)
     for error in folder.errors:

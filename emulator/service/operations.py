@@ -13,13 +13,14 @@ from . import views
 from .core import ServiceCore
 from .conditions import ConditionOperations
 from .control import ControlOperations
+from .deploy_targets import DeployTargetOperations
 from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page, page_of
 from .jobs import JobOperations
 from .pipelines import PipelineOperations
 
 
-class CodePipeline(ControlOperations, ConditionOperations, PipelineOperations, JobOperations, ServiceCore):
+class CodePipeline(DeployTargetOperations, ControlOperations, ConditionOperations, PipelineOperations, JobOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:
