@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from emulator.engine.state import ActionRun
 
-from .errors import ServiceError
+from .errors import ServiceError, validation
 from .paging import page
 
 TARGET_FILTERS = {"TARGET_STATUS": "status"}
@@ -30,8 +30,11 @@ class DeployTargetOperations:
         store = getattr(self.runner, "deploy_targets", None)
         targets = store.get(wanted) if store is not None else []
         for condition in params.get("filters") or ():
-            # botocore's model allows only TARGET_STATUS as a name; its values are alternatives.
-            field = TARGET_FILTERS[condition["name"]]
+            # botocore's model allows only TARGET_STATUS as a name (checked by the wire layer),
+            # yet leaves it optional; its values are alternatives.
+            field = TARGET_FILTERS.get(condition.get("name"))
+            if field is None:
+                raise validation("filters: each filter needs a name (TARGET_STATUS)")
             values = set(condition.get("values") or ())
             if values:
                 targets = [t for t in targets if t.get(field) in values]

@@ -190,3 +190,6 @@ def test_list_deploy_action_execution_targets_errors(chained):
         "ListDeployActionExecutionTargets",
         f'{{"actionExecutionId": "{site}", "filters": [{{"name": "COLOR", "values": ["x"]}}]}}')
     assert (status, body["__type"]) == (400, "ValidationException")
+    status, body = daemon.post(  # a filter without its name: the model leaves it optional, AWS needs it
+        "ListDeployActionExecutionTargets", f'{{"actionExecutionId": "{site}", "filters": [{{"values": ["x"]}}]}}')
+    assert (status, body["__type"]) == (400, "ValidationException")
