@@ -85,7 +85,7 @@ def register(main: click.Group) -> None:
                                          loaded.repositories), nl=False)
 
 
-SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets")
+SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets", "clusters")
 
 
 def _clash(out: Path, planned: dict[Path, dict], stack: str) -> str | None:

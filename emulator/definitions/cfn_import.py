@@ -44,6 +44,7 @@ from pydantic import ValidationError
 from emulator.cfn import template as cfn_template, types as cfn_types
 from emulator.cfn.evaluate import Stack, TemplateError, dotted_path
 from emulator.cfn.template import is_template
+from . import cfn_ecs
 from .coverage import GITHUB_V1
 from .models import PipelineDeclaration, check_pipeline, resource_keys, resource_name
 
@@ -186,7 +187,7 @@ class _Translation:
         self.s, self.code_dir = stack, code_dir
         self.result = ImportResult([])
         self.sections: dict[str, dict] = {"repositories": {}, "buckets": {}, "projects": {}, "functions": {},
-                                          "alarms": {}}
+                                          "alarms": {}, "clusters": {}}
         self.pipelines: list[dict] = []
         self.schedules: list[dict] = []
         self.not_emulated: list[str] = []  # "Logical (AWS::Type)" of resources ignored with a warning
@@ -195,7 +196,11 @@ class _Translation:
         handlers = {"AWS::CodePipeline::Pipeline": self.pipeline, "AWS::CodeBuild::Project": self.project,
                     "AWS::Lambda::Function": self.function, "AWS::Events::Rule": self.rule,
                     "AWS::Scheduler::Schedule": self.rule, "AWS::CodeCommit::Repository": self.repository,
-                    "AWS::CloudWatch::Alarm": self.alarm}
+                    "AWS::CloudWatch::Alarm": self.alarm,
+                    # ECS services: `clusters:` stand-ins for the ECS deploy action (cfn_ecs.py).
+                    "AWS::ECS::Cluster": lambda *a: cfn_ecs.cluster(self, *a),
+                    "AWS::ECS::Service": lambda *a: cfn_ecs.service(self, *a),
+                    "AWS::ECS::TaskDefinition": lambda *a: None}  # read with its service
         for logical, resource in self.s.resources.items():
             at = ("Resources", logical)
             kind = resource.get("Type") if isinstance(resource, dict) else None
