@@ -62,14 +62,17 @@ def _key_parts(key: str, where: str) -> tuple[str, ...]:
 
 
 def _write(source: str, target: Path) -> None:
-    """Copy one artifact file over `target` (an object overwritten): a link there is replaced,
-    never written through."""
-    if target.is_symlink():
-        target.unlink()
+    """Copy one artifact file over `target` (an object overwritten): written beside it and renamed
+    over it, so a link (or a hard link) there is replaced, never written through."""
+    partial = target.with_name(f".{target.name}.pipemu-{uuid.uuid4().hex[:8]}")
     fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with open(fd, "rb") as src, open(target, "wb") as out:
-        while chunk := src.read(1 << 20):
-            out.write(chunk)
+    try:
+        with open(fd, "rb") as src, open(partial, "xb") as out:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _extract(artifact: Path, root: Path, prefix: tuple[str, ...], where: str, log) -> int:

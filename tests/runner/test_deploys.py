@@ -152,3 +152,16 @@ def test_ecs_deploy_never_reads_a_link_out_of_the_artifact(world, tmp_path):
     (world.state / source.location / "imagedefinitions.json").symlink_to(outside)
     with pytest.raises(ActionFailure, match="is a link that leads outside the artifact"):
         ecs_deploy(world.runner, command(world, "Deploy", "ECS", [source], ClusterName="prod", ServiceName="web"), None)
+
+
+def test_s3_deploy_replaces_links_in_the_bucket_never_writing_through_them(world, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    (world.bucket / "index.html").symlink_to(victim)
+    (world.bucket / "hard.txt").hardlink_to(victim)
+    source = artifact(world, {"index.html": "new", "hard.txt": "new too"})
+    s3_deploy(world.runner, command(world, "Deploy", "S3", [source], BucketName="site", Extract="true"), None)
+    assert victim.read_text() == "untouched"
+    assert not (world.bucket / "index.html").is_symlink() and (world.bucket / "index.html").read_text() == "new"
+    assert (world.bucket / "hard.txt").read_text() == "new too"
+    assert sorted(p.name for p in world.bucket.iterdir()) == ["hard.txt", "index.html"]  # no partial left
