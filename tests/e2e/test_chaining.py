@@ -63,11 +63,12 @@ def downstream() -> dict:
 
 
 def orphan() -> dict:
-    """Invokes a pipeline nobody declared."""
-    return {"name": "orphan", "pipelineType": "V2", "stages": [source_stage("app"), {"name": "Chain", "actions": [{
-        "name": "StartMissing",
-        "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "CodePipeline", "version": "1"},
-        "configuration": {"PipelineName": "no-such-pipeline"}}]}]}
+    """Invokes a pipeline nobody declared, and one with a variable name StartPipelineExecution refuses."""
+    invoke = {"category": "Invoke", "owner": "AWS", "provider": "CodePipeline", "version": "1"}
+    return {"name": "orphan", "pipelineType": "V2", "stages": [source_stage("app"), {"name": "Chain", "actions": [
+        {"name": "StartMissing", "actionTypeId": invoke, "configuration": {"PipelineName": "no-such-pipeline"}},
+        {"name": "StartBadly", "actionTypeId": invoke, "configuration": {
+            "PipelineName": "downstream", "Variables": '[{"name":"RELEASE COMMIT","value":"x"}]'}}]}]}
 
 
 @pytest.fixture
@@ -117,15 +118,20 @@ def test_invoke_starts_the_downstream_pipeline_with_variables_and_a_pinned_revis
             client.list_pipeline_executions(pipelineName="downstream")["pipelineExecutionSummaries"]] == [invoked]
 
 
-def test_invoking_a_missing_pipeline_fails_with_awss_words(chained):
+def test_invoking_a_missing_pipeline_or_with_a_bad_variable_fails_with_awss_words(chained):
     daemon = chained[0]
     client = daemon.client()
     client.start_pipeline_execution(name="orphan")
     state = settle(client, "orphan")
-    chain = state["stageStates"][1]["actionStates"][0]["latestExecution"]
-    assert chain["status"] == "Failed"
-    assert chain["errorDetails"]["message"] == ("PipelineNotFoundException: Account '123456789012' does not have a "
-                                                "pipeline with name 'no-such-pipeline'")
+    chain = {a["actionName"]: a["latestExecution"] for a in state["stageStates"][1]["actionStates"]}
+    assert chain["StartMissing"]["status"] == "Failed"
+    assert chain["StartMissing"]["errorDetails"]["message"] == (
+        "PipelineNotFoundException: Account '123456789012' does not have a pipeline with name 'no-such-pipeline'")
+    assert chain["StartBadly"]["status"] == "Failed"
+    assert chain["StartBadly"]["errorDetails"]["message"] == (
+        "ValidationException: 1 validation error detected: Value at 'variables[0].name' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [A-Za-z0-9@\\-_]+")
+    assert client.list_pipeline_executions(pipelineName="downstream")["pipelineExecutionSummaries"] == []
 
 
 def test_s3_deploy_extracts_under_the_key_and_writes_a_zip(chained):
