@@ -2,7 +2,8 @@
 clients send them: CodePipeline (JSON 1.1, `POST /` with `X-Amz-Target`), CloudFormation (the
 query protocol, `POST /` with a form body), CloudWatch's alarms (a form whose Action is
 CloudWatch's, or JSON 1.0 with `X-Amz-Target: GraniteServiceVersion20100801.*`) and Lambda
-(REST-JSON under `/2015-03-31/`); `GET /health`, the /pipemu endpoints and the dashboard."""
+(REST-JSON under `/2015-03-31/`); CodePipeline also in Smithy RPC v2 CBOR (`POST
+/service/CodePipeline_20150709/operation/<Operation>`, api/cbor.py); `GET /health`, the /pipemu endpoints and the dashboard."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from emulator.service import CodePipeline
 from emulator.service.cloudformation import OPERATIONS as CLOUDFORMATION_OPERATIONS, CloudFormation
 from emulator.service.cloudwatch import OPERATIONS as CLOUDWATCH_OPERATIONS, CloudWatch
 
-from . import awsjson, extensions, lambda_api, query
+from . import awsjson, cbor, extensions, lambda_api, query
 from .ui import routes as dashboard_routes
 from .auth import Access
 from .wire import CLOUDWATCH_TARGET, guarded_body, handle, unsigned_refusal
@@ -56,6 +57,9 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
             return await awsjson.handle(raw, target, "cloudwatch", cloudwatch, CLOUDWATCH_OPERATIONS)
         return await handle(request, service, access)
 
+    async def api_cbor(request: Request) -> Response:
+        return await cbor.handle(request, service, access)
+
     async def health(request: Request) -> Response:
         if unsigned_refusal(request, access) is not None:
             return JSONResponse({"status": "ok"})  # liveness for anyone; what it knows, only to signers
@@ -73,6 +77,7 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
 
     return Starlette(routes=[
         Route("/", api, methods=["POST"]),
+        Route("/service/{service}/operation/{operation}", api_cbor, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/pipemu/logs/{action_execution_id}", action_logs, methods=["GET"]),
         Route("/pipemu/events", change_events, methods=["GET"]),

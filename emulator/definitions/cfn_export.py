@@ -180,6 +180,10 @@ def _project(template: _Template, name: str, project: Project) -> str:
     resource: dict[str, Any] = {"Type": "AWS::CodeBuild::Project", "Properties": {
         "Name": name, "ServiceRole": template.role("BuildRoleArn", "pipemu-codebuild", "the CodeBuild projects"),
         "Source": source, "Artifacts": {"Type": "CODEPIPELINE"}, "Environment": environment}}
+    if project.cache is not None and project.cache.type != "NO_CACHE":
+        cache = project.cache
+        resource["Properties"]["Cache"] = {"Type": cache.type, **({"Modes": list(cache.modes)} if cache.modes else {}),
+                                           **({"Location": cache.location} if cache.location else {})}
     local = {"image": project.image} if local_image(AWS_BUILD_IMAGE, {}) != project.image else {}
     local.update({"network": project.network} if project.network else {})
     if local:

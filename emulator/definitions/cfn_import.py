@@ -330,8 +330,8 @@ class _Translation:
     def project(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
         self.keys(props, path, ("Name", "Source", "Artifacts", "Environment"),
                   ("Description", "ServiceRole", "Tags", "EncryptionKey", "LogsConfig", "QueuedTimeoutInMinutes",
-                   "BadgeEnabled", "ConcurrentBuildLimit", "Visibility", "SourceVersion", "ResourceAccessRole"),
-                  ("TimeoutInMinutes", "Cache", "VpcConfig", "SecondarySources", "SecondaryArtifacts",
+                   "BadgeEnabled", "ConcurrentBuildLimit", "Visibility", "SourceVersion", "ResourceAccessRole", "Cache"),
+                  ("TimeoutInMinutes", "VpcConfig", "SecondarySources", "SecondaryArtifacts",
                    "SecondarySourceVersions", "BuildBatchConfig", "FileSystemLocations", "Triggers", "AutoRetryLimit"))
         source = self.need(props, "Source", path)
         kind = str(source.get("Type", "")).upper()
@@ -372,6 +372,15 @@ class _Translation:
             project["environmentVariables"] = variables
         if "PrivilegedMode" in env:
             project["privilegedMode"] = self.flag(env["PrivilegedMode"], at + ("PrivilegedMode",))
+        if props.get("Cache") is not None:  # checked, and its unused modes warned about, as a project's cache
+            cache = props["Cache"]
+            self.keys(cache, path + ("Cache",), ("Type",), ("Modes", "Location", "CacheNamespace"))
+            project["cache"] = {"type": self.s.text(self.need(cache, "Type", path + ("Cache",)), path + ("Cache", "Type")),
+                                **({"modes": [self.s.text(m, path + ("Cache", "Modes")) for m in cache["Modes"]]}
+                                   if cache.get("Modes") else {}),
+                                **{field: self.s.text(cache[key], path + ("Cache", key))
+                                   for key, field in (("Location", "location"), ("CacheNamespace", "cacheNamespace"))
+                                   if cache.get(key) is not None}}
         if pipemu.get("network"):
             project["network"] = pipemu["network"]
         self.sections["projects"][self.s.physical_name(logical)] = project

@@ -8,6 +8,7 @@ pipeline, so a bad edit never replaces the last good version (the caller keeps i
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import io
@@ -41,6 +42,7 @@ from .models import (
     Project,
     Repository,
     check_pipeline,
+    cache_warnings,
     inline_secret_values,
     referenced_resources,
 )
@@ -161,6 +163,12 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
+def _meant(loc: Loc) -> Loc | None:
+    """Where an unknown field at `loc` was likely meant to be (`stage` -> `stages`), if anywhere."""
+    close = difflib.get_close_matches(str(loc[-1]), _fields_at(loc[:-1]), n=1) if loc else []
+    return loc[:-1] + (close[0],) if close else None
+
+
 def _message(error: Any, loc: Loc) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -224,6 +232,7 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
 
     errors = [error(loc, "duplicate key (YAML would keep only the last one)") for loc, _ in document.duplicate_keys]
     definition: DefinitionFile | None = None
+    checked: DefinitionFile | None = None  # the definition, or what is left of it without unknown fields
     if document.data is None:
         errors.append(error((), "the file is empty; expected pipeline: and/or resource sections"))
     elif not isinstance(document.data, dict):
@@ -232,21 +241,54 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
         try:
             definition = DefinitionFile.model_validate(document.data, context={"base_dir": path.parent.resolve()})
         except ValidationError as exc:
-            for item in exc.errors(include_url=False):
+            items = exc.errors(include_url=False)
+            for item in items:
                 loc = tuple(e for e in item["loc"] if e != "[key]")
                 errors.append(error(loc, _message(item, loc)))
+            # Every error in one pass: when only unknown fields broke the file, the rest is still
+            # checked (a misspelled `namespcae` must not hide a misspelled provider).
+            checked = _without_unknown_fields(document.data, items, path)
+            if checked is not None and checked.pipeline is not None:
+                # A misspelled field stands for the one it is close to: what that one's absence
+                # makes wrong is not said twice (`stage:` is not also "needs 2..50 stages").
+                meant = [_meant(tuple(e for e in item["loc"] if e != "[key]")) for item in items]
+                errors.extend(error(("pipeline",) + loc, message) for loc, message in check_pipeline(checked.pipeline)
+                              if not any(m and (("pipeline",) + loc)[:len(m)] == m for m in meant))
         else:
+            checked = definition
             if definition.pipeline is not None:
                 errors.extend(error(("pipeline",) + loc, message) for loc, message in check_pipeline(definition.pipeline))
     errors.sort(key=lambda e: (e.line, e.column))
     warnings = []
-    if definition is not None and definition.pipeline is not None and not errors:
+    if checked is not None and checked.pipeline is not None:  # beside the errors too: all in one pass
         warnings = [dataclasses.replace(error(("pipeline",) + loc, message), severity="warning")
-                    for loc, message in not_carried_out(definition.pipeline)]
+                    for loc, message in not_carried_out(checked.pipeline)]
     if definition is not None and not errors:
         warnings += [dataclasses.replace(error(loc, message), severity="warning")
-                     for loc, message in inline_secret_values(definition)]
+                     for loc, message in [*inline_secret_values(definition), *cache_warnings(definition)]]
     return LoadedFile(path, None if errors else definition, errors, warnings), document
+
+
+def _without_unknown_fields(data: Any, items: list, path: Path) -> DefinitionFile | None:
+    """`data` as a definition with its unknown fields left out, when they were all that failed
+    validation, so that the rest is still checked in the same pass (a misspelled `namespcae` must
+    not hide a misspelled provider); None where other schema errors leave no model to check."""
+    if any(item["type"] != "extra_forbidden" for item in items):
+        return None
+    trimmed = copy.deepcopy(data)
+    for item in items:
+        *parents, key = item["loc"]
+        holder = trimmed
+        try:
+            for part in parents:
+                holder = holder[part]
+            del holder[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    try:
+        return DefinitionFile.model_validate(trimmed, context={"base_dir": path.parent.resolve()})
+    except ValidationError:
+        return None
 
 
 # --- a CloudFormation template placed in the folder ---
@@ -492,8 +534,8 @@ def load_folder(folder: str | Path) -> LoadedFolder:
     for path, loaded in result.files.items():
         result.errors.extend(loaded.errors)
         result.errors.extend(sorted(folder_errors[path], key=lambda e: (e.line, e.column)))
-        if not loaded.errors and not folder_errors[path]:
-            result.warnings.extend(sorted([*loaded.warnings, *folder_warnings[path]], key=lambda e: (e.line, e.column)))
+        # A broken file's warnings too: validate says everything it found in one pass.
+        result.warnings.extend(sorted([*loaded.warnings, *folder_warnings[path]], key=lambda e: (e.line, e.column)))
         definition = loaded.definition
         if definition is not None and definition.pipeline is not None and not folder_errors[path]:
             result.pipelines[definition.pipeline.name] = (path, definition.pipeline)
