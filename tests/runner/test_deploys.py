@@ -165,3 +165,19 @@ def test_s3_deploy_replaces_links_in_the_bucket_never_writing_through_them(world
     assert not (world.bucket / "index.html").is_symlink() and (world.bucket / "index.html").read_text() == "new"
     assert (world.bucket / "hard.txt").read_text() == "new too"
     assert sorted(p.name for p in world.bucket.iterdir()) == ["hard.txt", "index.html"]  # no partial left
+
+
+def test_an_ecs_deploy_that_breaks_midway_leaves_no_target_in_progress(world):
+    def engine_gone(image):
+        raise ConnectionError("Connection aborted: the Docker engine went away")
+
+    world.runner._client = SimpleNamespace(images=SimpleNamespace(get=engine_gone))
+    source = artifact(world, {"imagedefinitions.json": '[{"name": "web", "imageUri": "shop/web:2"}]'})
+    run = command(world, "Deploy", "ECS", [source], ClusterName="prod", ServiceName="web")
+    with pytest.raises(ConnectionError):
+        ecs_deploy(world.runner, run, None)
+    [target] = world.runner.deploy_targets.get(run.action_execution_id)
+    assert (target["targetId"], target["status"]) == ("prod:web", "Failed")
+    assert [(e["name"], e["status"], e["context"]["message"]) for e in target["events"]] == [
+        ("ImageCheck", "Failed", "Connection aborted: the Docker engine went away")]
+    assert target["startTime"] <= target["endTime"]
