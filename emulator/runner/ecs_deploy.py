@@ -100,7 +100,8 @@ def deploy(runner: ActionRunner, command: RunAction, cancel: threading.Event) ->
     record = TargetRecorder(runner.deploy_targets, command.action_execution_id, runner.clock)
     target = record.target(f"{cluster_name}:{service_name}", TARGET_TYPE)
     try:
-        return _roll_out(runner, command, record, target, service, image, wanted, timeout, cluster_name, service_name)
+        return _roll_out(runner, command, cancel, record, target, service, image, wanted, timeout, cluster_name,
+                         service_name)
     except BaseException as exc:  # the engine went away, the deploy was stopped, a bug: never left InProgress
         for item in (*target["events"], target):
             if item["status"] == "InProgress":
@@ -108,7 +109,7 @@ def deploy(runner: ActionRunner, command: RunAction, cancel: threading.Event) ->
         raise
 
 
-def _roll_out(runner, command, record, target, service, image, wanted, timeout, cluster_name, service_name):
+def _roll_out(runner, command, cancel, record, target, service, image, wanted, timeout, cluster_name, service_name):
     """Check the image, then replace the service's container (stacks.deploy); each step an event."""
     log = lambda line: runner.log(command, line)  # noqa: E731
     step = record.event(target, "ImageCheck")

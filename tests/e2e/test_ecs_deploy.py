@@ -80,7 +80,7 @@ def test_ecs_deploy_runs_the_image_the_build_names_and_a_missing_one_fails(tmp_p
             commit(service_repo, image.split(":")[1], {"image-tag.txt": image + "\n"})
             execution = client.start_pipeline_execution(name="web-ecs")["pipelineExecutionId"]
             state = settle(client, "web-ecs", timeout=180)
-            assert state["stageStates"][2]["latestExecution"]["status"] == "Succeeded", state
+            assert state["stageStates"][2]["latestExecution"]["status"] == "Succeeded", [a.get("latestExecution") for s in state["stageStates"] for a in s["actionStates"]]
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as answer:
                 assert answer.read().decode().strip() == image.split(":")[1]
             runs = client.list_action_executions(pipelineName="web-ecs", filter={"pipelineExecutionId": execution})
