@@ -88,6 +88,15 @@ def test_ecs_deploy_runs_the_image_the_build_names_and_a_missing_one_fails(tmp_p
         daemon_id = (tmp_path / "state" / "daemon-id").read_text().strip()
         running = stacks.stack_containers(docker_client, daemon_id, "ecs.prod.web")
         assert [c.attrs["Config"]["Image"] for c in running] == [web_images[1]]  # the old task went
+        # The stage's builds and tests reach it by the service's name on the stage's network.
+        neighbour = docker_client.containers.run(busybox_image, ["sleep", "60"], detach=True,
+                                                 network=stacks.network_name(daemon_id, "Production"),
+                                                 labels={"pipemu.daemon": daemon_id})
+        try:
+            reached = neighbour.exec_run(["wget", "-q", "-O-", "http://web:8080/index.html"])
+            assert (reached.exit_code, reached.output.decode().strip()) == (0, "v2")
+        finally:
+            neighbour.remove(force=True)
 
         latest = deploys[web_images[1]]
         assert latest["output"]["executionResult"]["externalExecutionId"] == "prod:web"
