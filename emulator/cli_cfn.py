@@ -86,7 +86,7 @@ def register(main: click.Group) -> None:
                                          [t for _, t in loaded.custom_action_types]), nl=False)
 
 
-SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets")
+SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets", "clusters")
 
 
 def _clash(out: Path, planned: dict[Path, dict], stack: str) -> str | None:

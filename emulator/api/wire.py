@@ -69,6 +69,7 @@ SUPPORTED = (
     "PutThirdPartyJobSuccessResult",
     "PutThirdPartyJobFailureResult",
     "PutActionRevision",
+    "ListDeployActionExecutionTargets",
 )
 
 # Errors any operation of a JSON 1.1 service may answer besides its modeled ones (the protocol's

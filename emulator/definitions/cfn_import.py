@@ -45,6 +45,7 @@ from pydantic import ValidationError
 from emulator.cfn import template as cfn_template, types as cfn_types
 from emulator.cfn.evaluate import Stack, TemplateError, dotted_path
 from emulator.cfn.template import is_template
+from . import cfn_ecs
 from .coverage import GITHUB_V1
 from .custom_types import CustomActionType
 from .models import PipelineDeclaration, check_pipeline, resource_keys, resource_name
@@ -189,7 +190,7 @@ class _Translation:
         self.s, self.code_dir = stack, code_dir
         self.result = ImportResult([])
         self.sections: dict[str, dict] = {"repositories": {}, "buckets": {}, "projects": {}, "functions": {},
-                                          "alarms": {}, "topics": {}}
+                                          "alarms": {}, "topics": {}, "clusters": {}}
         self.subscriptions: list[tuple[str, dict, tuple]] = []  # AWS::SNS::Subscription: (topic ARN, subscription, path)
         self.pipelines: list[dict] = []
         self.schedules: list[dict] = []
@@ -202,7 +203,11 @@ class _Translation:
                     "AWS::Scheduler::Schedule": self.rule, "AWS::CodeCommit::Repository": self.repository,
                     "AWS::CloudWatch::Alarm": self.alarm, "AWS::SNS::Topic": self.topic,
                     "AWS::SNS::Subscription": self.subscription,
-                    "AWS::CodePipeline::CustomActionType": self.custom_action_type}
+                    "AWS::CodePipeline::CustomActionType": self.custom_action_type,
+                    # ECS services: `clusters:` stand-ins for the ECS deploy action (cfn_ecs.py).
+                    "AWS::ECS::Cluster": lambda *a: cfn_ecs.cluster(self, *a),
+                    "AWS::ECS::Service": lambda *a: cfn_ecs.service(self, *a),
+                    "AWS::ECS::TaskDefinition": lambda *a: None}  # read with its service
         for logical, resource in self.s.resources.items():
             at = ("Resources", logical)
             kind = resource.get("Type") if isinstance(resource, dict) else None

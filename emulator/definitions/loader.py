@@ -30,6 +30,7 @@ from .models import (
     RESOURCE_KINDS,
     Alarm,
     Bucket,
+    Cluster,
     DefinitionFile,
     Parameter,
     Secret,
@@ -88,6 +89,7 @@ class LoadedFolder:
     functions: dict[str, Function] = field(default_factory=dict)
     stacks: dict[str, Stack] = field(default_factory=dict)
     buckets: dict[str, Bucket] = field(default_factory=dict)
+    clusters: dict[str, Cluster] = field(default_factory=dict)
     secrets: dict[str, Secret] = field(default_factory=dict)
     parameters: dict[str, Parameter] = field(default_factory=dict)
     alarms: dict[str, Alarm] = field(default_factory=dict)

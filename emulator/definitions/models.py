@@ -435,6 +435,27 @@ class Stack(AwsModel):
         return self
 
 
+class EcsService(AwsModel):
+    """An ECS service, stood in for by a long-lived container per deploy (as a stack): the ECS
+    deploy action runs the image its imagedefinitions.json names for `container`, reached on its
+    network by the service's name."""
+
+    container: str | None = None  # the imagedefinitions.json entry to run; by default the first
+    command: list[str] | str | None = None  # the task definition's command; by default the image's
+    environment: dict[str, ScalarString] = {}
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None  # the containerPort it listens on
+    hostPort: Annotated[int, Field(ge=1, le=65535)] | None = None  # published on 127.0.0.1
+    healthCheck: StackHealthCheck | None = None
+    # The network (environment) it joins; by default the name of the stage that deploys it.
+    network: str | None = None
+
+
+class Cluster(AwsModel):
+    """An ECS cluster: the services the ECS deploy action may name (ServiceName)."""
+
+    services: dict[str, EcsService] = {}
+
+
 class _StoredValue(AwsModel):
     """Where a stand-in's value is read from, when an action needs it: `env` (a variable of the
     daemon's environment) or `file` (relative to the declaring file), so that the value is never
@@ -550,6 +571,7 @@ class DefinitionFile(AwsModel):
     functions: dict[str, Function] = {}
     stacks: dict[str, Stack] = {}
     buckets: dict[str, Bucket] = {}
+    clusters: dict[str, Cluster] = {}
     secrets: dict[SecretName, Secret] = {}  # type: ignore[valid-type]
     parameters: dict[ParameterName, Parameter] = {}  # type: ignore[valid-type]
     alarms: dict[AlarmName, Alarm] = {}  # type: ignore[valid-type]
@@ -575,6 +597,7 @@ RESOURCE_KINDS = {
     "functions": "function",
     "stacks": "stack",
     "buckets": "bucket",
+    "clusters": "cluster",
     "secrets": "secret",
     "parameters": "parameter",
     "alarms": "alarm",

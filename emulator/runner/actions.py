@@ -29,7 +29,9 @@ from emulator.topics import Topics
 
 from . import stacks
 from .containers import EngineUnavailable, engine_down, list_containers, remove_named, unavailable_message
+from .deploy_targets import DeployTargets
 from .failures import ActionFailure
+from .pipeline_invoke import PipelineStarter
 from .providers import PROVIDERS, container_name, not_emulated
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,11 @@ class ActionRunner:
             # A daemon in a container reaches warm functions on a network both join.
             network=(lambda: self.network("pipemu-functions")) if on_network else None,
         )
+        # The targets of deploy action executions (ListDeployActionExecutionTargets).
+        self.deploy_targets = DeployTargets(self.state_dir / "deploy-targets")
+        # Starts a pipeline of this daemon (the CodePipeline invoke action): the service's
+        # StartPipelineExecution, given by the daemon once both exist (daemon/main.py).
+        self.start_pipeline: PipelineStarter | None = None
         # The alarm stand-ins' states: set through the API, watched by rules.
         self.alarms = Alarms(self.state_dir / "alarms.json",
                              declared=lambda: getattr(self._resources(), "alarms", None) or {})

@@ -15,6 +15,7 @@ from . import views
 from .core import ServiceCore
 from .conditions import ConditionOperations
 from .control import ControlOperations
+from .deploy_targets import DeployTargetOperations
 from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page, page_of
 from .jobs import JobOperations
@@ -24,8 +25,8 @@ from .revisions import RevisionOperations
 from .pipelines import PipelineOperations
 
 
-class CodePipeline(ControlOperations, ConditionOperations, PipelineOperations, JobOperations, WorkerJobOperations,
-                   ActionTypeOperations, RevisionOperations, ServiceCore):
+class CodePipeline(DeployTargetOperations, ControlOperations, ConditionOperations, PipelineOperations, JobOperations,
+                   WorkerJobOperations, ActionTypeOperations, RevisionOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:
