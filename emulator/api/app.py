@@ -71,11 +71,15 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
     async def change_events(request: Request) -> Response:
         return unsigned_refusal(request, access) or await extensions.events(request, service)
 
+    async def event_deliveries(request: Request) -> Response:
+        return unsigned_refusal(request, access) or await extensions.deliveries(request, service)
+
     return Starlette(routes=[
         Route("/", api, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/pipemu/logs/{action_execution_id}", action_logs, methods=["GET"]),
         Route("/pipemu/events", change_events, methods=["GET"]),
+        Route("/pipemu/deliveries", event_deliveries, methods=["GET"]),
         *(lambda_api.routes(lambdas, access) if lambdas is not None else []),
         *dashboard_routes,  # GET /ui: the web dashboard
         *(lambda_api.fallback() if lambdas is not None else []),  # last: it takes any dated path

@@ -76,17 +76,27 @@ class EventRule(_Model):
     @field_validator("eventPattern")
     @classmethod
     def _pattern(cls, value: dict | str) -> dict:
+        """JSON text is read here; the pattern's own rules are checked by `check_event_rules`,
+        which points at the very place in the file."""
         if isinstance(value, str):
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as error:
-                raise PydanticCustomError("event_pattern", "Event pattern is not valid. Reason: not JSON ({reason})",
-                                          {"reason": error.msg}) from None
-        try:
-            check(value)
-        except InvalidEventPattern as error:
-            raise PydanticCustomError("event_pattern", "{message}", {"message": str(error)}) from None
+                raise PydanticCustomError("event_pattern", "Event pattern is not valid. Reason: Filter is not valid "
+                                          "JSON ({reason})", {"reason": error.msg}) from None
         return value
+
+
+def check_event_rules(rules: list[EventRule]) -> list[tuple[tuple, str]]:
+    """(path, message) of each pattern EventBridge would refuse (PutRule's InvalidEventPatternException)."""
+    problems = []
+    for r, rule in enumerate(rules):
+        try:
+            check(rule.eventPattern)
+        except InvalidEventPattern as error:
+            problems.append((("eventRules", r, "eventPattern") + error.loc, f"Event pattern is not valid. Reason: "
+                                                                           f"{error.reason}"))
+    return problems
 
 
 def event_rule_warnings(rules: list[EventRule]) -> list[tuple[tuple, str]]:

@@ -44,6 +44,7 @@ from .models import (
     referenced_resources,
 )
 from .coverage import not_carried_out
+from .event_rules import EventRule, check_event_rules, event_rule_warnings
 from .secret_refs import action_references, file_references, undeclared
 
 SUFFIXES = (".yml", ".yaml", ".json")
@@ -90,6 +91,8 @@ class LoadedFolder:
     alarms: dict[str, Alarm] = field(default_factory=dict)
     # (file, schedule, the pipeline it targets: its own `pipeline`, or that of its file)
     schedules: list[tuple[Path, Schedule, str | None]] = field(default_factory=list)
+    # (file, rule) of every `eventRules` entry, and of a template's AWS::Events::Rule on events
+    event_rules: list[tuple[Path, EventRule]] = field(default_factory=list)
     # pipeline names that files with errors seem to declare: their last good versions stay
     names_in_broken_files: set[str] = field(default_factory=set)
 
@@ -236,6 +239,7 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
         else:
             if definition.pipeline is not None:
                 errors.extend(error(("pipeline",) + loc, message) for loc, message in check_pipeline(definition.pipeline))
+            errors.extend(error(loc, message) for loc, message in check_event_rules(definition.eventRules))
     errors.sort(key=lambda e: (e.line, e.column))
     warnings = []
     if definition is not None and definition.pipeline is not None and not errors:
@@ -243,7 +247,7 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
                     for loc, message in not_carried_out(definition.pipeline)]
     if definition is not None and not errors:
         warnings += [dataclasses.replace(error(loc, message), severity="warning")
-                     for loc, message in inline_secret_values(definition)]
+                     for loc, message in inline_secret_values(definition) + event_rule_warnings(definition.eventRules)]
     return LoadedFile(path, None if errors else definition, errors, warnings), document
 
 
@@ -304,11 +308,15 @@ def _load_template(path: Path, folder: Path, exports: dict[str, str] | None = No
                       for e in exc.errors(include_url=False)]
             loaded[key] = LoadedFile(key, None, errors)
             continue
-        problems = check_pipeline(definition.pipeline) if definition.pipeline else []
-        errors = [DefinitionError(str(path), 1, 1, format_path(("pipeline",) + loc), message) for loc, message in problems]
+        problems = [(("pipeline",) + loc, message) for loc, message in check_pipeline(definition.pipeline)] \
+            if definition.pipeline else []
+        problems += check_event_rules(definition.eventRules)
+        errors = [DefinitionError(str(path), 1, 1, format_path(loc), message) for loc, message in problems]
         unsupported = not_carried_out(definition.pipeline) if definition.pipeline and not errors else []
         warnings = (said if index == 0 else []) + [
             DefinitionError(str(path), 1, 1, format_path(("pipeline",) + loc), message, "warning") for loc, message in unsupported]
+        warnings += [DefinitionError(str(path), 1, 1, format_path(loc), message, "warning")
+                     for loc, message in event_rule_warnings(definition.eventRules)]
         loaded[key] = LoadedFile(key, None if errors else definition, errors, warnings)
     return loaded
 
@@ -506,7 +514,21 @@ def load_folder(folder: str | Path) -> LoadedFolder:
         own = definition.pipeline.name if definition.pipeline else None
         for schedule in definition.schedules:
             result.schedules.append((path, schedule, schedule.pipeline or own))
+    names: dict[str, Path] = {}
+    for path, definition in parsed.items():
+        for r, rule in enumerate(definition.eventRules):
+            if rule.name in names:  # one bus, one namespace (PutRule would replace the first)
+                result.errors.append(_at(documents[path], path, ("eventRules", r, "name"),
+                                         f"event rule {rule.name} is also declared in {names[rule.name]}"))
+                continue
+            names[rule.name] = path
+            result.event_rules.append((path, rule))
     return result
+
+
+def _at(document, path: Path, loc: Loc, message: str) -> DefinitionError:
+    position = document.positions().locate(loc) if document else yamlpos.Position(1, 1)
+    return DefinitionError(str(path), position.line, position.column, format_path(loc), message)
 
 
 def _guessed_name(path: Path, loaded: LoadedFile, parsed: _ParsedFile | None) -> str | None:

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .action_types import ACTION_TYPES, ActionTypeSpec
+from .event_rules import EventRule
 
 DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/pipemu-local"
 # AWS always answers get-pipeline with an artifact store; ours is a local folder, named like one.
@@ -518,6 +519,7 @@ class DefinitionFile(AwsModel):
     parameters: dict[ParameterName, Parameter] = {}  # type: ignore[valid-type]
     alarms: dict[AlarmName, Alarm] = {}  # type: ignore[valid-type]
     schedules: list[Schedule] = []
+    eventRules: list[EventRule] = []  # EventBridge rules on events (event_rules.py)
     # get-pipeline prints it beside the pipeline; it describes AWS's copy, not the declaration.
     metadata: Any = Field(default=None, exclude=True)
 

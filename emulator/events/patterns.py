@@ -29,12 +29,16 @@ _NUMERIC_LIMIT = 5e9  # AWS: numeric matching works for values from -5.0e9 to +5
 
 
 class InvalidEventPattern(ValueError):
-    """AWS's InvalidEventPatternException; `path` is where in the pattern (e.g. `detail.state[0]`)."""
+    """AWS's InvalidEventPatternException; `loc` is where in the pattern, e.g. ("detail", "state", 0)."""
 
-    def __init__(self, reason: str, path: str = "") -> None:
+    def __init__(self, reason: str, loc: tuple = ()) -> None:
         self.reason = reason
-        self.path = path
-        super().__init__(f"Event pattern is not valid. Reason: {reason}" + (f" (at {path})" if path else ""))
+        self.loc = loc
+        super().__init__(f"Event pattern is not valid. Reason: {reason}" + (f" (at {self.path})" if loc else ""))
+
+    @property
+    def path(self) -> str:
+        return "".join(f"[{e}]" if isinstance(e, int) else (f".{e}" if i else str(e)) for i, e in enumerate(self.loc))
 
 
 def parse(pattern: str | dict) -> dict:
@@ -49,44 +53,44 @@ def parse(pattern: str | dict) -> dict:
     return pattern
 
 
-def check(pattern: Any, path: str = "") -> None:
+def check(pattern: Any, path: tuple = ()) -> None:
     if not isinstance(pattern, dict):
         raise InvalidEventPattern("Filter is not an object", path)
     if not pattern:
         raise InvalidEventPattern("Empty objects are not allowed", path)
     for key, value in pattern.items():
-        at = f"{path}.{key}" if path else str(key)
+        at = path + (key,)
         if key == "$or":
             if not isinstance(value, list) or len(value) < 2:
                 raise InvalidEventPattern("$or must be an array of at least 2 objects", at)
             for i, part in enumerate(value):
-                check(part, f"{at}[{i}]")
+                check(part, at + (i,))
         elif isinstance(value, dict):
             check(value, at)
         elif isinstance(value, list):
             if not value:
                 raise InvalidEventPattern("Empty arrays are not allowed", at)
             for i, item in enumerate(value):
-                _check_value(item, f"{at}[{i}]")
+                _check_value(item, at + (i,))
         else:
             raise InvalidEventPattern(f'"{key}" must be an object or an array', at)
 
 
-def _string_or_ignore_case(kind: str, value: Any, at: str) -> None:
+def _string_or_ignore_case(kind: str, value: Any, at: tuple) -> None:
     if isinstance(value, dict) and set(value) == {"equals-ignore-case"} and isinstance(value["equals-ignore-case"], str):
         return
     if not isinstance(value, str):
         raise InvalidEventPattern(f"{kind} match pattern must be a string literal or an equals-ignore-case object", at)
 
 
-def _check_wildcard(value: Any, at: str) -> None:
+def _check_wildcard(value: Any, at: tuple) -> None:
     if not isinstance(value, str):
         raise InvalidEventPattern("wildcard match pattern must be a string", at)
     if "**" in value:
         raise InvalidEventPattern("Consecutive wildcard characters at pos " + str(value.index("**") + 1), at)
 
 
-def _check_value(item: Any, at: str) -> None:
+def _check_value(item: Any, at: tuple) -> None:
     if item is None or isinstance(item, (str, bool, int, float)):
         return
     if not isinstance(item, dict):
@@ -135,7 +139,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_numeric(value: Any, at: str) -> None:
+def _check_numeric(value: Any, at: tuple) -> None:
     if not isinstance(value, list) or len(value) not in (2, 4):
         raise InvalidEventPattern("Value of numeric must be an array of 2 or 4 items: [op, n] or [op, n, op, n]", at)
     for op, number in zip(value[::2], value[1::2]):
@@ -199,10 +203,10 @@ def _all_absent_ok(pattern: dict) -> bool:
 def _leaf(wanted: list, value: Any) -> bool:
     if value is _MISSING:
         return any(isinstance(w, dict) and w.get("exists") is False for w in wanted)
-    values = value if isinstance(value, list) else [value]
     if isinstance(value, dict):  # exists matches leaves only; an object is not one
         return False
-    return any(_one(w, v) for w in wanted for v in values) or (not values and False)
+    values = value if isinstance(value, list) else [value]
+    return any(_one(w, v) for w in wanted for v in values)
 
 
 def _equal(wanted: Any, value: Any) -> bool:

@@ -43,7 +43,7 @@ from emulator.engine import (
 from emulator.engine.conditions import rollback_target
 from emulator.engine.plan import DEFAULT_JOB_TIMEOUT_MINUTES
 from emulator.definitions.action_types import git_source, masked
-from emulator.events import emit
+from emulator.events import emit, rules_from_folder
 from emulator.runner.source import SourceError, resolve_commit
 from emulator.store import StateNotWritable, Store
 
@@ -313,6 +313,8 @@ class ServiceCore:
             self.resources = folder
             self.definition_errors = list(folder.errors)
             self.definition_warnings = list(getattr(folder, "warnings", []))
+            if hasattr(self.events, "set_rules"):  # the folder's event rules, in force from now on
+                self.events.set_rules(rules_from_folder(folder))
             # A pipeline whose file is gone goes too, once none of its executions runs; a file
             # with errors keeps its pipeline's last good version.
             kept = set(folder.pipelines) | set(folder.names_in_broken_files)
