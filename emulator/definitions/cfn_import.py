@@ -460,6 +460,14 @@ class _Translation:
             except json.JSONDecodeError as error:
                 raise self.s.error(path + ("EventPattern",), f"Event pattern is not valid. Reason: Filter is not "
                                                              f"valid JSON ({error.msg})") from None
+        sources = pattern.get("source") if isinstance(pattern, dict) else None
+        if isinstance(sources, list) and all(isinstance(x, str) for x in sources) and "aws.codepipeline" not in sources:
+            # Only CodePipeline's own events are emitted here (a CodeCommit change rule's work is
+            # done by pipemu's commit watchers): said, and left out.
+            self.result.ignored.append(f"{logical} (AWS::Events::Rule)")
+            self.warn(path + ("EventPattern", "source"), f"{', '.join(sources)}: pipemu emits only aws.codepipeline "
+                                                         "events; its own watchers start pipelines on commits")
+            return
         rule: dict[str, Any] = {"name": self.s.text(props["Name"], path + ("Name",)) if props.get("Name")
                                 else self.s.physical_name(logical), "eventPattern": pattern}
         if self.s.text(props.get("State", "ENABLED"), path + ("State",)) == "DISABLED":

@@ -33,7 +33,7 @@ class _Model(BaseModel):
 class EventTarget(_Model):
     """One target (PutTargets' Target): give `arn` as AWS does, or name the local thing."""
 
-    id: Annotated[str, Field(pattern=r"[\.\-_A-Za-z0-9]+", min_length=1, max_length=64)] | None = None
+    id: Annotated[str, Field(pattern=r"^[\.\-_A-Za-z0-9]+$", min_length=1, max_length=64)] | None = None
     arn: str | None = None
     function: str | None = None  # a Lambda function of the pipelines folder (or a stack's)
     pipeline: str | None = None  # started with StartPipelineExecution
@@ -67,7 +67,7 @@ class EventTarget(_Model):
 
 
 class EventRule(_Model):
-    name: Annotated[str, Field(pattern=r"[\.\-_A-Za-z0-9]+", min_length=1, max_length=64)]
+    name: Annotated[str, Field(pattern=r"^[\.\-_A-Za-z0-9]+$", min_length=1, max_length=64)]
     eventPattern: dict[str, Any] | str  # a mapping, or its JSON text (as PutRule's EventPattern)
     targets: Annotated[list[EventTarget], Field(max_length=5)] = []  # AWS: 5 targets per rule
     state: Literal["ENABLED", "DISABLED"] = "ENABLED"
