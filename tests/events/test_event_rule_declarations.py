@@ -164,3 +164,35 @@ def test_a_template_s_bad_pattern_is_an_error_with_its_path(tmp_path):
     errors = [str(e) for e in load_folder(tmp_path).errors]
     assert errors == [f"{tmp_path / 'bad.yaml'}:1:1: eventRules[0].eventPattern.detail.state[0]: Event pattern is not "
                       "valid. Reason: Unsupported anything-but pattern: x"]
+
+
+def test_export_writes_the_rules_naming_the_pipeline_and_import_reads_them_back(tmp_path):
+    from emulator.definitions.cfn_export import export_cloudformation, exported_rules
+    from tests.engine.harness import article_declaration
+
+    declaration = {**article_declaration("web"), "roleArn": "arn:aws:iam::123456789012:role/p",
+                   "artifactStore": {"type": "S3", "location": "bucket"}}
+    for stage in declaration["stages"]:
+        for action in stage["actions"]:
+            action["configuration"] = {"RepositoryName": "web", "BranchName": "main"} \
+                if action["actionTypeId"]["category"] == "Source" else ({"ProjectName": "build"}
+                                                                         if action["actionTypeId"]["provider"] == "CodeBuild" else {})
+    rules = [{"name": "web-succeeded", "description": "tell the team",
+              "eventPattern": {"source": ["aws.codepipeline"], "detail": {"pipeline": ["web"], "state": ["SUCCEEDED"]}},
+              "targets": [{"function": "notify", "inputPath": "$.detail"}, {"url": "https://hooks.example.com/x"},
+                          {"pipeline": "smoke"}]},
+             {"name": "other", "eventPattern": {"detail": {"pipeline": ["api"]}}}]
+    functions = {"notify": {"runtime": "python3.12", "handler": "index.handler", "code": str(tmp_path)}}
+    (tmp_path / "index.py").write_text("def handler(event, context):\n    return event\n")
+    assert [r["name"] for r in exported_rules(rules, "web")] == ["web-succeeded"]
+    text = export_cloudformation(declaration, {}, functions, [], {}, exported_rules(rules, "web"))
+    assert "pipeline:\n          - !Ref 'Pipeline'" in text
+    assert "Arn: !GetAtt 'NotifyFunction.Arn'" in text and "AWS::Events::ApiDestination" in text
+    imported = import_template(text, stack_name="web")
+    (rule,) = imported.definitions[0]["eventRules"]
+    assert rule["name"] == "web-succeeded" and rule["description"] == "tell the team"
+    assert rule["eventPattern"] == {"source": ["aws.codepipeline"], "detail": {"pipeline": ["web"], "state": ["SUCCEEDED"]}}
+    assert rule["targets"] == [
+        {"arn": "arn:aws:lambda:us-east-1:123456789012:function:notify", "id": "target1", "inputPath": "$.detail"},
+        {"url": "https://hooks.example.com/x", "id": "target2"},
+        {"arn": "arn:aws:codepipeline:us-east-1:123456789012:smoke", "id": "target3"}]
