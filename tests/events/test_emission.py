@@ -189,3 +189,20 @@ def test_without_a_bus_nothing_is_derived(service):
     service.events = None
     declare(service, article_declaration())
     service.start_pipeline_execution({"name": "svc-pipeline"})  # no error, nothing to look at
+
+
+def test_a_pipeline_update_cancels_what_runs_of_the_older_version(service):
+    declaration = {"name": "svc-pipeline", "stages": [
+        {"name": "Source", "actions": [action("source", "Source", "CodeCommit", outputs=["src"])]},
+        {"name": "Build", "actions": [action("build", inputs=["src"])]}]}
+    declare(service, declaration)
+    execution = service.start_pipeline_execution({"name": "svc-pipeline"})["pipelineExecutionId"]
+    finish(service, "Source", "source")
+    service.events.events.clear()
+    changed = {**declaration, "stages": [*declaration["stages"][:1], {"name": "Build", "actions": [
+        action("build", inputs=["src"]), action("lint", "Test", inputs=["src"])]}]}
+    service.apply(PipelineDeclared("svc-pipeline", 2, plan_from_declaration(changed)))
+    finish(service, "Build", "build")  # the running action ends: then the execution is cancelled
+    states = [brief(e) for e in service.events.events]
+    assert states[-2:] == ["stage Build CANCELED", "pipeline svc-pipeline CANCELED"], states
+    assert service.events.events[-1]["detail"]["execution-id"] == execution
