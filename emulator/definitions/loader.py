@@ -523,6 +523,15 @@ def load_folder(folder: str | Path) -> LoadedFolder:
                 continue
             names[rule.name] = path
             result.event_rules.append((path, rule))
+            for t, target in enumerate(rule.targets):  # as an action naming a missing function
+                kind, name = target.kind_and_name
+                missing = (kind == "function" and name not in declared["functions"]) or (
+                    kind == "pipeline" and name not in pipeline_files)
+                if missing:
+                    field_name = "arn" if target.arn is not None else kind
+                    result.warnings.append(dataclasses.replace(_at(documents[path], path, (
+                        "eventRules", r, "targets", t, field_name), f"{kind} {name} is not declared in any file of "
+                        f"{folder}: unless a stack or the API makes it, delivering to it fails"), severity="warning"))
     return result
 
 

@@ -14,6 +14,7 @@ condition has no AWS state: nothing is emitted for it.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -44,20 +45,54 @@ class _ExecutionSnapshot:
 @dataclass
 class Snapshot:
     executions: dict[tuple[str, str], _ExecutionSnapshot]  # (pipeline, execution id) -> statuses
-    known: set[tuple[str, str]]  # every execution that existed
+    counts: dict[str, int]  # pipeline -> how many executions it had (new ones come after, in order)
+
+
+class Tracker:
+    """Which executions may change: those in progress after the last event (kept here, so that an
+    event costs the executions in progress, not the whole history: 100k ended executions stay
+    unread), the one an event names (a retry resumes it), and the ones it starts."""
+
+    def __init__(self) -> None:
+        self._active: set[tuple[str, str]] | None = None  # None: not known yet (after a replay)
+
+    def snapshot(self, engine, named: tuple[str, str] | None = None) -> Snapshot:
+        if self._active is None:  # once: the replayed state's executions in progress
+            self._active = {(p.name, e.execution_id) for p in engine.pipelines.values()
+                            for e in p.executions.values() if e.status in _ACTIVE}
+        taken = Snapshot({}, {name: len(p.executions) for name, p in engine.pipelines.items()})
+        for key in self._active | ({named} if named else set()):
+            pipeline = engine.pipelines.get(key[0])
+            execution = pipeline.executions.get(key[1]) if pipeline is not None else None
+            if execution is not None:
+                taken.executions[key] = _of(execution)
+        return taken
+
+    def derive(self, engine, before: Snapshot, now: float, region: str,
+               new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> list[dict]:
+        """The AWS events for what changed since `before` (see `derive_events`); the executions
+        in progress are noted for the next event."""
+        candidates = []
+        for name, pipeline in engine.pipelines.items():
+            known = before.counts.get(name, 0)
+            added = len(pipeline.executions) - known
+            for key in before.executions:
+                if key[0] == name and key[1] in pipeline.executions:
+                    candidates.append((pipeline, pipeline.executions[key[1]]))
+            if added > 0:  # started by this event: the newest ones, in start order
+                newest = list(itertools.islice(reversed(pipeline.executions.values()), added))
+                candidates.extend((pipeline, execution) for execution in reversed(newest))
+        self._active = {(p.name, e.execution_id) for p, e in candidates if e.status in _ACTIVE}
+        found: list[dict] = []
+        for pipeline, execution in candidates:
+            old = before.executions.get((pipeline.name, execution.execution_id))
+            found.extend(_changes(pipeline, execution, old, now, region, new_id))
+        return found
 
 
 def snapshot(engine, named: tuple[str, str] | None = None) -> Snapshot:
-    """The statuses of every execution in progress (and of `named`: a stopped or failed one that
-    a retry may resume). Cheap: only active executions are walked in depth."""
-    taken = Snapshot({}, set())
-    for pipeline in engine.pipelines.values():
-        for execution in pipeline.executions.values():
-            key = (pipeline.name, execution.execution_id)
-            taken.known.add(key)
-            if execution.status in _ACTIVE or key == named:
-                taken.executions[key] = _of(execution)
-    return taken
+    """A snapshot that reads every execution (for one-off use; the service keeps a Tracker)."""
+    return Tracker().snapshot(engine, named)
 
 
 def _of(execution) -> _ExecutionSnapshot:
@@ -91,15 +126,7 @@ def derive(engine, before: Snapshot, now: float, region: str,
     """The AWS events for what changed since `before`, in the order AWS emits them: the pipeline
     starting (or resuming, or stopping), then stage by stage the stage starting, its actions
     ending and starting, the stage ending; the pipeline's end last."""
-    found: list[dict] = []
-    for pipeline in engine.pipelines.values():
-        for execution in pipeline.executions.values():
-            key = (pipeline.name, execution.execution_id)
-            old = before.executions.get(key)
-            if old is None and key in before.known:
-                continue  # ended before this event, and not touched by it
-            found.extend(_changes(pipeline, execution, old, now, region, new_id))
-    return found
+    return Tracker().derive(engine, before, now, region, new_id)
 
 
 def _changes(pipeline, execution, old: _ExecutionSnapshot | None, now: float, region: str, new_id) -> list[dict]:

@@ -112,6 +112,7 @@ class ServiceCore:
         # Where CodePipeline's state-change events go (events.EventBus, or anything with
         # `publish(list[dict])`); None: none are derived.
         self.events = None
+        self._tracker = emit.Tracker()  # the executions an event may change
 
     # -- events -----------------------------------------------------------------------------
 
@@ -133,7 +134,7 @@ class ServiceCore:
                 self.unsaved.flush()
             now = self._clock()
             bus = self.events
-            before = emit.snapshot(self.engine, _named(event)) if bus is not None else None
+            before = self._tracker.snapshot(self.engine, _named(event)) if bus is not None else None
             try:
                 commands = self.engine.handle(event, now, new_id)
             except EngineError as error:
@@ -154,7 +155,7 @@ class ServiceCore:
         """The AWS events of what the event changed, to the bus (which only queues them): under
         the lock, so that they leave in the order of the changes."""
         try:
-            bus.publish(emit.derive(self.engine, before, now, self.region))
+            bus.publish(self._tracker.derive(self.engine, before, now, self.region))
         except Exception:  # events out never fail the change that was committed
             log.exception("deriving the state-change events failed")
 

@@ -196,3 +196,21 @@ def test_export_writes_the_rules_naming_the_pipeline_and_import_reads_them_back(
         {"arn": "arn:aws:lambda:us-east-1:123456789012:function:notify", "id": "target1", "inputPath": "$.detail"},
         {"url": "https://hooks.example.com/x", "id": "target2"},
         {"arn": "arn:aws:codepipeline:us-east-1:123456789012:smoke", "id": "target3"}]
+
+
+def test_a_target_naming_a_function_or_pipeline_nobody_declared_is_a_warning(tmp_path):
+    (tmp_path / "a.yml").write_text(textwrap.dedent("""\
+        eventRules:
+          - name: r
+            eventPattern: {source: [aws.codepipeline]}
+            targets:
+              - function: ghost
+              - arn: arn:aws:codepipeline:us-east-1:123456789012:nope
+        """))
+    folder = load_folder(tmp_path)
+    assert folder.errors == []
+    assert [str(w) for w in folder.warnings] == [
+        f"{tmp_path / 'a.yml'}:5:9: warning: eventRules[0].targets[0].function: function ghost is not declared in any "
+        f"file of {tmp_path}: unless a stack or the API makes it, delivering to it fails",
+        f"{tmp_path / 'a.yml'}:6:9: warning: eventRules[0].targets[1].arn: pipeline nope is not declared in any "
+        f"file of {tmp_path}: unless a stack or the API makes it, delivering to it fails"]
