@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -286,3 +287,28 @@ def test_a_template_s_rule_with_an_event_pattern_invokes_its_function(daemon):
     assert seen["cfn-state"] == "SUCCEEDED" and seen["cfn-execution"] == execution
     rules = {d["rule"] for d in deliveries(daemon)["deliveries"]}
     assert "reports-PipelineSucceededRule" in rules
+
+
+def test_the_cli_follows_events_and_deliveries(daemon):
+    follow = subprocess.Popen([sys.executable, "-m", "emulator.cli", "events", "--follow", "--json",
+                               "--endpoint", daemon.endpoint], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        seen: list[dict] = []
+
+        def read():
+            for line in follow.stdout:
+                seen.append(json.loads(line))
+                if any(s["kind"] == "aws" and s["aws"]["detail"].get("pipeline") == "reports-pipeline" for s in seen):
+                    return
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        time.sleep(2)  # connected (the stream's first notice is not printed)
+        daemon.client().start_pipeline_execution(name="reports-pipeline")
+        reader.join(30)
+        started = [s["aws"] for s in seen if s["kind"] == "aws" and s["aws"]["detail"].get("state") == "STARTED"]
+        assert started and started[0]["detail-type"] == "CodePipeline Pipeline Execution State Change"
+        assert started[0]["detail"]["execution-trigger"]["trigger-type"] == "StartPipelineExecution"
+    finally:
+        follow.terminate()
+        follow.wait(10)
