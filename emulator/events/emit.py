@@ -187,7 +187,10 @@ def _changes(pipeline, execution, old: _ExecutionSnapshot | None, now: float, re
             if before is None:
                 events.append(emit(ACTION_CHANGE, {**detail, "state": "STARTED"}))
             if action.status != S.IN_PROGRESS:
-                events.append(emit(ACTION_CHANGE, {**detail, **_result(action), "state": _ENDED[action.status]}))
+                state = _ENDED[action.status]
+                if state == "ABANDONED" and (execution.cancel_pending or status == S.CANCELLED):
+                    state = "CANCELED"  # AWS: "canceled because the pipeline structure was updated"
+                events.append(emit(ACTION_CHANGE, {**detail, **_result(action), "state": state}))
         if run.status not in (S.IN_PROGRESS, S.SKIPPED) and run.status != was:
             events.append(emit(STAGE_CHANGE, {**stage_detail, "state": _ENDED[run.status]}))
     return events + last

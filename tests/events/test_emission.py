@@ -206,3 +206,16 @@ def test_a_pipeline_update_cancels_what_runs_of_the_older_version(service):
     states = [brief(e) for e in service.events.events]
     assert states[-2:] == ["stage Build CANCELED", "pipeline svc-pipeline CANCELED"], states
     assert service.events.events[-1]["detail"]["execution-id"] == execution
+
+
+def test_an_open_approval_of_an_updated_pipeline_is_canceled(service):
+    declare(service, article_declaration())
+    service.start_pipeline_execution({"name": "svc-pipeline"})
+    for stage, name in (("Source", "source"), ("Building", "build"), ("StagingDEV", "stage"), ("StagingDEV", "test")):
+        finish(service, stage, name)
+    service.events.events.clear()
+    changed = article_declaration()
+    changed["stages"][-1]["actions"][0]["runOrder"] = 2
+    service.apply(PipelineDeclared("svc-pipeline", 2, plan_from_declaration(changed)))
+    assert [brief(e) for e in service.events.events] == [
+        "action approve CANCELED", "stage StagingDEV CANCELED", "pipeline svc-pipeline CANCELED"]
