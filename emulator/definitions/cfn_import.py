@@ -197,7 +197,7 @@ class _Translation:
                     "AWS::Lambda::Function": self.function, "AWS::Events::Rule": self.rule,
                     "AWS::Scheduler::Schedule": self.rule, "AWS::CodeCommit::Repository": self.repository,
                     "AWS::CloudWatch::Alarm": self.alarm, "AWS::Events::ApiDestination": self.read_elsewhere,
-                    "AWS::Events::Connection": self.read_elsewhere}
+                    "AWS::Events::Connection": self.connection}
         for logical, resource in self.s.resources.items():
             at = ("Resources", logical)
             kind = resource.get("Type") if isinstance(resource, dict) else None
@@ -495,9 +495,11 @@ class _Translation:
         self.event_rules.append(rule)
 
     def read_elsewhere(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
-        """An API destination is read by the rules that target it (its endpoint); its connection's
-        authorization has no local meaning."""
-        self.result.ignored.append(logical)
+        """An API destination is read by the rules that target it (its endpoint is their `url`)."""
+
+    def connection(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        """An API destination's connection: its authorization is not sent here (README)."""
+        self.result.ignored.append(f"{logical} (AWS::Events::Connection)")
 
     def api_destinations(self, path: tuple) -> dict[str, str]:
         """ARN -> InvocationEndpoint of the template's AWS::Events::ApiDestination resources."""
