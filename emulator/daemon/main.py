@@ -227,6 +227,10 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     own = own_credentials(state_dir)  # given to every container the daemon starts
     service, timers = build_service(pipelines_dir, state_dir, container_endpoint, on_network=joiner, credentials=own)
     triggers = Triggers(service, schedule_clock())
+    # Links that people open (an approval message's approvalReviewLink): where this machine
+    # reaches the daemon, or PIPEMU_PUBLIC_URL when it is published elsewhere (a container's port).
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
+    service.runner.topics.base_url = (os.environ.get("PIPEMU_PUBLIC_URL") or f"http://{shown}:{port}").rstrip("/")
 
     said = {str(w) for w in service.resources.warnings}  # warnings logged at start
 
@@ -283,6 +287,8 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
         service.events.close()
         if joiner:
             joiner.leave()
+        # Notifications on their way (a mail being written, a POST) get a moment to arrive.
+        service.runner.topics.wait_idle(5)
         service.runner.shutdown()
         with service.lock:
             service.store.close()

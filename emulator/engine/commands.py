@@ -39,6 +39,7 @@ class AwaitApproval:
     action_execution_id: str
     token: str
     expires_at: float
+    configuration: tuple[tuple[str, str], ...] = ()  # variables resolved: NotificationArn, CustomData, ...
 
 
 @dataclass(frozen=True)
