@@ -185,7 +185,7 @@ def test_export_writes_the_rules_naming_the_pipeline_and_import_reads_them_back(
     functions = {"notify": {"runtime": "python3.12", "handler": "index.handler", "code": str(tmp_path)}}
     (tmp_path / "index.py").write_text("def handler(event, context):\n    return event\n")
     assert [r["name"] for r in exported_rules(rules, "web")] == ["web-succeeded"]
-    text = export_cloudformation(declaration, {}, functions, [], {}, exported_rules(rules, "web"))
+    text = export_cloudformation(declaration, {}, functions, [], {}, event_rules=exported_rules(rules, "web"))
     assert "pipeline:\n          - !Ref 'Pipeline'" in text
     assert "Arn: !GetAtt 'NotifyFunction.Arn'" in text and "AWS::Events::ApiDestination" in text
     imported = import_template(text, stack_name="web")
