@@ -1,6 +1,6 @@
 """EventBridge rules on CodePipeline's events, against the real daemon: a YAML rule on one
 pipeline's SUCCEEDED invokes a Python Lambda stand-in (which records the event it got), starts a
-second pipeline, and POSTs to a local HTTP endpoint; targets that cannot take the event are shown
+second pipeline, POSTs to a local HTTP endpoint and publishes to an SNS topic stand-in; targets that cannot take the event are shown
 as failed deliveries and fail nothing; a CloudFormation template in the pipelines folder declares
 the same with AWS::Events::Rule, EventPattern and `!GetAtt Fn.Arn`."""
 
@@ -118,7 +118,7 @@ class Hook(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        Hook.received.append({"type": self.headers["Content-Type"], "body": json.loads(body)})
+        Hook.received.append({"path": self.path, "type": self.headers["Content-Type"], "body": json.loads(body)})
         self.send_response(204)
         self.end_headers()
 
@@ -145,6 +145,8 @@ def daemon(tmp_path_factory, docker_client, python_image, hook):
     release = {
         "pipeline": source_and_approval("release"),
         "repositories": {"app": {"path": str(repo)}},
+        # An SNS topic stand-in (emulator/topics) whose HTTP subscriber is the same local endpoint.
+        "topics": {"release-news": {"subscriptions": [{"protocol": "http", "endpoint": hook + "/sns"}]}},
         "functions": {"recorder": {"runtime": "python3.12", "handler": "app.handler", "code": str(root / "recorder"),
                                    "timeout": 60, "environment": {"PREFIX": "yaml-"}}},
         "eventRules": [
@@ -155,13 +157,14 @@ def daemon(tmp_path_factory, docker_client, python_image, hook):
                               "detail": {"pipeline": ["release"], "state": ["SUCCEEDED"]}},
              "targets": [{"function": "recorder"},
                          {"arn": "arn:aws:codepipeline:us-east-1:123456789012:smoke"},
-                         {"url": hook}]},
+                         {"url": hook},
+                         {"arn": "arn:aws:sns:us-east-1:123456789012:release-news"}]},
             {"name": "release-broken-targets",
              "eventPattern": {"source": ["aws.codepipeline"],
                               "detail-type": [{"suffix": "Pipeline Execution State Change"}],
                               "detail": {"pipeline": ["release"], "state": [{"prefix": "SUCC"}]}},
              "targets": [{"url": "http://127.0.0.1:1/nobody-listens"},
-                         {"topic": "arn:aws:sns:us-east-1:123456789012:release-news"},
+                         {"topic": "arn:aws:sns:us-east-1:123456789012:nobody-declared-it"},
                          {"function": "no-such-function"}]},
             {"name": "approvals-only", "state": "DISABLED",
              "eventPattern": {"source": ["aws.codepipeline"], "detail": {"type": {"category": ["Approval"]}}},
@@ -221,7 +224,7 @@ def test_a_yaml_rule_delivers_a_release_s_success_to_its_targets(daemon, hook):
                                    "triggerDetail": "arn:aws:events:us-east-1:123456789012:rule/release-succeeded"}
 
     # The HTTP endpoint got the whole event as JSON, once (the disabled rule sent nothing).
-    posted = wait_for(lambda: Hook.received, 30, "the hook")
+    posted = wait_for(lambda: [p for p in Hook.received if p["path"] == "/deploys"], 30, "the hook")
     assert len(posted) == 1 and posted[0]["type"] == "application/json"
     event = posted[0]["body"]
     assert event["detail-type"] == "CodePipeline Pipeline Execution State Change"
@@ -235,11 +238,15 @@ def test_a_yaml_rule_delivers_a_release_s_success_to_its_targets(daemon, hook):
 
     failed = {d["target"]: d for d in wait_for(failures, 30, "the broken targets' deliveries")}
     assert all(d["status"] == "failed" for d in failed.values())
-    assert "release-news" in failed["topic:arn:aws:sns:us-east-1:123456789012:release-news"]["reason"]
+    assert "nobody-declared-it" in failed["topic:arn:aws:sns:us-east-1:123456789012:nobody-declared-it"]["reason"]
+    # The topic stand-in took the event and notified its subscriber, the event as the message.
+    notified = wait_for(lambda: [p for p in Hook.received if p["path"] == "/deploys/sns"], 30, "the topic's subscriber")
+    assert notified[0]["body"]["Type"] == "Notification"
+    assert json.loads(notified[0]["body"]["Message"]) == event
     assert "no-such-function" in failed["function:no-such-function"]["reason"]
     assert "127.0.0.1:1" in failed["url:http://127.0.0.1:1/nobody-listens"]["reason"]
     ok = {d["target"] for d in deliveries(daemon)["deliveries"] if d["status"] == "ok"}
-    assert {"function:recorder", "pipeline:smoke", f"url:{hook}"} <= ok
+    assert {"function:recorder", "pipeline:smoke", f"url:{hook}", "topic:arn:aws:sns:us-east-1:123456789012:release-news"} <= ok
     assert client.get_pipeline_execution(pipelineName="release", pipelineExecutionId=execution)[
         "pipelineExecution"]["status"] == "Succeeded"
 
@@ -247,7 +254,7 @@ def test_a_yaml_rule_delivers_a_release_s_success_to_its_targets(daemon, hook):
     shown = subprocess.run([sys.executable, "-m", "emulator.cli", "events", "--failed", "--endpoint", daemon.endpoint],
                            cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
-    assert "FAILED  rule release-broken-targets -> topic:arn:aws:sns:us-east-1:123456789012:release-news" in shown.stdout
+    assert "FAILED  rule release-broken-targets -> topic:arn:aws:sns:us-east-1:123456789012:nobody-declared-it" in shown.stdout
     assert "ok    " not in shown.stdout  # --failed: the good deliveries are left out
     assert "pipeline  SUCCEEDED   release" in shown.stdout  # the recent events
 
