@@ -33,11 +33,16 @@ def main() -> None:
                    "name its containers use); PIPEMU_ALLOWED_HOSTS takes a comma-separated list.")
 @click.option("--keep-failed", is_flag=True, envvar="PIPEMU_KEEP_FAILED",
               help="Keep every failed build's workspace for `pipemu shell` (a project's keepFailed does it for one).")
+@click.option("--simulate", is_flag=True, envvar="PIPEMU_SIMULATE",
+              help="Simulate every container action (builds, Commands, CloudFormation/S3/ECS deploys): no Docker, "
+                   "Succeeded after a short wait. pipemu's own mode, for testing release logic.")
 def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key: str | None,
-          secret_key: str | None, allowed_hosts: tuple[str, ...], keep_failed: bool) -> None:
+          secret_key: str | None, allowed_hosts: tuple[str, ...], keep_failed: bool, simulate: bool) -> None:
     """Run the daemon in the foreground."""
     if keep_failed:
         os.environ["PIPEMU_KEEP_FAILED"] = "1"  # read where the runner is made (daemon/main.py)
+    if simulate:
+        os.environ["PIPEMU_SIMULATE"] = "1"  # likewise
     from emulator.daemon.lock import StateFolderLocked
     from emulator.daemon.main import serve as run
     from emulator.store.errors import StateFolderUnusable, unusable

@@ -98,6 +98,8 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
         credentials=credentials,
     )
     runner.keep_failed = os.environ.get("PIPEMU_KEEP_FAILED", "").lower() in ("1", "true", "yes")
+    # pipemu's own simulated mode (runner/simulate.py): container actions end without Docker.
+    runner.simulate_all = os.environ.get("PIPEMU_SIMULATE", "").lower() in ("1", "true", "yes")
     retention = int(os.environ.get("PIPEMU_ARTIFACT_RETENTION", "20"))
     service = CodePipeline(store, runner, region=region, timers=timers, artifact_retention=retention, clock=clock)
     runner.clock = clock  # rules that wait (CloudWatchAlarm's WaitTime) count on the engine's clock
@@ -250,6 +252,7 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     # reaches the daemon, or PIPEMU_PUBLIC_URL when it is published elsewhere (a container's port).
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
     service.runner.topics.base_url = (os.environ.get("PIPEMU_PUBLIC_URL") or f"http://{shown}:{port}").rstrip("/")
+    service.runner.host_endpoint = f"http://{shown}:{port}"  # in-process Lambdas (runner/simulate.py) call here
 
     said = {str(w) for w in service.resources.warnings}  # warnings logged at start
 

@@ -328,6 +328,19 @@ class ProjectCache(AwsModel):
         return self.type == "S3" or (self.type == "LOCAL" and "LOCAL_CUSTOM_CACHE" in self.modes)
 
 
+class Simulate(AwsModel):
+    """pipemu's own (no AWS field): a project, stack or function whose actions are simulated
+    (runner/simulate.py): no container, the declared outcome after `duration` seconds, with these
+    output variables. `inProcess` (Python functions only) runs the function's handler for real,
+    in a Python process of the daemon's machine instead of a container."""
+
+    outcome: Literal["Succeeded", "Failed"] = "Succeeded"
+    duration: Annotated[float, Field(ge=0, le=3600)] = 0.2
+    outputVariables: dict[str, ScalarString] = {}
+    message: str | None = None
+    inProcess: bool = False
+
+
 class Project(AwsModel):
     """A CodeBuild project: the image to run and the buildspec to run in it."""
 
@@ -343,6 +356,7 @@ class Project(AwsModel):
     cache: ProjectCache | None = None
     # pipemu's own (no AWS field): a failed build's workspace is kept for `pipemu shell`.
     keepFailed: bool = False
+    simulate: Simulate | None = None  # pipemu's own: its builds are simulated (no container)
 
     @property
     def inline_buildspec(self) -> dict | str | None:
@@ -390,6 +404,7 @@ class Function(AwsModel):
     timeout: Annotated[int, Field(ge=1, le=900)] = 900
     memorySize: Annotated[int, Field(ge=128, le=10240)] = 512  # MB: the container's memory limit
     image: str | None = None  # another image for this function than its runtime's
+    simulate: Simulate | None = None  # pipemu's own: its invocations simulated, or run in-process
 
     @field_validator("runtime")
     @classmethod
@@ -428,6 +443,7 @@ class Stack(AwsModel):
     # The network (environment) it joins, reachable there by the stack's name; by default the
     # name of the stage that deploys it, so a stage's tests reach the stage's services.
     network: str | None = None
+    simulate: Simulate | None = None  # pipemu's own: its deploys are simulated (no container)
 
     @model_validator(mode="after")
     def _one_source(self) -> "Stack":

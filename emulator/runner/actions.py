@@ -10,6 +10,7 @@ words; a log line it refuses is dropped (said once per action in the daemon's lo
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import logging
 import re
@@ -27,7 +28,7 @@ from emulator.lambdas.functions import FunctionConfig
 from emulator.lambdas.service import Lambdas
 from emulator.topics import Topics
 
-from . import stacks
+from . import simulate, stacks
 from .containers import EngineUnavailable, engine_down, list_containers, remove_named, unavailable_message
 from .deploy_targets import DeployTargets
 from .failures import ActionFailure
@@ -70,6 +71,8 @@ class ActionRunner:
         self._logs_lost: set[str] = set()  # action executions whose log lost a line
         self.daemon_id = daemon_id
         self.keep_failed = False  # every failed build's workspace kept (pipemu serve --keep-failed)
+        self.simulate_all = False  # every container action simulated (pipemu serve --simulate)
+        self.host_endpoint: str | None = None  # the daemon's API as this machine reaches it
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
         self.on_network = on_network  # told of each network before a container joins it
@@ -171,10 +174,14 @@ class ActionRunner:
     # -- running ------------------------------------------------------------------------------
 
     def _run(self, command: RunAction, report: Callable[[Event], bool | None], cancel: threading.Event) -> None:
-        for name in list(self._leftovers):
-            self._discard(name)
         action = command.action
         provider = PROVIDERS.get((action.category, action.provider))
+        spec = simulate.spec_for(self, command)  # simulated: no container, so nothing to clean up
+        if spec is not None:
+            provider = functools.partial(simulate.run, spec=spec)
+        else:
+            for name in list(self._leftovers):
+                self._discard(name)
         where = (command.pipeline, command.execution_id, command.stage, action.name, command.action_execution_id)
         def failed(message: str, external_id: str | None = None, code: str = "JobFailed") -> Event:
             if command.job_id:  # only this job fails: a continued job has a new id
@@ -212,7 +219,7 @@ class ActionRunner:
         # Only now that the result is committed may the container go: a crash before this
         # point re-attaches to the exited container instead of running the action again. A
         # result the state folder would not take (saved is False) keeps it for the same reason.
-        if saved is False:
+        if saved is False or spec is not None:
             return
         if provider is not None and action.provider in ("CodeBuild", "Commands"):  # builds' containers
             name = container_name(command.action_execution_id)

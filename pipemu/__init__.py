@@ -1,0 +1,1 @@
+"""pipemu: the import name of pipeline-emulator's public helpers (`pipemu.testing`)."""

@@ -1,0 +1,120 @@
+"""pipemu.testing's fixture drives the article's service pipeline in simulated mode: every row of
+the article's table (emulator/demo/article.yaml) as the kit reads it, in seconds, and Docker never
+sees a container of the daemon (its event stream, so one made and removed would show too)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from emulator.demo import scenario
+
+PIPELINE = "svc-pipeline"
+# The article's service pipeline as a user writes it: CodeCommit, CodeBuild builds and deploys
+# (simulated here by the daemon-wide switch), a manual approval closing DEV and QA.
+DEFINITION = """
+pipeline:
+  name: svc-pipeline
+  roleArn: arn:aws:iam::123456789012:role/svc-pipeline
+  pipelineType: V2
+  executionMode: SUPERSEDED
+  stages:
+    - name: Source
+      actions:
+        - name: source
+          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
+          configuration: {RepositoryName: svc, BranchName: main}
+          outputArtifacts: [{name: SourceOutput}]
+          namespace: SourceVariables
+    - name: Building
+      actions:
+        - name: build
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration: {ProjectName: svc-build}
+          inputArtifacts: [{name: SourceOutput}]
+          outputArtifacts: [{name: BuildOutput}]
+    - name: StagingDEV
+      actions:
+        - name: deploy
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration: {ProjectName: svc-deploy}
+          inputArtifacts: [{name: BuildOutput}]
+          runOrder: 1
+        - name: approve
+          actionTypeId: {category: Approval, owner: AWS, provider: Manual, version: "1"}
+          configuration: {CustomData: "svc #{SourceVariables.CommitId} in DEV"}
+          runOrder: 2
+    - name: StagingQA
+      actions:
+        - name: deploy
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration: {ProjectName: svc-deploy}
+          inputArtifacts: [{name: BuildOutput}]
+          runOrder: 1
+        - name: approve
+          actionTypeId: {category: Approval, owner: AWS, provider: Manual, version: "1"}
+          runOrder: 2
+    - name: StagingPROD
+      actions:
+        - name: deploy
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration: {ProjectName: svc-deploy}
+          inputArtifacts: [{name: BuildOutput}]
+repositories:
+  svc: {path: repos/svc}
+projects:
+  svc-build: {image: public.ecr.aws/docker/library/alpine:3.20, buildspec: {version: 0.2, phases: {build: {commands: [make]}}}}
+  svc-deploy: {image: public.ecr.aws/docker/library/alpine:3.20, buildspec: {version: 0.2, phases: {build: {commands: [./deploy.sh]}}}}
+"""
+
+
+def containers_created(daemon_id: str, since: float) -> list[str]:
+    """Every container Docker created for this daemon since `since` (removed ones too)."""
+    import docker
+
+    client = docker.from_env()
+    events = client.events(since=int(since) - 1, until=int(time.time()) + 1, decode=True,
+                           filters={"type": "container", "event": "create", "label": f"pipemu.daemon={daemon_id}"})
+    return [event["Actor"]["Attributes"].get("name", "?") for event in events]
+
+
+@pytest.mark.docker
+def test_the_article_in_simulated_mode(pipemu_daemon):
+    started = time.time()
+    kit = pipemu_daemon({"svc.yml": DEFINITION})
+    story = scenario.load()
+    for row in story["rows"]:
+        step = scenario.parse_step(row["step"], story)
+        if step.verb == "commit":
+            kit.commit("svc", step.commit)
+        elif step.verb == "approve":
+            kit.approve(PIPELINE, step.stage, step.commit)
+        else:
+            kit.reject(PIPELINE, step.stage, step.commit)
+        kit.assert_table(PIPELINE, row["expect"], columns=story["columns"])
+    elapsed = time.time() - started
+    assert elapsed < 60, f"the simulated article took {elapsed:.1f}s"
+
+    # The builds said they were simulated, in their log and in their summary.
+    build = kit.action_execution(PIPELINE, "Building", "build", "c3")
+    assert build["status"] == "Succeeded"
+    assert build["output"]["executionResult"]["externalExecutionSummary"].startswith("simulated by pipemu")
+    assert "[pipemu] simulated: AWS/CodeBuild (Build) ProjectName=svc-build" in kit.action_log(
+        PIPELINE, "Building", "build", "c3")
+    daemon_id = (kit.daemon.state / "daemon-id").read_text().strip()
+    assert containers_created(daemon_id, started) == []
+
+
+def test_a_declared_failure_fails_the_stage(pipemu_daemon):
+    """A project's own `simulate:` wins over the daemon-wide success: a failed test in DEV."""
+    definitions = DEFINITION.replace(
+        "svc-deploy: {image: public.ecr.aws/docker/library/alpine:3.20,",
+        "svc-deploy: {simulate: {outcome: Failed, duration: 0.1, message: integration tests failed},"
+        " image: public.ecr.aws/docker/library/alpine:3.20,")
+    kit = pipemu_daemon({"svc.yml": definitions})
+    kit.commit("svc", "c1")
+    kit.assert_table(PIPELINE, ["c1 ✓", "c1 ✓", "c1 ✗", "-", "-"])
+    failed = kit.action_execution(PIPELINE, "StagingDEV", "deploy", "c1")
+    assert failed["status"] == "Failed"
+    assert failed["output"]["executionResult"]["errorDetails"]["message"] == "integration tests failed"
