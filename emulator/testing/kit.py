@@ -69,6 +69,15 @@ class Pipemu:
             self._labels.setdefault(execution, label)
         return new
 
+    def tag(self, repository: str | Path, label: str) -> str:
+        """Label the repository's current commit (one the test did not make, such as the commit
+        a pipeline started on when it appeared): its executions show as `label`."""
+        repo = Path(self.repositories.get(str(repository), repository))
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True,
+                             text=True).stdout.strip()
+        self._shas[sha] = label
+        return sha
+
     def start(self, pipeline: str, label: str | None = None, **parameters) -> str:
         """StartPipelineExecution, the execution labelled `label` (by default its id's start)."""
         execution = self.client().start_pipeline_execution(name=pipeline, **parameters)["pipelineExecutionId"]
