@@ -118,3 +118,52 @@ def test_a_declared_failure_fails_the_stage(pipemu_daemon):
     failed = kit.action_execution(PIPELINE, "StagingDEV", "deploy", "c1")
     assert failed["status"] == "Failed"
     assert failed["output"]["executionResult"]["errorDetails"]["message"] == "integration tests failed"
+
+
+SIMULATED_LAMBDA = """
+pipeline:
+  name: notify
+  roleArn: arn:aws:iam::123456789012:role/notify
+  pipelineType: V2
+  stages:
+    - name: Source
+      actions:
+        - name: source
+          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
+          configuration: {RepositoryName: app, BranchName: main}
+          outputArtifacts: [{name: SourceOutput}]
+    - name: Release
+      actions:
+        - name: pick
+          actionTypeId: {category: Invoke, owner: AWS, provider: Lambda, version: "1"}
+          configuration: {FunctionName: pick-version, UserParameters: "{}"}
+          namespace: Picked
+          runOrder: 1
+        - name: deploy
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration:
+            ProjectName: app-deploy
+            EnvironmentVariables: '[{"name":"VERSION","value":"#{Picked.version}","type":"PLAINTEXT"}]'
+          inputArtifacts: [{name: SourceOutput}]
+          runOrder: 2
+repositories:
+  app: {path: repos/app}
+projects:
+  app-deploy: {image: alpine:3.20}
+functions:
+  pick-version:
+    runtime: python3.12
+    handler: index.handler
+    code: functions/pick
+    simulate: {outputVariables: {version: "2.0.1"}, duration: 0.1}
+"""
+
+
+def test_a_simulated_lambda_gives_its_output_variables_to_later_actions(pipemu_daemon, tmp_path):
+    kit = pipemu_daemon({"notify.yml": SIMULATED_LAMBDA})
+    kit.commit("app", "v2")
+    kit.assert_table("notify", ["v2 ✓", "v2 ✓"])
+    assert kit.output_variables("notify", "Release", "pick", "v2") == {"version": "2.0.1"}
+    deploy = kit.action_execution("notify", "Release", "deploy", "v2")
+    assert deploy["input"]["resolvedConfiguration"]["EnvironmentVariables"] == (
+        '[{"name":"VERSION","value":"2.0.1","type":"PLAINTEXT"}]')
