@@ -69,7 +69,9 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
             pipelines = len(service.engine.pipelines)
             errors = [str(e) for e in service.definition_errors]
         return JSONResponse({"status": "ok", "pipelines": pipelines, "definitionErrors": errors,
-                             "definitionWarnings": service.warnings()})
+                             "definitionWarnings": service.warnings(),
+                             # pipemu serve --simulate: nobody should take its runs for real ones
+                             "simulated": bool(getattr(service.runner, "simulate_all", False))})
 
     async def action_logs(request: Request) -> Response:
         return unsigned_refusal(request, access) or await extensions.logs(request, service)

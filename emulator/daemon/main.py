@@ -100,6 +100,9 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
     runner.keep_failed = os.environ.get("PIPEMU_KEEP_FAILED", "").lower() in ("1", "true", "yes")
     # pipemu's own simulated mode (runner/simulate.py): container actions end without Docker.
     runner.simulate_all = os.environ.get("PIPEMU_SIMULATE", "").lower() in ("1", "true", "yes")
+    if runner.simulate_all:
+        log.warning("simulated mode (--simulate): builds, Commands and deploys start no container; "
+                    "they succeed after a short wait")
     retention = int(os.environ.get("PIPEMU_ARTIFACT_RETENTION", "20"))
     service = CodePipeline(store, runner, region=region, timers=timers, artifact_retention=retention, clock=clock)
     runner.clock = clock  # rules that wait (CloudWatchAlarm's WaitTime) count on the engine's clock

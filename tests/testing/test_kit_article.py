@@ -102,6 +102,8 @@ def test_the_article_in_simulated_mode(pipemu_daemon):
     assert build["output"]["executionResult"]["externalExecutionSummary"].startswith("simulated by pipemu")
     assert "[pipemu] simulated: AWS/CodeBuild (Build) ProjectName=svc-build" in kit.action_log(
         PIPELINE, "Building", "build", "c3")
+    assert kit.daemon.health()["simulated"] is True
+    assert "simulated mode (--simulate)" in kit.daemon.log()
     daemon_id = (kit.daemon.state / "daemon-id").read_text().strip()
     assert containers_created(daemon_id, started) == []
 
