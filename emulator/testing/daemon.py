@@ -27,9 +27,11 @@ def free_port() -> int:
 
 
 class Daemon:
-    def __init__(self, pipelines: Path, state: Path, port: int | None = None, env: dict | None = None):
+    def __init__(self, pipelines: Path, state: Path, port: int | None = None, env: dict | None = None,
+                 args: tuple[str, ...] = ()):
         self.pipelines, self.state = Path(pipelines), Path(state)
         self.env = env or {}
+        self.args = tuple(args)  # more options of `pipemu serve` (--simulate, --keep-failed)
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
         self.log_path = self.state.parent / f"daemon-{self.port}.log"
@@ -43,7 +45,7 @@ class Daemon:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "emulator.cli", "serve", "--pipelines", str(self.pipelines),
-             "--state-dir", str(self.state), "--port", str(self.port)],
+             "--state-dir", str(self.state), "--port", str(self.port), *self.args],
             cwd=PACKAGE_PARENT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
         )
         deadline = time.monotonic() + timeout

@@ -169,3 +169,17 @@ def test_a_simulated_lambda_gives_its_output_variables_to_later_actions(pipemu_d
     deploy = kit.action_execution("notify", "Release", "deploy", "v2")
     assert deploy["input"]["resolvedConfiguration"]["EnvironmentVariables"] == (
         '[{"name":"VERSION","value":"2.0.1","type":"PLAINTEXT"}]')
+
+
+def test_pipemu_serve_simulate(tmp_path):
+    """The command-line switch, the environment variable left empty (click then ignores it)."""
+    from pipemu.testing import Daemon
+
+    (tmp_path / "pipelines").mkdir()
+    for args, simulated in (((), False), (("--simulate",), True)):
+        daemon = Daemon(tmp_path / "pipelines", tmp_path / f"state-{simulated}", env={"PIPEMU_SIMULATE": ""},
+                        args=args).start()
+        try:
+            assert daemon.health()["simulated"] is simulated
+        finally:
+            daemon.stop()
