@@ -356,7 +356,7 @@ class Project(AwsModel):
     cache: ProjectCache | None = None
     # pipemu's own (no AWS field): a failed build's workspace is kept for `pipemu shell`.
     keepFailed: bool = False
-    simulate: Simulate | None = None  # pipemu's own: its builds are simulated (no container)
+    simulate: Annotated[Simulate | None, AfterValidator(_no_in_process)] = None  # pipemu's own: simulated builds
 
     @property
     def inline_buildspec(self) -> dict | str | None:
@@ -418,6 +418,18 @@ class Function(AwsModel):
     def _resolve(cls, value: Path, info: ValidationInfo) -> Path:
         return _resolved_path(value, info)
 
+    @model_validator(mode="after")
+    def _in_process(self) -> "Function":
+        if self.simulate is not None and self.simulate.inProcess and not self.runtime.startswith("python"):
+            raise PydanticCustomError("simulate_in_process", "simulate.inProcess runs Python functions only")
+        return self
+
+
+def _no_in_process(value: Simulate | None) -> Simulate | None:
+    if value is not None and value.inProcess:
+        raise PydanticCustomError("simulate_in_process", "inProcess is for functions: only a handler runs in-process")
+    return value
+
 
 class StackHealthCheck(AwsModel):
     """When a deployed service counts as healthy: a command inside it, or an HTTP path on its port."""
@@ -443,7 +455,7 @@ class Stack(AwsModel):
     # The network (environment) it joins, reachable there by the stack's name; by default the
     # name of the stage that deploys it, so a stage's tests reach the stage's services.
     network: str | None = None
-    simulate: Simulate | None = None  # pipemu's own: its deploys are simulated (no container)
+    simulate: Annotated[Simulate | None, AfterValidator(_no_in_process)] = None  # pipemu's own: simulated deploys
 
     @model_validator(mode="after")
     def _one_source(self) -> "Stack":

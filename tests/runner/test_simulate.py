@@ -139,7 +139,17 @@ def test_an_in_process_function_that_raises_fails_its_job(world):
     assert any("Traceback" in line for line in world.lines)
 
 
-def test_in_process_is_for_python_functions(world):
-    world.resources.functions = {"fn": function(world, "", runtime="nodejs20.x")}
-    event = run(world, command("Invoke", "Lambda", job_id="job-3", FunctionName="fn"))
-    assert isinstance(event, JobFailed) and "Python functions only, not nodejs20.x" in event.message
+def test_simulate_is_checked_where_it_is_declared():
+    """pipemu's own field, so what it cannot do is an error of the file, not a surprise at run time."""
+    from emulator.definitions.loader import load_text
+
+    def errors(text):
+        return [str(e) for e in load_text(text, "m.yml").errors]
+
+    assert errors("functions:\n  f: {runtime: nodejs20.x, handler: a.b, code: ., simulate: {inProcess: true}}\n") == [
+        "m.yml:2:3: functions.f: simulate.inProcess runs Python functions only"]
+    assert errors("projects:\n  p: {image: x, simulate: {inProcess: true}}\n") == [
+        "m.yml:2:17: projects.p.simulate: inProcess is for functions: only a handler runs in-process"]
+    assert errors("projects:\n  p: {image: x, simulate: {outcome: Skipped}}\n") == [
+        "m.yml:2:28: projects.p.simulate.outcome: must be one of 'Succeeded' or 'Failed'"]
+    assert errors("stacks:\n  s: {image: x, simulate: {duration: 1.5, outputVariables: {URL: http://s}}}\n") == []
