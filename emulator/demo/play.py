@@ -12,9 +12,9 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from . import scenario
+from emulator.testing.waiting import running_actions
 
-JUDGED = ("beforeEntryConditionState", "onSuccessConditionState", "onFailureConditionState")  # a stage's conditions
+from . import scenario
 
 
 def client_for(endpoint: str, region: str = "us-east-1"):
@@ -58,11 +58,7 @@ class Demo:
         deadline = time.monotonic() + self.timeout
         while True:
             state = self.state()
-            busy = [a for s in state["stageStates"] for a in s["actionStates"]
-                    if a.get("latestExecution", {}).get("status") == "InProgress" and "token" not in a["latestExecution"]]
-            busy += [s["stageName"] for s in state["stageStates"] for member in JUDGED
-                     if (s.get(member) or {}).get("latestExecution", {}).get("status") == "InProgress"]
-            if not busy:
+            if not running_actions(state):  # pipemu.testing's test of quiet, shared
                 return state
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.pipeline} still busy after {self.timeout:g}s")
