@@ -23,6 +23,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emulator.definitions.models import Simulate
@@ -130,6 +132,8 @@ def in_process(runner: ActionRunner, command: RunAction, cancel: threading.Event
     function = runner.resource("functions", name, "function")
     if not function.runtime.startswith("python"):
         raise ActionFailure(f"{name}: simulate.inProcess runs Python functions only, not {function.runtime}")
+    if not Path(function.code).is_dir():
+        raise ActionFailure(f"{name}: its code folder {function.code} does not exist")
     data = job_data(
         region=runner.region, pipeline=command.pipeline, execution_id=command.execution_id, stage=command.stage,
         action=command.action.name, action_execution_id=command.action_execution_id,
@@ -156,7 +160,8 @@ def in_process(runner: ActionRunner, command: RunAction, cancel: threading.Event
         cwd=str(function.code))
     process.stdin.write(json.dumps(lambda_event(command.job_id, data)))
     process.stdin.close()
-    stopper = threading.Thread(target=_stop_when, args=(process, cancel, function.timeout), daemon=True)
+    timed_out = threading.Event()
+    stopper = threading.Thread(target=_stop_when, args=(process, cancel, function.timeout, timed_out), daemon=True)
     stopper.start()
     error = None
     for line in process.stdout:
@@ -168,25 +173,22 @@ def in_process(runner: ActionRunner, command: RunAction, cancel: threading.Event
     code = process.wait()
     if cancel.is_set():
         raise ActionFailure(f"{name}: stopped")
+    if timed_out.is_set():  # Lambda's words for it
+        raise ActionFailure(f"{name}: Task timed out after {function.timeout}.00 seconds")
     if code != 0:
         if error is None:
-            error = {"errorType": "Runtime.ExitError", "errorMessage": f"exit status {code} (or timed out after "
-                                                                       f"{function.timeout}s)"}
+            error = {"errorType": "Runtime.ExitError", "errorMessage": f"exit status {code}"}
         raise ActionFailure(f"{name}: {error['errorType']}: {error['errorMessage']}")
     return None
 
 
-def _stop_when(process: subprocess.Popen, cancel: threading.Event, timeout: float) -> None:
+def _stop_when(process: subprocess.Popen, cancel: threading.Event, timeout: float,
+               timed_out: threading.Event) -> None:
     """Kill the handler's process on a stop or at the function's timeout, as Lambda would."""
-    try:
-        process.wait(timeout=0)
-        return
-    except subprocess.TimeoutExpired:
-        pass
-    waited = 0.0
+    deadline = time.monotonic() + timeout
     while process.poll() is None:
-        if cancel.wait(0.1) or waited > timeout:
+        if cancel.wait(0.1):
             process.kill()
-            return
-        waited += 0.1
-
+        elif time.monotonic() > deadline:
+            timed_out.set()
+            process.kill()

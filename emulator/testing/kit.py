@@ -121,8 +121,11 @@ class Pipemu:
         while True:  # a pipeline's action may start another's (a release Lambda approving)
             states = {name: settle(self.client(), name, max(1.0, deadline - time.monotonic()))
                       for name in self.pipeline_names()}
-            if not any(running_actions(self.client().get_pipeline_state(name=n)) for n in states):
+            busy = [n for n in states if running_actions(self.client().get_pipeline_state(name=n))]
+            if not busy:
                 return states
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still running after {timeout}s: {busy}")
 
     def pipeline_names(self) -> list[str]:
         return [p["name"] for p in self.client().list_pipelines()["pipelines"]]

@@ -153,3 +153,21 @@ def test_simulate_is_checked_where_it_is_declared():
     assert errors("projects:\n  p: {image: x, simulate: {outcome: Skipped}}\n") == [
         "m.yml:2:28: projects.p.simulate.outcome: must be one of 'Succeeded' or 'Failed'"]
     assert errors("stacks:\n  s: {image: x, simulate: {duration: 1.5, outputVariables: {URL: http://s}}}\n") == []
+
+
+def test_an_in_process_function_that_runs_too_long_times_out(world):
+    fn = function(world, "import time\ndef handler(event, context):\n    print('working', flush=True)\n    time.sleep(30)\n")
+    world.resources.functions = {"fn": fn.model_copy(update={"timeout": 1})}
+    started = time.monotonic()
+    event = run(world, command("Invoke", "Lambda", job_id="job-4", FunctionName="fn"))
+    assert time.monotonic() - started < 10
+    assert isinstance(event, JobFailed) and event.message == "fn: Task timed out after 1.00 seconds"
+    assert "working" in world.lines
+
+
+def test_a_stop_kills_an_in_process_function(world):
+    world.resources.functions = {"fn": function(world, "import time\ndef handler(event, context):\n    time.sleep(30)\n")}
+    started = time.monotonic()
+    event = run(world, command("Invoke", "Lambda", job_id="job-5", FunctionName="fn"), cancel_after=0.5)
+    assert time.monotonic() - started < 10
+    assert isinstance(event, JobFailed) and event.message == "fn: stopped"
