@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -82,8 +83,6 @@ def run(runner: ActionRunner, command: RunAction, cancel: threading.Event, spec:
     for name in action.output_artifacts:
         dest = runner.fresh_artifact_dir(command.execution_id, name)
         if first_input is not None and (runner.state_dir / first_input.location).is_dir():
-            import shutil
-
             shutil.copytree(runner.state_dir / first_input.location, dest, symlinks=True)
         else:
             dest.mkdir(parents=True)
