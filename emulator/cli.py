@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from emulator.cli_alarms import register as register_alarms
+from emulator.cli_pr import register as register_pr
 from emulator.cli_cfn import register as register_cloudformation
 
 
@@ -592,6 +593,7 @@ def logs(out: Out, pipeline: str, execution: str | None, stage: str | None, acti
 
 register_cloudformation(main)  # pipemu import / pipemu export (emulator/cli_cfn.py)
 register_alarms(main, client_command)  # pipemu alarm set / list (emulator/cli_alarms.py)
+register_pr(main, client_command)  # pipemu pr open / update / close / list (emulator/cli_pr.py)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from emulator.service import CodePipeline
 from emulator.service.cloudformation import OPERATIONS as CLOUDFORMATION_OPERATIONS, CloudFormation
 from emulator.service.cloudwatch import OPERATIONS as CLOUDWATCH_OPERATIONS, CloudWatch
 
-from . import awsjson, extensions, lambda_api, query
+from . import awsjson, extensions, lambda_api, query, webhooks
 from .ui import routes as dashboard_routes
 from .auth import Access
 from .wire import CLOUDWATCH_TARGET, guarded_body, handle, unsigned_refusal
@@ -71,11 +71,20 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
     async def change_events(request: Request) -> Response:
         return unsigned_refusal(request, access) or await extensions.events(request, service)
 
+    async def webhook(request: Request) -> Response:
+        # Not signed: a webhook's own authentication guards it (api/webhooks.py).
+        return await webhooks.trigger(request, service)
+
+    async def pull_request_events(request: Request) -> Response:
+        return await extensions.pull_requests(request, service, access)
+
     return Starlette(routes=[
         Route("/", api, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/pipemu/logs/{action_execution_id}", action_logs, methods=["GET"]),
         Route("/pipemu/events", change_events, methods=["GET"]),
+        Route("/pipemu/pull-requests", pull_request_events, methods=["GET", "POST"]),
+        Route("/webhooks/trigger", webhook, methods=["POST"]),
         *(lambda_api.routes(lambdas, access) if lambdas is not None else []),
         *dashboard_routes,  # GET /ui: the web dashboard
         *(lambda_api.fallback() if lambdas is not None else []),  # last: it takes any dated path

@@ -53,6 +53,11 @@ SUPPORTED = (
     "OverrideStageCondition",
     "ListRuleExecutions",
     "ListRuleTypes",
+    "PutWebhook",
+    "ListWebhooks",
+    "DeleteWebhook",
+    "RegisterWebhookWithThirdParty",
+    "DeregisterWebhookWithThirdParty",
 )
 
 # Errors any operation of a JSON 1.1 service may answer besides its modeled ones (the protocol's

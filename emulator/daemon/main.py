@@ -37,6 +37,7 @@ from . import container
 from .credentials import own_credentials
 from .folder_watch import FolderWatcher
 from .lock import lock_state_folder
+from .pull_requests import PullRequests
 from .triggers import Triggers
 
 log = logging.getLogger("pipemu")
@@ -213,6 +214,10 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     own = own_credentials(state_dir)  # given to every container the daemon starts
     service, timers = build_service(pipelines_dir, state_dir, container_endpoint, on_network=joiner, credentials=own)
     triggers = Triggers(service, schedule_clock())
+    service.pull_requests = PullRequests(service, state_dir)  # `pipemu pr` (POST /pipemu/pull-requests)
+    # Webhooks' URLs name the daemon as it listens (a wildcard address as the loopback one).
+    url_host = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
+    service.webhook_endpoint = f"http://{'[' + url_host + ']' if ':' in url_host and not url_host.startswith('[') else url_host}:{port}"
 
     said = {str(w) for w in service.resources.warnings}  # warnings logged at start
 

@@ -48,7 +48,13 @@ class Triggers:
         for name, plan in pipelines.items():
             v2 = {t.get("gitConfiguration", {}).get("sourceActionName"): t["gitConfiguration"].get("push") or []
                   for t in plan.declaration.get("triggers") or () if t.get("gitConfiguration")}
+            # A trigger with pullRequest filters and no push filters: pushes do not start it, as
+            # on AWS (pull requests do: `pipemu pr`, emulator/daemon/pull_requests.py).
+            pull_only = {t["gitConfiguration"].get("sourceActionName") for t in plan.declaration.get("triggers") or ()
+                         if (t.get("gitConfiguration") or {}).get("pullRequest") and not t["gitConfiguration"].get("push")}
             for action in plan.stages[0].actions:
+                if action.name in pull_only:
+                    continue
                 source = git_source(action.provider, action.config)
                 if source is None:
                     continue

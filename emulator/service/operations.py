@@ -17,9 +17,10 @@ from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page, page_of
 from .jobs import JobOperations
 from .pipelines import PipelineOperations
+from .webhooks import WebhookOperations
 
 
-class CodePipeline(ControlOperations, ConditionOperations, PipelineOperations, JobOperations, ServiceCore):
+class CodePipeline(WebhookOperations, ControlOperations, ConditionOperations, PipelineOperations, JobOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:

@@ -1,0 +1,293 @@
+"""Webhooks (PutWebhook, ListWebhooks, DeleteWebhook, Register/DeregisterWebhookWithThirdParty)
+and what happens when one is called: a POST to its URL that passes its authentication and all
+its JSONPath filters starts its pipeline, as AWS's webhook endpoint does.
+
+Kept in `webhooks.json` in the state folder (mode 0600: it holds the secret tokens, which no
+answer and no log line ever shows), so they survive a restart; their tags are kept with the
+pipelines' (store.tags, by the webhook's ARN).
+
+The URL: AWS gives `https://<region>.webhooks.aws/trigger?t=<token>&v=1`; ours is the same path
+on this daemon (`http://<host>:<port>/webhooks/trigger?t=<token>&v=1`), its host and port those
+the daemon serves on now (`webhook_endpoint`, set by the daemon when it starts listening).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+
+# jsonpath-ng: the maintained JSONPath implementation for Python (the filters are AWS's
+# JsonPath expressions, e.g. `$.ref`, `$.repository.full_name`); not ours to write again.
+from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext import parse as jsonpath
+
+from .errors import ServiceError, pipeline_not_found, validation
+from .paging import page
+from .views import ACCOUNT_ID
+
+log = logging.getLogger(__name__)
+
+MASK = "****"  # AWS: "If a secret token was provided, it will be redacted in the response."
+WEBHOOK_ARN = re.compile(r"arn:aws:codepipeline:[a-z0-9-]+:\d{12}:webhook:(?P<name>[A-Za-z0-9.@\-_]+)")
+_REFERENCE = re.compile(r"\{([^{}]+)\}")  # matchEquals' `{Branch}`: a configuration key of the target action
+
+
+def webhook_not_found(name: str) -> ServiceError:
+    return ServiceError("WebhookNotFoundException", f"The specified webhook '{name}' was not found")
+
+
+class WebhookRefused(Exception):
+    """A webhook call that starts nothing: `status` and `message` are the HTTP answer."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def github_signature_ok(secret: str, body: bytes, headers) -> bool:
+    """GitHub's webhook signature: `X-Hub-Signature: sha1=<hex HMAC-SHA1 of the raw body>`, keyed
+    with the secret token, which is what CodePipeline checks. GitHub also sends
+    `X-Hub-Signature-256` (HMAC-SHA256); a request carrying only that one is checked by it."""
+    for header, digest in (("x-hub-signature", hashlib.sha1), ("x-hub-signature-256", hashlib.sha256)):
+        sent = headers.get(header)
+        if sent is None:
+            continue
+        expected = digest().name + "=" + hmac.new(secret.encode(), body, digest).hexdigest()
+        return hmac.compare_digest(sent.strip().lower(), expected)
+    return False
+
+
+class WebhookOperations:
+    """Mixed into CodePipeline (operations.py): needs `lock`, `store`, `region`, `engine`, `now`,
+    `start_by_trigger`."""
+
+    webhook_endpoint = "http://127.0.0.1:7788"  # the daemon sets its own when it starts listening
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def _webhooks(self) -> dict[str, dict]:
+        """name -> {"definition", "token", "lastTriggered", "registered"}; read once from the state folder."""
+        found = self.__dict__.get("_webhooks_cache")
+        if found is None:
+            path = self._webhooks_path()
+            found = json.loads(path.read_text()) if path is not None and path.exists() else {}
+            self.__dict__["_webhooks_cache"] = found
+        return found
+
+    def _webhooks_path(self) -> Path | None:
+        state_dir = getattr(self.store, "state_dir", None)
+        return Path(state_dir) / "webhooks.json" if state_dir is not None else None
+
+    def _save_webhooks(self) -> None:
+        path = self._webhooks_path()
+        if path is None:
+            return
+        temporary = path.with_suffix(".tmp")
+        # Written whole then renamed: a crash leaves the old file or the new one, never half of one.
+        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(self._webhooks, out, indent=1, sort_keys=True)
+        os.replace(temporary, path)
+
+    def webhook_arn(self, name: str) -> str:
+        return f"arn:aws:codepipeline:{self.region}:{ACCOUNT_ID}:webhook:{name}"
+
+    def _item(self, name: str) -> dict:
+        """ListWebhookItem: the definition with its secret redacted, the URL, the ARN, the tags."""
+        kept = self._webhooks[name]
+        definition = json.loads(json.dumps(kept["definition"]))
+        configuration = definition.get("authenticationConfiguration") or {}
+        if "SecretToken" in configuration:
+            configuration["SecretToken"] = MASK
+        item = {"definition": definition, "url": f"{self.webhook_endpoint}/webhooks/trigger?t={kept['token']}&v=1",
+                "arn": self.webhook_arn(name)}
+        if kept.get("lastTriggered") is not None:
+            item["lastTriggered"] = kept["lastTriggered"]
+        tags = self.store.tags(self.webhook_arn(name))
+        if tags:
+            item["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+        return item
+
+    # -- operations -------------------------------------------------------------------------
+
+    def put_webhook(self, params: dict) -> dict:
+        definition = params["webhook"]
+        name = definition["name"]
+        tags = {t["key"]: t["value"] for t in params.get("tags") or ()}
+        if any(k.lower().startswith("aws:") for k in tags):
+            raise ServiceError("InvalidTagsException", "Tag keys starting with 'aws:' are reserved for AWS")
+        if len(tags) > 50:
+            raise ServiceError("TooManyTagsException", "A webhook takes at most 50 tags")
+        with self.lock:
+            pipeline = self.engine.pipelines.get(definition["targetPipeline"])
+            if pipeline is None:
+                raise pipeline_not_found(definition["targetPipeline"])
+            action = next((a for a in pipeline.plan.stages[0].actions if a.name == definition["targetAction"]), None)
+            if action is None:
+                raise validation(f"The action '{definition['targetAction']}' is not in the first stage of pipeline "
+                                 f"'{pipeline.name}': a webhook's target action must be a source action")
+            for rule in definition["filters"]:
+                _check_filter(rule, dict(action.config))
+            _check_authentication(definition["authentication"], definition.get("authenticationConfiguration") or {})
+            kept = self._webhooks.get(name)
+            token = kept["token"] if kept else secrets.token_urlsafe(32)  # a PutWebhook again keeps its URL
+            self._webhooks[name] = {"definition": definition, "token": token,
+                                    "lastTriggered": kept.get("lastTriggered") if kept else None,
+                                    "registered": bool(kept and kept.get("registered"))}
+            self._save_webhooks()
+            if tags:
+                self.store.set_tags(self.webhook_arn(name), tags)
+            log.info("webhook %s: starts %s (%s)", name, pipeline.name, definition["authentication"])
+            return {"webhook": self._item(name)}
+
+    def list_webhooks(self, params: dict) -> dict:
+        with self.lock:
+            items = [self._item(name) for name in sorted(self._webhooks)]
+        # ListWebhooks pages with MaxResults/NextToken (capitalised, unlike the other listings).
+        chunk, token = page(items, {"maxResults": params.get("MaxResults"), "nextToken": params.get("NextToken")})
+        return {"webhooks": chunk, **({"NextToken": token} if token else {})}
+
+    def delete_webhook(self, params: dict) -> dict:
+        # AWS answers a name it does not know with success too (DeleteWebhook models no
+        # WebhookNotFoundException): deleting is idempotent.
+        with self.lock:
+            if self._webhooks.pop(params["name"], None) is not None:
+                self._save_webhooks()
+                self.store.remove_tags(self.webhook_arn(params["name"]))
+        return {}
+
+    def register_webhook_with_third_party(self, params: dict) -> dict:
+        return self._set_registered(params.get("webhookName"), True)
+
+    def deregister_webhook_with_third_party(self, params: dict) -> dict:
+        return self._set_registered(params.get("webhookName"), False)
+
+    def _set_registered(self, name: str | None, registered: bool) -> dict:
+        """There is no GitHub here to tell: the webhook is marked (de)registered and the log says
+        that whoever sends the events must POST to its URL themselves."""
+        with self.lock:
+            if name is None or name not in self._webhooks:
+                raise webhook_not_found(name or "")
+            self._webhooks[name]["registered"] = registered
+            self._save_webhooks()
+        if registered:
+            log.warning("webhook %s: RegisterWebhookWithThirdParty: no third party is called locally; POST the "
+                        "events to the webhook's URL (ListWebhooks) yourself", name)
+        return {}
+
+    def _tagged(self, arn: str) -> str:
+        """TagResource and friends take a webhook's ARN too (else a pipeline's: PipelineOperations)."""
+        match = WEBHOOK_ARN.fullmatch(arn)
+        if match is None:
+            return super()._tagged(arn)
+        with self.lock:
+            if match.group("name") not in self._webhooks:
+                raise ServiceError("ResourceNotFoundException", f"No webhook for '{arn}'")
+        return arn
+
+    # -- a call to a webhook's URL ----------------------------------------------------------
+
+    def webhook_called(self, token: str, body: bytes, headers, client_address: str | None) -> dict:
+        """A POST to a webhook's URL: authentication, then every filter, then the start. Returns
+        {"pipelineExecutionId"}; raises WebhookRefused with the HTTP answer otherwise."""
+        with self.lock:
+            found = next(((n, w) for n, w in self._webhooks.items() if hmac.compare_digest(w["token"], token)), None)
+            if found is None:
+                raise WebhookRefused(404, "Webhook not found")
+            name, kept = found
+            definition = kept["definition"]
+            authentication = definition["authentication"]
+            configuration = definition.get("authenticationConfiguration") or {}
+        if authentication == "GITHUB_HMAC" and not github_signature_ok(configuration.get("SecretToken", ""), body, headers):
+            log.warning("webhook %s: refused a call whose signature does not match", name)
+            raise WebhookRefused(403, "Signature verification failed")
+        if authentication == "IP" and not _address_in(client_address, configuration.get("AllowedIPRange", "")):
+            log.warning("webhook %s: refused a call from %s, outside its AllowedIPRange", name, client_address)
+            raise WebhookRefused(403, f"Requests from {client_address} are not allowed")
+        try:
+            payload = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise WebhookRefused(400, "The payload is not JSON") from None
+        with self.lock:
+            pipeline = self.engine.pipelines.get(definition["targetPipeline"])
+            if pipeline is None:
+                raise WebhookRefused(404, f"Pipeline '{definition['targetPipeline']}' not found")
+            action = next((a for a in pipeline.plan.stages[0].actions if a.name == definition["targetAction"]), None)
+            configuration = dict(action.config) if action is not None else {}
+            for rule in definition["filters"]:
+                passed, why = _filter_passes(rule, configuration, payload)
+                if not passed:
+                    log.info("webhook %s: not started: %s", name, why)
+                    raise WebhookRefused(200, f"The payload does not match the webhook's filters: {why}")
+            execution_id = self.start_by_trigger(pipeline.name, "Webhook", self.webhook_arn(name), {})
+            if name in self._webhooks:
+                self._webhooks[name]["lastTriggered"] = self.now()
+                self._save_webhooks()
+        log.info("webhook %s: started %s execution %s", name, pipeline.name, execution_id)
+        return {"pipelineExecutionId": execution_id}
+
+
+def _resolved(match_equals: str, configuration: dict[str, str]) -> str:
+    return _REFERENCE.sub(lambda m: configuration.get(m.group(1), m.group(0)), match_equals)
+
+
+def _check_filter(rule: dict, configuration: dict[str, str]) -> None:
+    try:
+        jsonpath(rule["jsonPath"])
+    except (JsonPathLexerError, JsonPathParserError, Exception) as error:  # the parser raises plain Exceptions too
+        raise ServiceError("InvalidWebhookFilterPatternException",
+                           f"The jsonPath '{rule['jsonPath']}' is not a valid JsonPath expression: {error}") from None
+    for key in _REFERENCE.findall(rule.get("matchEquals") or ""):
+        if key not in configuration:
+            raise ServiceError("InvalidWebhookFilterPatternException",
+                               f"matchEquals '{rule['matchEquals']}' refers to {{{key}}}, which is not a configuration "
+                               f"property of the target action ({', '.join(sorted(configuration)) or 'none'})")
+
+
+def _check_authentication(kind: str, configuration: dict) -> None:
+    """As AWS documents: GITHUB_HMAC takes only SecretToken, IP only AllowedIPRange (a CIDR
+    range), UNAUTHENTICATED neither."""
+    def refuse(message: str) -> None:
+        raise ServiceError("InvalidWebhookAuthenticationParametersException", message)
+
+    token, cidr = configuration.get("SecretToken"), configuration.get("AllowedIPRange")
+    if kind == "GITHUB_HMAC" and (not token or cidr is not None):
+        refuse("GITHUB_HMAC authentication takes a SecretToken and no AllowedIPRange")
+    if kind == "IP":
+        if not cidr or token is not None:
+            refuse("IP authentication takes an AllowedIPRange and no SecretToken")
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            refuse(f"AllowedIPRange '{cidr}' is not a CIDR range")
+    if kind == "UNAUTHENTICATED" and (token is not None or cidr is not None):
+        refuse("UNAUTHENTICATED authentication takes no SecretToken and no AllowedIPRange")
+
+
+def _address_in(address: str | None, cidr: str) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False
+
+
+def _filter_passes(rule: dict, configuration: dict[str, str], payload) -> tuple[bool, str]:
+    """A WebhookFilterRule: the value its jsonPath selects equals matchEquals (its `{Key}`s
+    replaced by the target action's configuration); without matchEquals, it selects something."""
+    values = [m.value for m in jsonpath(rule["jsonPath"]).find(payload)]
+    expected = rule.get("matchEquals")
+    if expected is None:
+        return bool(values), f"{rule['jsonPath']} selects nothing"
+    expected = _resolved(expected, configuration)
+    texts = [v if isinstance(v, str) else json.dumps(v) for v in values]
+    if expected in texts:
+        return True, ""
+    return False, f"{rule['jsonPath']} is {texts[0] if len(texts) == 1 else texts}, not {expected}"

@@ -1,0 +1,228 @@
+"""Webhooks through the real daemon: PutWebhook, ListWebhooks, DeleteWebhook,
+Register/DeregisterWebhookWithThirdParty with boto3 (every answer held against botocore's output
+shapes by the Daemon's client), their modeled errors, and POSTs to a webhook's URL the way GitHub
+sends them: signed with the secret (X-Hub-Signature), or refused."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+
+from tests.e2e.waiting import wait_for
+from tests.support.daemon import Daemon, commit, init_repo
+
+SECRET = "d3v-webhook-s3cret-7a91"
+
+
+def _pipeline_file(folder, repo) -> None:
+    # A GitHub (version 1) source, the action AWS's webhooks were made for, and an approval after it.
+    (folder / "release.yml").write_text(yaml.safe_dump({
+        "pipeline": {
+            "name": "release",
+            "stages": [
+                {"name": "Source", "actions": [{
+                    "name": "Checkout",
+                    "actionTypeId": {"category": "Source", "owner": "ThirdParty", "provider": "GitHub", "version": "1"},
+                    "configuration": {"Owner": "octo-org", "Repo": "web-app", "Branch": "main",
+                                      "OAuthToken": "{{resolve:secretsmanager:github-token}}",
+                                      "PollForSourceChanges": "false"},
+                    "outputArtifacts": [{"name": "SourceOutput"}],
+                }]},
+                {"name": "Approve", "actions": [{
+                    "name": "Ship",
+                    "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
+                }]},
+            ],
+        },
+        "repositories": {"octo-org/web-app": {"path": str(repo)}},
+    }))
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    repo = init_repo(tmp_path / "web-app")
+    commit(repo, "first page", {"index.html": "<h1>hi</h1>"})
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    _pipeline_file(folder, repo)
+    running = Daemon(folder, tmp_path / "state").start()
+    yield running
+    running.stop()
+
+
+def definition(name: str = "release-webhook", **changes) -> dict:
+    return {
+        "name": name,
+        "targetPipeline": "release",
+        "targetAction": "Checkout",
+        "filters": [{"jsonPath": "$.ref", "matchEquals": "refs/heads/{Branch}"}],
+        "authentication": "GITHUB_HMAC",
+        "authenticationConfiguration": {"SecretToken": SECRET},
+        **changes,
+    }
+
+
+def push_payload(ref: str = "refs/heads/main") -> bytes:
+    """A push event as GitHub sends it (trimmed to what a receiver reads)."""
+    head = "6f1c2e0a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e"
+    return json.dumps({
+        "ref": ref,
+        "before": "0d1a2b3c4d5e6f708192a3b4c5d6e7f809a1b2c3",
+        "after": head,
+        "created": False, "deleted": False, "forced": False,
+        "compare": "https://github.com/octo-org/web-app/compare/0d1a2b3c4d5e...6f1c2e0a9b8d",
+        "repository": {"id": 81723948, "name": "web-app", "full_name": "octo-org/web-app", "private": True,
+                       "owner": {"name": "octo-org", "login": "octo-org"}, "default_branch": "main",
+                       "html_url": "https://github.com/octo-org/web-app"},
+        "pusher": {"name": "mona", "email": "mona@example.com"},
+        "sender": {"login": "mona", "type": "User"},
+        "head_commit": {"id": head, "message": "Tweak the landing page", "timestamp": "2026-11-30T19:02:11Z",
+                        "author": {"name": "Mona", "email": "mona@example.com", "username": "mona"},
+                        "added": [], "removed": [], "modified": ["index.html"]},
+        "commits": [{"id": head, "message": "Tweak the landing page", "distinct": True,
+                     "added": [], "removed": [], "modified": ["index.html"]}],
+    }).encode()
+
+
+def deliver(url: str, body: bytes, secret: str | None = SECRET) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/5e3f1a2",
+               "X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4())}
+    if secret is not None:
+        headers["X-Hub-Signature"] = "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+        headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def executions(client, trigger_type: str) -> list[dict]:
+    summaries = client.list_pipeline_executions(pipelineName="release")["pipelineExecutionSummaries"]
+    return [s for s in summaries if s["trigger"]["triggerType"] == trigger_type]
+
+
+def test_put_list_tag_delete_and_the_secret_never_shown(daemon):
+    client = daemon.client()
+    put = client.put_webhook(webhook=definition(), tags=[{"key": "team", "value": "web"}])["webhook"]
+    assert put["definition"]["authenticationConfiguration"] == {"SecretToken": "****"}
+    assert put["definition"]["filters"] == [{"jsonPath": "$.ref", "matchEquals": "refs/heads/{Branch}"}]
+    assert put["arn"] == "arn:aws:codepipeline:us-east-1:123456789012:webhook:release-webhook"
+    assert put["url"].startswith(f"{daemon.endpoint}/webhooks/trigger?t=") and put["url"].endswith("&v=1")
+    assert put["tags"] == [{"key": "team", "value": "web"}]
+
+    listed = client.list_webhooks()["webhooks"]
+    assert [w["url"] for w in listed] == [put["url"]]
+    assert SECRET not in json.dumps(listed, default=str)
+    assert "lastTriggered" not in listed[0]
+
+    client.tag_resource(resourceArn=put["arn"], tags=[{"key": "stage", "value": "prod"}])
+    tags = client.list_tags_for_resource(resourceArn=put["arn"])["tags"]
+    assert {t["key"]: t["value"] for t in tags} == {"team": "web", "stage": "prod"}
+
+    # A PutWebhook again changes the definition and keeps the URL.
+    again = client.put_webhook(webhook=definition(filters=[{"jsonPath": "$.repository.full_name",
+                                                           "matchEquals": "{Owner}/{Repo}"}]))["webhook"]
+    assert again["url"] == put["url"]
+    assert again["definition"]["filters"][0]["jsonPath"] == "$.repository.full_name"
+
+    client.register_webhook_with_third_party(webhookName="release-webhook")
+    client.deregister_webhook_with_third_party(webhookName="release-webhook")
+    client.delete_webhook(name="release-webhook")
+    assert client.list_webhooks()["webhooks"] == []
+    client.delete_webhook(name="release-webhook")  # AWS: deleting what is gone is no error
+    for call in (client.register_webhook_with_third_party, client.deregister_webhook_with_third_party):
+        with pytest.raises(ClientError) as error:
+            call(webhookName="release-webhook")
+        assert error.value.response["Error"]["Code"] == "WebhookNotFoundException"
+    assert SECRET not in daemon.log()
+
+
+@pytest.mark.parametrize("changes, code", [
+    ({"targetPipeline": "nope"}, "PipelineNotFoundException"),
+    ({"targetAction": "Ship"}, "ValidationException"),
+    ({"filters": [{"jsonPath": "$.ref[?(@ =="}]}, "InvalidWebhookFilterPatternException"),
+    ({"filters": [{"jsonPath": "$.ref", "matchEquals": "refs/heads/{BranchName}"}]}, "InvalidWebhookFilterPatternException"),
+    ({"authenticationConfiguration": {}}, "InvalidWebhookAuthenticationParametersException"),
+    ({"authentication": "IP", "authenticationConfiguration": {"AllowedIPRange": "10.0.0.0/33"}},
+     "InvalidWebhookAuthenticationParametersException"),
+    ({"authentication": "UNAUTHENTICATED"}, "InvalidWebhookAuthenticationParametersException"),
+])
+def test_put_webhook_errors(daemon, changes, code):
+    with pytest.raises(ClientError) as error:
+        daemon.client().put_webhook(webhook=definition(**changes))
+    assert error.value.response["Error"]["Code"] == code
+    assert daemon.client().list_webhooks()["webhooks"] == []
+
+
+def test_a_signed_push_starts_the_pipeline_and_others_do_not(daemon):
+    client = daemon.client()
+    url = client.put_webhook(webhook=definition())["webhook"]["url"]
+
+    status, answer = deliver(url, push_payload(), secret="not-the-secret")
+    assert (status, answer["message"]) == (403, "Signature verification failed")
+    status, answer = deliver(url, push_payload(), secret=None)
+    assert status == 403
+    status, answer = deliver(url, push_payload("refs/heads/experiment"))
+    assert status == 200 and "pipelineExecutionId" not in answer
+    assert "refs/heads/experiment" in answer["message"] and "refs/heads/main" in answer["message"]
+    status, _ = deliver(url.replace("?t=", "?t=x"), push_payload())
+    assert status == 404
+    assert executions(client, "Webhook") == []
+
+    status, answer = deliver(url, push_payload())
+    assert status == 200, answer
+    execution = client.get_pipeline_execution(pipelineName="release", pipelineExecutionId=answer["pipelineExecutionId"])
+    assert execution["pipelineExecution"]["trigger"] == {
+        "triggerType": "Webhook", "triggerDetail": "arn:aws:codepipeline:us-east-1:123456789012:webhook:release-webhook"}
+    assert [e["pipelineExecutionId"] for e in executions(client, "Webhook")] == [answer["pipelineExecutionId"]]
+    assert "lastTriggered" in client.list_webhooks()["webhooks"][0]
+    source = wait_for(lambda: [d for d in client.list_action_executions(
+        pipelineName="release", filter={"pipelineExecutionId": answer["pipelineExecutionId"]})["actionExecutionDetails"]
+        if d["actionName"] == "Checkout" and d["status"] == "Succeeded"], what="the source action")
+    assert source[0]["output"]["outputVariables"]["BranchName"] == "main"
+
+
+@pytest.mark.parametrize("allowed, started", [("127.0.0.0/8", True), ("203.0.113.0/24", False)])
+def test_ip_authentication(daemon, allowed, started):
+    client = daemon.client()
+    url = client.put_webhook(webhook=definition(authentication="IP",
+                                                authenticationConfiguration={"AllowedIPRange": allowed}))["webhook"]["url"]
+    status, answer = deliver(url, push_payload(), secret=None)
+    assert (status == 200 and "pipelineExecutionId" in answer) is started
+    if not started:
+        assert status == 403 and "127.0.0.1" in answer["message"]
+    assert len(executions(client, "Webhook")) == (1 if started else 0)
+
+
+def test_unauthenticated_webhook_and_one_that_survives_a_restart(tmp_path, daemon):
+    client = daemon.client()
+    put = client.put_webhook(webhook=definition("open-hook", authentication="UNAUTHENTICATED",
+                                                authenticationConfiguration={},
+                                                filters=[{"jsonPath": "$.head_commit.modified[0]"}]),
+                             tags=[{"key": "team", "value": "web"}])["webhook"]
+    token = put["url"].split("?t=", 1)[1]
+    daemon.stop()
+    again = Daemon(daemon.pipelines, daemon.state).start()
+    try:
+        client = again.client()
+        listed = client.list_webhooks()["webhooks"]
+        assert [w["url"].split("?t=", 1)[1] for w in listed] == [token]
+        assert listed[0]["tags"] == [{"key": "team", "value": "web"}]
+        status, answer = deliver(listed[0]["url"], push_payload(), secret=None)
+        assert status == 200 and "pipelineExecutionId" in answer, answer
+        # A payload the filter selects nothing in: not started.
+        status, answer = deliver(listed[0]["url"], json.dumps({"zen": "Keep it logically awesome."}).encode(), secret=None)
+        assert status == 200 and "pipelineExecutionId" not in answer
+        assert len(executions(client, "Webhook")) == 1
+    finally:
+        again.stop()
