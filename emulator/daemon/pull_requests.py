@@ -71,6 +71,11 @@ class PullRequests:
         "id" or "source" (UPDATED, CLOSED), "merge" (CLOSED)} -> {"pullRequest", "started":
         [{"pipelineName", "pipelineExecutionId"}], "notMatched": [{"pipelineName", "reason"}]}."""
         kind, name = body.get("event"), body.get("repository")
+        for key in ("repository", "source", "destination", "title"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise _refused(f"{key} must be a string")
+        if body.get("id") is not None and not (isinstance(body["id"], int) or str(body["id"]).isdigit()):
+            raise _refused("id must be a pull request's number")
         if kind not in EVENTS:
             raise _refused(f"event must be one of {', '.join(EVENTS)}, not {kind!r}")
         repositories = getattr(self.service.resources, "repositories", {}) or {}

@@ -282,7 +282,11 @@ def _address_in(address: str | None, cidr: str) -> bool:
 def _filter_passes(rule: dict, configuration: dict[str, str], payload) -> tuple[bool, str]:
     """A WebhookFilterRule: the value its jsonPath selects equals matchEquals (its `{Key}`s
     replaced by the target action's configuration); without matchEquals, it selects something."""
-    values = [m.value for m in jsonpath(rule["jsonPath"]).find(payload)]
+    try:
+        values = [m.value for m in jsonpath(rule["jsonPath"]).find(payload)]
+    except Exception as error:  # an expression that cannot be applied to this payload (a filter on a string)
+        return False, f"{rule['jsonPath']} cannot be applied to the payload: {error}"
+
     expected = rule.get("matchEquals")
     if expected is None:
         return bool(values), f"{rule['jsonPath']} selects nothing"
