@@ -226,3 +226,22 @@ def test_unauthenticated_webhook_and_one_that_survives_a_restart(tmp_path, daemo
         assert len(executions(client, "Webhook")) == 1
     finally:
         again.stop()
+
+
+def test_malformed_calls_get_4xx_never_5xx(daemon):
+    client = daemon.client()
+    url = client.put_webhook(webhook=definition("open-hook", authentication="UNAUTHENTICATED",
+                                                authenticationConfiguration={},
+                                                filters=[{"jsonPath": "$.ref[?(@.name == 'x')]"}]))["webhook"]["url"]
+    for body in (b"{not json", b"\xff\xfe", b"[1, 2]", b'"refs/heads/main"', b'{"ref": {"name": "x"}}'):
+        status, answer = deliver(url, body, secret=None)
+        assert status < 500 and "pipelineExecutionId" not in answer, (body, status, answer)
+    for body in ({"event": "OPEN", "repository": ["x"]}, {"event": "MERGE"}, {"event": "UPDATED", "repository": "octo-org/web-app", "id": {"n": 1}},
+                 {"event": "OPEN", "repository": "octo-org/web-app", "source": 3, "destination": "main"}, [1]):
+        request = urllib.request.Request(f"{daemon.endpoint}/pipemu/pull-requests", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            raise AssertionError(f"{body} was accepted")
+        except urllib.error.HTTPError as error:
+            assert 400 <= error.code < 500, (body, error.code)
