@@ -186,7 +186,7 @@ class _Translation:
         self.s, self.code_dir = stack, code_dir
         self.result = ImportResult([])
         self.sections: dict[str, dict] = {"repositories": {}, "buckets": {}, "projects": {}, "functions": {},
-                                          "alarms": {}}
+                                          "alarms": {}, "webhooks": {}}
         self.pipelines: list[dict] = []
         self.schedules: list[dict] = []
         self.not_emulated: list[str] = []  # "Logical (AWS::Type)" of resources ignored with a warning
@@ -195,7 +195,7 @@ class _Translation:
         handlers = {"AWS::CodePipeline::Pipeline": self.pipeline, "AWS::CodeBuild::Project": self.project,
                     "AWS::Lambda::Function": self.function, "AWS::Events::Rule": self.rule,
                     "AWS::Scheduler::Schedule": self.rule, "AWS::CodeCommit::Repository": self.repository,
-                    "AWS::CloudWatch::Alarm": self.alarm}
+                    "AWS::CloudWatch::Alarm": self.alarm, "AWS::CodePipeline::Webhook": self.webhook}
         for logical, resource in self.s.resources.items():
             at = ("Resources", logical)
             kind = resource.get("Type") if isinstance(resource, dict) else None
@@ -464,6 +464,32 @@ class _Translation:
         if props.get("AlarmDescription") is not None:
             alarm["description"] = self.s.text(props["AlarmDescription"], path + ("AlarmDescription",))
         self.sections["alarms"][name] = alarm
+
+
+    def webhook(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        """A webhook: its URL is the daemon's (service/webhooks.py). `TargetPipelineVersion` is
+        accepted (AWS requires it on old stacks; the webhook starts whatever version is current),
+        `RegisterWithThirdParty` said as having no local effect (there is no GitHub to call)."""
+        self.keys(props, path, ("Name", "TargetPipeline", "TargetAction", "Filters", "Authentication",
+                                "AuthenticationConfiguration"), ("TargetPipelineVersion",), ("RegisterWithThirdParty",))
+        name = self.s.physical_name(logical)
+        configuration = self.need(props, "AuthenticationConfiguration", path)
+        self.keys(configuration, path + ("AuthenticationConfiguration",), ("SecretToken", "AllowedIPRange"))
+        filters = []
+        for f, rule in enumerate(self.need(props, "Filters", path)):
+            at = path + ("Filters", f)
+            self.keys(rule, at, ("JsonPath", "MatchEquals"))
+            filters.append({"jsonPath": self.s.text(self.need(rule, "JsonPath", at), at + ("JsonPath",)),
+                            **({"matchEquals": self.s.text(rule["MatchEquals"], at + ("MatchEquals",))}
+                               if rule.get("MatchEquals") is not None else {})})
+        self.sections["webhooks"][name] = {
+            "targetPipeline": self.s.text(self.need(props, "TargetPipeline", path), path + ("TargetPipeline",)),
+            "targetAction": self.s.text(self.need(props, "TargetAction", path), path + ("TargetAction",)),
+            "filters": filters,
+            "authentication": self.s.text(self.need(props, "Authentication", path), path + ("Authentication",)),
+            "authenticationConfiguration": {key: self.s.text(value, path + ("AuthenticationConfiguration", key))
+                                            for key, value in configuration.items() if value is not None},
+        }
 
 
 # What a metric alarm evaluates, and what it does on a change: accepted (AWS needs them), not

@@ -127,17 +127,11 @@ class WebhookOperations:
         if len(tags) > 50:
             raise ServiceError("TooManyTagsException", "A webhook takes at most 50 tags")
         with self.lock:
-            pipeline = self.engine.pipelines.get(definition["targetPipeline"])
-            if pipeline is None:
-                raise pipeline_not_found(definition["targetPipeline"])
-            action = next((a for a in pipeline.plan.stages[0].actions if a.name == definition["targetAction"]), None)
-            if action is None:
-                raise validation(f"The action '{definition['targetAction']}' is not in the first stage of pipeline "
-                                 f"'{pipeline.name}': a webhook's target action must be a source action")
-            for rule in definition["filters"]:
-                _check_filter(rule, dict(action.config))
-            _check_authentication(definition["authentication"], definition.get("authenticationConfiguration") or {})
             kept = self._webhooks.get(name)
+            if kept is not None and kept.get("origin") == "file":
+                raise validation(f"Webhook '{name}' is defined in the pipelines folder (webhooks:) and cannot be "
+                                 "changed through the API: edit the file instead")
+            pipeline = self._checked_webhook(definition)
             token = kept["token"] if kept else secrets.token_urlsafe(32)  # a PutWebhook again keeps its URL
             self._webhooks[name] = {"definition": definition, "token": token,
                                     "lastTriggered": kept.get("lastTriggered") if kept else None,
@@ -147,6 +141,57 @@ class WebhookOperations:
                 self.store.set_tags(self.webhook_arn(name), tags)
             log.info("webhook %s: starts %s (%s)", name, pipeline.name, definition["authentication"])
             return {"webhook": self._item(name)}
+
+    def _checked_webhook(self, definition: dict):
+        """What PutWebhook checks (and a file's webhook too): the target, filters, authentication."""
+        pipeline = self.engine.pipelines.get(definition["targetPipeline"])
+        if pipeline is None:
+            raise pipeline_not_found(definition["targetPipeline"])
+        action = next((a for a in pipeline.plan.stages[0].actions if a.name == definition["targetAction"]), None)
+        if action is None:
+            raise validation(f"The action '{definition['targetAction']}' is not in the first stage of pipeline "
+                             f"'{pipeline.name}': a webhook's target action must be a source action")
+        for rule in definition["filters"]:
+            _check_filter(rule, dict(action.config))
+        _check_authentication(definition["authentication"], definition.get("authenticationConfiguration") or {})
+        return pipeline
+
+    def load_definitions(self, folder) -> list[str]:
+        """The pipelines (ServiceCore), then the folder's webhooks (`webhooks:`, or
+        AWS::CodePipeline::Webhook in a template): made, changed or removed with their files;
+        each keeps its URL while its name stays. One that does not check out is a definition error."""
+        declared = super().load_definitions(folder)
+        with self.lock:
+            problems = self._sync_file_webhooks(getattr(folder, "webhooks", None) or {}, folder)
+            self.definition_errors.extend(problems)
+        for problem in problems:
+            log.error("%s", problem)
+        return declared
+
+    def _sync_file_webhooks(self, declared: dict, folder) -> list[str]:
+        problems = []
+        for name in [n for n, w in self._webhooks.items() if w.get("origin") == "file" and n not in declared]:
+            del self._webhooks[name]
+        for name, model in sorted(declared.items()):
+            kept = self._webhooks.get(name)
+            if kept is not None and kept.get("origin") != "file":
+                problems.append(f"webhooks: {name}: webhook {name} was made with PutWebhook (DeleteWebhook it first, "
+                                "or rename this one)")
+                continue
+            definition = {"name": name, **model.model_dump(mode="json", exclude_none=True)}
+            try:
+                definition["authenticationConfiguration"] = _resolved_secret(
+                    definition.get("authenticationConfiguration") or {}, folder, name)
+                self._checked_webhook(definition)
+            except ServiceError as error:
+                problems.append(f"webhooks: {name}: {error.code}: {error.message}")
+                self._webhooks.pop(name, None)
+                continue
+            self._webhooks[name] = {"definition": definition, "origin": "file",
+                                    "token": kept["token"] if kept else secrets.token_urlsafe(32),
+                                    "lastTriggered": kept.get("lastTriggered") if kept else None, "registered": False}
+        self._save_webhooks()
+        return problems
 
     def list_webhooks(self, params: dict) -> dict:
         with self.lock:
@@ -159,6 +204,9 @@ class WebhookOperations:
         # AWS answers a name it does not know with success too (DeleteWebhook models no
         # WebhookNotFoundException): deleting is idempotent.
         with self.lock:
+            if (self._webhooks.get(params["name"]) or {}).get("origin") == "file":
+                raise validation(f"Webhook '{params['name']}' is defined in the pipelines folder (webhooks:) and "
+                                 "cannot be deleted through the API: remove it from the file instead")
             if self._webhooks.pop(params["name"], None) is not None:
                 self._save_webhooks()
                 self.store.remove_tags(self.webhook_arn(params["name"]))
@@ -233,6 +281,34 @@ class WebhookOperations:
                 self._save_webhooks()
         log.info("webhook %s: started %s execution %s", name, pipeline.name, execution_id)
         return {"pipelineExecutionId": execution_id}
+
+
+_DYNAMIC = re.compile(r"\{\{resolve:(secretsmanager|ssm|ssm-secure):([^}]+)\}\}")
+
+
+def _resolved_secret(configuration: dict, folder, webhook: str) -> dict:
+    """A file's SecretToken as CloudFormation templates write it, `{{resolve:secretsmanager:ID}}`
+    (or `...:ID:SecretString:KEY`, or `{{resolve:ssm:NAME}}`), read from the folder's `secrets:`
+    and `parameters:` stand-ins; a plain value as it is."""
+    from emulator.runner.secrets import Reference, SecretError, resolve  # the same reader as CodeBuild's secrets
+
+    token = configuration.get("SecretToken")
+    match = _DYNAMIC.fullmatch(token or "")
+    if match is None:
+        return configuration
+    kind, reference = match.groups()
+    if kind == "secretsmanager":  # CloudFormation's id:SecretString:key:stage:version -> CodeBuild's id:key:stage:version
+        parts = reference.split(":")
+        if len(parts) > 1 and parts[1] == "SecretString":
+            del parts[1]
+        reference = ":".join(parts)
+    found = Reference("SecretToken", "SECRETS_MANAGER" if kind == "secretsmanager" else "PARAMETER_STORE",
+                      reference, f"webhook {webhook} authenticationConfiguration")
+    try:
+        value = resolve([found], folder).environment["SecretToken"]
+    except SecretError as error:
+        raise validation(str(error)) from None
+    return {**configuration, "SecretToken": value}
 
 
 def _resolved(match_equals: str, configuration: dict[str, str]) -> str:

@@ -245,3 +245,90 @@ def test_malformed_calls_get_4xx_never_5xx(daemon):
             raise AssertionError(f"{body} was accepted")
         except urllib.error.HTTPError as error:
             assert 400 <= error.code < 500, (body, error.code)
+
+
+# A template in the style of the GitHub (version 1) pipelines AWS's docs and public repos declare:
+# the pipeline, and its webhook reading its secret from Secrets Manager.
+TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Parameters:
+  GitHubBranch: {Type: String, Default: main}
+Resources:
+  AppPipeline:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: web-release
+      RoleArn: arn:aws:iam::123456789012:role/web-release-pipeline
+      ArtifactStore: {Type: S3, Location: web-release-artifacts}
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: GitHubSource
+              ActionTypeId: {Category: Source, Owner: ThirdParty, Provider: GitHub, Version: '1'}
+              Configuration:
+                Owner: octo-org
+                Repo: web-app
+                Branch: !Ref GitHubBranch
+                OAuthToken: '{{resolve:secretsmanager:github-oauth:SecretString:token}}'
+                PollForSourceChanges: false
+              OutputArtifacts: [{Name: SourceOutput}]
+        - Name: Approve
+          Actions:
+            - Name: Ship
+              ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: '1'}
+  AppPipelineWebhook:
+    Type: AWS::CodePipeline::Webhook
+    Properties:
+      Authentication: GITHUB_HMAC
+      AuthenticationConfiguration:
+        SecretToken: '{{resolve:secretsmanager:github-webhook:SecretString:token}}'
+      Filters:
+        - JsonPath: $.ref
+          MatchEquals: refs/heads/{Branch}
+      TargetPipeline: !Ref AppPipeline
+      TargetAction: GitHubSource
+      TargetPipelineVersion: !GetAtt AppPipeline.Version
+      RegisterWithThirdParty: true
+Outputs:
+  WebhookUrl:
+    Value: !GetAtt AppPipelineWebhook.Url
+"""
+
+
+def test_a_template_s_webhook_is_made_from_the_folder(tmp_path):
+    repo = init_repo(tmp_path / "web-app")
+    commit(repo, "first page", {"index.html": "<h1>hi</h1>"})
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "web-release.yml").write_text(TEMPLATE)
+    (folder / "local.yml").write_text(yaml.safe_dump({
+        "repositories": {"octo-org/web-app": {"path": str(repo)}},
+        "secrets": {"github-webhook": {"env": "PIPEMU_TEST_WEBHOOK_SECRET"}, "github-oauth": {"value": '{"token": "x"}'}},
+    }))
+    daemon = Daemon(folder, tmp_path / "state",
+                    env={"PIPEMU_TEST_WEBHOOK_SECRET": json.dumps({"token": SECRET})}).start()
+    try:
+        client = daemon.client()
+        assert daemon.health()["definitionErrors"] == []
+        (hook,) = client.list_webhooks()["webhooks"]
+        # No Name: CloudFormation's STACK-LOGICAL, the stack being the file's stem.
+        assert (hook["definition"]["name"], hook["definition"]["targetPipeline"]) == (
+            "web-release-AppPipelineWebhook", "web-release")
+        assert hook["definition"]["authenticationConfiguration"] == {"SecretToken": "****"}
+        status, answer = deliver(hook["url"], push_payload(), secret="wrong")
+        assert status == 403
+        status, answer = deliver(hook["url"], push_payload())
+        assert status == 200 and "pipelineExecutionId" in answer, answer
+        execution = client.get_pipeline_execution(pipelineName="web-release",
+                                                  pipelineExecutionId=answer["pipelineExecutionId"])["pipelineExecution"]
+        assert execution["trigger"]["triggerType"] == "Webhook"
+        name = hook["definition"]["name"]
+        for call in (lambda: client.delete_webhook(name=name),
+                     lambda: client.put_webhook(webhook={**hook["definition"], "authenticationConfiguration": {"SecretToken": "x"}})):
+            with pytest.raises(ClientError) as error:
+                call()
+            assert error.value.response["Error"]["Code"] == "ValidationException"
+            assert "pipelines folder" in error.value.response["Error"]["Message"]
+        assert SECRET not in daemon.log()
+    finally:
+        daemon.stop()
