@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -144,8 +145,13 @@ def test_branch_and_file_path_filters_that_do_not_pass(setup):
     assert reason.startswith("destination branch develop does not pass branches")
 
     client = daemon.client()
-    summaries = client.list_pipeline_executions(pipelineName="pr-checks")["pipelineExecutionSummaries"]
-    assert [s for s in summaries if s["trigger"]["triggerType"] == "WebhookV2"] == []
+    before = client.list_pipeline_executions(pipelineName="pr-checks")["pipelineExecutionSummaries"]
+    assert [s for s in before if s["trigger"]["triggerType"] == "WebhookV2"] == []
+    # A push to the configured branch starts nothing either: the trigger filters pull requests only.
+    commit(repo, "Hotfix on main", {"src/app.py": "print('shop!')\n"})
+    time.sleep(2)  # the git watcher reports a commit within a second
+    after = client.list_pipeline_executions(pipelineName="pr-checks")["pipelineExecutionSummaries"]
+    assert len(after) == len(before)
 
 
 def test_what_the_daemon_refuses(setup):
