@@ -23,6 +23,7 @@ from pathlib import Path
 from emulator.definitions.action_types import git_source
 from emulator.runner.source import SourceError, resolve_commit
 from emulator.service import ServiceError
+from emulator.service.webhooks import read_kept
 
 from .git_watch import pull_request_mismatch
 
@@ -51,7 +52,7 @@ class PullRequests:
         self.service = service
         self.path = Path(state_dir) / "pull-requests.json"
         self._lock = threading.Lock()
-        self._pulls: list[dict] = json.loads(self.path.read_text()) if self.path.exists() else []
+        self._pulls: list[dict] = read_kept(self.path, [])
 
     def _save(self) -> None:
         temporary = self.path.with_suffix(".tmp")

@@ -108,7 +108,9 @@ class Triggers:
             else:
                 trigger = "CloudWatchEvent"
             log.info("%s: %s moved to %s: starting %s", repository, ref, new[:12], pipeline)
-            self.service.start_by_trigger(pipeline, trigger, f"{ref} {new}", {action: new})
+            # A filtered push runs on the branch pushed to, as AWS (its BranchName variable is that branch).
+            branches = {action: ref[len("refs/heads/"):]} if filters and ref.startswith("refs/heads/") else None
+            self.service.start_by_trigger(pipeline, trigger, f"{ref} {new}", {action: new}, branches)
 
     def _on_schedule(self, key: str, pipeline: str) -> None:
         log.info("schedule %s: starting %s", key, pipeline)

@@ -39,6 +39,27 @@ WEBHOOK_ARN = re.compile(r"arn:aws:codepipeline:[a-z0-9-]+:\d{12}:webhook:(?P<na
 _REFERENCE = re.compile(r"\{([^{}]+)\}")  # matchEquals' `{Branch}`: a configuration key of the target action
 
 
+def read_kept(path: Path | None, empty):
+    """A JSON file the daemon keeps in the state folder, or `empty`. One that cannot be read
+    (damaged by hand) is moved aside as `<name>.damaged` and said, rather than refusing every
+    call that needs it."""
+    if path is None or not path.exists():
+        return empty
+    try:
+        found = json.loads(path.read_text())
+        if isinstance(found, type(empty)):
+            return found
+        raise ValueError(f"not a JSON {type(empty).__name__}")
+    except (ValueError, UnicodeDecodeError, OSError) as error:
+        aside = path.with_suffix(".damaged")
+        log.error("%s cannot be read (%s): moved to %s, starting without it", path, error, aside)
+        try:
+            os.replace(path, aside)
+        except OSError:
+            pass
+        return empty
+
+
 def webhook_not_found(name: str) -> ServiceError:
     return ServiceError("WebhookNotFoundException", f"The specified webhook '{name}' was not found")
 
@@ -77,8 +98,7 @@ class WebhookOperations:
         """name -> {"definition", "token", "lastTriggered", "registered"}; read once from the state folder."""
         found = self.__dict__.get("_webhooks_cache")
         if found is None:
-            path = self._webhooks_path()
-            found = json.loads(path.read_text()) if path is not None and path.exists() else {}
+            found = read_kept(self._webhooks_path(), {})
             self.__dict__["_webhooks_cache"] = found
         return found
 
@@ -318,7 +338,7 @@ def _resolved(match_equals: str, configuration: dict[str, str]) -> str:
 def _check_filter(rule: dict, configuration: dict[str, str]) -> None:
     try:
         jsonpath(rule["jsonPath"])
-    except (JsonPathLexerError, JsonPathParserError, Exception) as error:  # the parser raises plain Exceptions too
+    except (JsonPathLexerError, JsonPathParserError, Exception) as error:  # its parser raises bare Exceptions too
         raise ServiceError("InvalidWebhookFilterPatternException",
                            f"The jsonPath '{rule['jsonPath']}' is not a valid JsonPath expression: {error}") from None
     for key in _REFERENCE.findall(rule.get("matchEquals") or ""):
