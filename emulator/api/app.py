@@ -15,7 +15,8 @@ from emulator.service import CodePipeline
 from emulator.service.cloudformation import OPERATIONS as CLOUDFORMATION_OPERATIONS, CloudFormation
 from emulator.service.cloudwatch import OPERATIONS as CLOUDWATCH_OPERATIONS, CloudWatch
 
-from . import awsjson, extensions, lambda_api, query, webhooks
+from . import awsjson, extensions, lambda_api, query
+from . import webhooks  # the webhooks' own endpoint (unsigned)
 from .ui import routes as dashboard_routes
 from .auth import Access
 from .wire import CLOUDWATCH_TARGET, guarded_body, handle, unsigned_refusal
