@@ -16,10 +16,10 @@ from emulator.service.cloudformation import OPERATIONS as CLOUDFORMATION_OPERATI
 from emulator.service.cloudwatch import OPERATIONS as CLOUDWATCH_OPERATIONS, CloudWatch
 
 from . import awsjson, extensions, lambda_api, query
-from . import webhooks  # the webhooks' own endpoint (unsigned)
 from .ui import routes as dashboard_routes
 from .auth import Access
 from .wire import CLOUDWATCH_TARGET, guarded_body, handle, unsigned_refusal
+from . import webhooks  # the webhooks' own endpoint (unsigned)
 
 
 def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, access: Access | None = None) -> Starlette:
