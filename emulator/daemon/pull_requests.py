@@ -111,6 +111,10 @@ class PullRequests:
             raise _refused(f"the source and destination branches are both {source}")
         self._tip(path, destination)
         head = self._tip(path, source)
+        for pull in self._pulls:  # as GitHub: one open pull request per pair of branches
+            if (pull["repository"], pull["source"], pull["destination"], pull["status"]) == (name, source, destination, "OPEN"):
+                raise _refused(f"pull request #{pull['id']} from {source} into {destination} is open already "
+                               f"(pipemu pr update {name} {pull['id']})")
         number = 1 + max((p["id"] for p in self._pulls if p["repository"] == name), default=0)
         pull = {"id": number, "repository": name, "source": source, "destination": destination,
                 "title": body.get("title") or f"{source} into {destination}", "status": "OPEN",

@@ -6,6 +6,7 @@ do not pass say why."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -160,7 +161,17 @@ def test_what_the_daemon_refuses(setup):
         (["open", "acme/nothing", "--source", "feature/cart", "--destination", "main"], "no repository 'acme/nothing'"),
         (["open", "acme/shop-api", "--source", "no-such-branch", "--destination", "main"], "no-such-branch"),
         (["update", "acme/shop-api", "7"], "no pull request #7"),
+        (["open", "acme/shop-api", "--source", "feature/cart", "--destination", "main"], "open already"),
     ]
+    # What a person reads: what started, with its execution id, and what did not and why.
+    proc = subprocess.run([sys.executable, "-m", "emulator.cli", "pr", "open", "acme/shop-api", "--source", "feature/cart",
+                           "--destination", "main", "--endpoint", daemon.endpoint],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("pull request acme/shop-api#1 (OPEN): feature/cart -> main at ")
+    assert re.fullmatch(r"  started pr-checks: [0-9a-f-]{36}", lines[1]), lines
+    assert lines[2] == "  not started pr-closed: event OPEN is not one of CLOSED"
     for args, words in cases:
         proc = subprocess.run([sys.executable, "-m", "emulator.cli", "pr", *args, "--endpoint", daemon.endpoint],
                               cwd=ROOT, capture_output=True, text=True, timeout=60)
