@@ -82,7 +82,7 @@ def register(main: click.Group) -> None:
             return
         schedules = [schedule for _, schedule, target in loaded.schedules if target == pipeline]
         click.echo(export_cloudformation(declaration, loaded.projects, loaded.functions, schedules,
-                                         loaded.repositories), nl=False)
+                                         loaded.repositories, loaded.webhooks), nl=False)
 
 
 SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets")

@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel
 
 from .cfn_import import local_image
-from .models import SUPPORTED_ACTION_TYPES, Function, PipelineDeclaration, Project, Schedule
+from .models import SUPPORTED_ACTION_TYPES, Function, PipelineDeclaration, Project, Schedule, Webhook
 
 AWS_BUILD_IMAGE = "aws/codebuild/standard:7.0"
 INLINE_CODE_LIMIT = 4096  # CloudFormation's limit on Code.ZipFile
@@ -106,7 +106,8 @@ class _Template:
 
 
 def export_cloudformation(pipeline_declaration: Any, projects: dict | None = None, functions: dict | None = None,
-                          schedules: list | None = None, repositories: dict | None = None) -> str:
+                          schedules: list | None = None, repositories: dict | None = None,
+                          webhooks: dict | None = None) -> str:
     """A template of the pipeline, the projects and functions its actions name, and its schedules
     (those that target it), as YAML text. Resources the pipeline does not name are left out.
     Repositories become name parameters only: their folders are local (import maps them back)."""
@@ -154,6 +155,10 @@ def export_cloudformation(pipeline_declaration: Any, projects: dict | None = Non
     for index, schedule in enumerate(_model(Schedule, s) for s in schedules or ()):
         if schedule.pipeline in (None, declaration["name"]):
             _schedule(template, index, schedule)
+    for name, webhook in sorted((webhooks or {}).items()):
+        webhook = _model(Webhook, webhook)
+        if webhook.targetPipeline == declaration["name"]:
+            _webhook(template, name, webhook)
     document = {"AWSTemplateFormatVersion": "2010-09-09",
                 "Description": f"The pipeline {declaration['name']}, exported by pipemu",
                 "Parameters": template.parameters, "Resources": template.resources}
@@ -243,6 +248,24 @@ def _schedule(template: _Template, index: int, schedule: Schedule) -> None:
                       **state, "FlexibleTimeWindow": {"Mode": "OFF"}, "Target": {"Arn": arn, "RoleArn": role}}
         kind = "AWS::Scheduler::Schedule"
     template.resources[f"Schedule{index + 1}" if index else "Schedule"] = {"Type": kind, "Properties": properties}
+
+
+def _webhook(template: _Template, name: str, webhook: Webhook) -> None:
+    """An AWS::CodePipeline::Webhook of the pipeline. A SecretToken that is a dynamic reference
+    is kept as written; a plain one never goes into the template: a NoEcho parameter stands for it."""
+    configuration = {k: v for k, v in webhook.authenticationConfiguration.model_dump(exclude_none=True).items()}
+    token = configuration.get("SecretToken")
+    if token is not None and not token.startswith("{{resolve:"):
+        logical = _logical(name, "SecretToken")
+        template.parameters[logical] = {"Type": "String", "NoEcho": True,
+                                        "Description": f"the secret token of the webhook {name}"}
+        configuration["SecretToken"] = _ref(logical)
+    template.resources[_logical(name, "Webhook")] = {"Type": "AWS::CodePipeline::Webhook", "Properties": {
+        "Name": name, "TargetPipeline": _ref("Pipeline"), "TargetAction": webhook.targetAction,
+        "TargetPipelineVersion": _Short("!GetAtt", "Pipeline.Version"),
+        "Filters": [{"JsonPath": f.jsonPath, **({"MatchEquals": f.matchEquals} if f.matchEquals else {})}
+                    for f in webhook.filters],
+        "Authentication": webhook.authentication, "AuthenticationConfiguration": configuration}}
 
 
 __all__ = ["export_cloudformation", "export_json"]
