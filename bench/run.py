@@ -12,10 +12,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench import api, idle, lambda_warm, latency, overhead, scale  # noqa: E402
+from bench import api, cache, idle, lambda_warm, latency, overhead, scale  # noqa: E402
 
 BENCHMARKS = {"overhead": overhead.run, "idle": idle.run, "latency": latency.run, "api": api.run,
-              "scale": scale.run, "lambda": lambda_warm.run}
+              "scale": scale.run, "lambda": lambda_warm.run, "cache": cache.run}
 
 
 HEADLINES = {
@@ -26,6 +26,8 @@ HEADLINES = {
                       f"release {r['release_lambda_100_seconds']} s"),
     "lambda": lambda r: (f"warm {r['warm_ms_median']} ms, cold {r['cold_ms_median']} ms, "
                          f"docker run {r['docker_run_ms_median']} ms"),
+    "cache": lambda r: (f"ratio {r['ratio_cached_vs_uncached']} "
+                        f"({r['again_seconds']['cached']} s vs {r['again_seconds']['uncached']} s)"),
     "scale": lambda r: (f"load {r['load_folder_seconds']} s, reload {r['hot_reload_seconds']} s, "
                         f"list x{r['list_growth']} to {r['largest_history']}, {r['rss_mb_with_history']} MB"),
 }

@@ -71,9 +71,11 @@ def _in_folder(filename, folder: Path) -> bool:
 
 @main.command()
 @click.option("--state-dir", default="./.pipemu", show_default=True, type=click.Path(path_type=Path))
-def down(state_dir: Path) -> None:
+@click.option("--caches", is_flag=True, help="Also remove the projects' build caches (Docker volumes).")
+def down(state_dir: Path, caches: bool) -> None:
     """Remove what a stopped daemon leaves running on Docker: its deployed services (stacks) and
-    its networks (the state folder, with the history, stays). Refused while the daemon runs."""
+    its networks (the state folder, with the history, stays; so do the build caches unless
+    --caches). Refused while the daemon runs."""
     from emulator.daemon.lock import StateFolderLocked, lock_state_folder
 
     if not (state_dir / "daemon-id").exists():
@@ -87,9 +89,12 @@ def down(state_dir: Path) -> None:
     try:
         import docker
 
+        from emulator.runner.build_cache import remove_caches
         from emulator.runner.stacks import remove_everything
 
-        containers, networks = remove_everything(docker.from_env(), (state_dir / "daemon-id").read_text().strip())
+        client, daemon = docker.from_env(), (state_dir / "daemon-id").read_text().strip()
+        containers, networks = remove_everything(client, daemon)
+        volumes = remove_caches(client, daemon) if caches else []
     except Exception as error:  # no engine, or one that refuses: say why, in one line
         click.echo(f"pipemu: cannot reach the Docker engine: {error}", err=True)
         sys.exit(3)
@@ -99,7 +104,10 @@ def down(state_dir: Path) -> None:
         click.echo(f"removed container {name}")
     for name in networks:
         click.echo(f"removed network {name}")
-    click.echo(f"{len(containers)} container(s), {len(networks)} network(s) removed")
+    for name in volumes:
+        click.echo(f"removed build cache {name}")
+    click.echo(f"{len(containers)} container(s), {len(networks)} network(s)"
+               + (f", {len(volumes)} build cache(s)" if caches else "") + " removed")
 
 
 @main.command()
@@ -146,6 +154,46 @@ def demo(endpoint: str, pipeline: str, repo: Path) -> None:
         click.echo(f"pipemu: {error}", err=True)
         sys.exit(1)
     click.echo("the article's table, reproduced" if same else "some rows differ from the article")
+    sys.exit(0 if same else 1)
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option("--endpoint", default="http://127.0.0.1:7788", show_default=True, help="The daemon's API.")
+@click.option("--pipeline", default=None, help="The pipeline to play it on (default: the file's pipeline:).")
+@click.option("--repo", default=None, type=click.Path(path_type=Path),
+              help="The pipeline's source repository, where commits are made (default: the file's repo:).")
+def play(scenario_file: Path, endpoint: str, pipeline: str | None, repo: Path | None) -> None:
+    """Play a scenario file (the article's table format: steps and the expected table after each)
+    against the running daemon; stop at the first row that differs, showing both tables.
+    Exit codes: 0 every table as expected, 1 a table differs or a step cannot be played, 2 a bad file."""
+    from emulator.demo.play import Demo, client_for
+    from emulator.demo.scenario import ScenarioError, load
+
+    try:
+        story = load(scenario_file)
+    except ScenarioError as error:
+        click.echo(f"pipemu: {error}", err=True)
+        sys.exit(2)
+    base = scenario_file.parent
+    pipeline = pipeline or story.get("pipeline")
+    repo = repo or (base / story["repo"] if story.get("repo") else None)
+    if not pipeline or repo is None:
+        click.echo("pipemu: say which pipeline and repository to play on (--pipeline/--repo, or pipeline: and "
+                   "repo: in the file)", err=True)
+        sys.exit(2)
+    if not (Path(repo) / ".git").exists():
+        click.echo(f"pipemu: {repo} is not a git repository", err=True)
+        sys.exit(2)
+    try:
+        same = Demo(client_for(endpoint), pipeline, Path(repo), story=story).play(stop_at_difference=True)
+    except RuntimeError as error:  # a step that could not be played: say which, in one line
+        click.echo(f"pipemu: {error}", err=True)
+        sys.exit(1)
+    except Exception as error:  # the daemon unreachable, or an AWS error: one line, no traceback
+        click.echo(f"pipemu: {type(error).__name__}: {error}", err=True)
+        sys.exit(3)
+    click.echo(f"{scenario_file}: every table as expected" if same else f"{scenario_file}: stopped at the first difference")
     sys.exit(0 if same else 1)
 
 

@@ -67,7 +67,7 @@ def register(main: click.Group) -> None:
                   show_default=True)
     def export_command(pipeline: str, folder: Path, fmt: str) -> None:
         """Print PIPELINE of the pipelines folder as a CloudFormation template (with its CodeBuild
-        projects, Lambda functions and schedules, and parameters for what is local) or as the
+        projects, Lambda functions, approval topics and schedules, and parameters for what is local) or as the
         `aws codepipeline get-pipeline` JSON."""
         from emulator.definitions import load_folder
         from emulator.definitions.cfn_export import export_cloudformation, export_json
@@ -82,7 +82,7 @@ def register(main: click.Group) -> None:
             return
         schedules = [schedule for _, schedule, target in loaded.schedules if target == pipeline]
         click.echo(export_cloudformation(declaration, loaded.projects, loaded.functions, schedules,
-                                         loaded.repositories, loaded.webhooks), nl=False)
+                                         loaded.repositories, loaded.topics, loaded.webhooks), nl=False)
 
 
 SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets")

@@ -7,6 +7,7 @@ import pytest
 
 from tests.e2e import article_pipeline
 from tests.support.environment import unavailable
+from tests.support import protocols
 from tests.support.daemon import Daemon, commit, init_repo
 
 
@@ -57,6 +58,38 @@ def article_daemon(tmp_path, service_repo, busybox_image):
     daemon = Daemon(tmp_path / "pipelines", tmp_path / "state").start()
     yield daemon
     daemon.stop()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--api-protocol", choices=("json", "cbor", "both"), default=None,
+                     help="the protocol boto3 speaks to CodePipeline in every test (default: JSON 1.1, "
+                          "and both in tests marked both_protocols)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_protocols: run the test with boto3 over JSON 1.1 and over "
+                                       "Smithy RPC v2 CBOR (the api_protocol fixture)")
+
+
+def pytest_generate_tests(metafunc):
+    """Tests marked both_protocols run twice, [json] and [cbor]; `--api-protocol` runs every test
+    over the one given (or both)."""
+    if "api_protocol" not in metafunc.fixturenames:
+        return
+    forced = metafunc.config.getoption("--api-protocol")
+    if forced == "both" or (forced is None and metafunc.definition.get_closest_marker("both_protocols")):
+        metafunc.parametrize("api_protocol", ["json", "cbor"], indirect=True)
+    elif forced is not None:
+        metafunc.parametrize("api_protocol", [forced], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def api_protocol(request):
+    """The protocol boto3 clients for CodePipeline made during the test speak ("json" or "cbor");
+    made before the test (module-scoped fixtures) they speak JSON 1.1."""
+    protocol = getattr(request, "param", "json")
+    with protocols.prefer(protocol):
+        yield protocol
 
 
 def pytest_collection_modifyitems(session, config, items):

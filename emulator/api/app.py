@@ -2,7 +2,9 @@
 clients send them: CodePipeline (JSON 1.1, `POST /` with `X-Amz-Target`), CloudFormation (the
 query protocol, `POST /` with a form body), CloudWatch's alarms (a form whose Action is
 CloudWatch's, or JSON 1.0 with `X-Amz-Target: GraniteServiceVersion20100801.*`) and Lambda
-(REST-JSON under `/2015-03-31/`); `GET /health`, the /pipemu endpoints and the dashboard."""
+(REST-JSON under `/2015-03-31/`); CodePipeline also in Smithy RPC v2 CBOR (`POST
+/service/CodePipeline_20150709/operation/<Operation>`, api/cbor.py); `GET /health`, the /pipemu
+endpoints (logs, change events, topic deliveries) and the dashboard."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from emulator.service import CodePipeline
 from emulator.service.cloudformation import OPERATIONS as CLOUDFORMATION_OPERATIONS, CloudFormation
 from emulator.service.cloudwatch import OPERATIONS as CLOUDWATCH_OPERATIONS, CloudWatch
 
-from . import awsjson, extensions, lambda_api, query
+from . import awsjson, cbor, extensions, lambda_api, query
 from .ui import routes as dashboard_routes
 from .auth import Access
 from .wire import CLOUDWATCH_TARGET, guarded_body, handle, unsigned_refusal
@@ -33,6 +35,7 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
     cloudformation = CloudFormation(stacks) if stacks is not None else None
     lambdas = getattr(runner, "lambdas", None)
     alarms = getattr(runner, "alarms", None)
+    topics = getattr(runner, "topics", None)
     cloudwatch = CloudWatch(alarms, getattr(service, "region", "us-east-1")) if alarms is not None else None
 
     def cloudwatch_error(code: str, message: str, status: int = 400) -> Response:
@@ -57,6 +60,9 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
             return await awsjson.handle(raw, target, "cloudwatch", cloudwatch, CLOUDWATCH_OPERATIONS)
         return await handle(request, service, access)
 
+    async def api_cbor(request: Request) -> Response:
+        return await cbor.handle(request, service, access)
+
     async def health(request: Request) -> Response:
         if unsigned_refusal(request, access) is not None:
             return JSONResponse({"status": "ok"})  # liveness for anyone; what it knows, only to signers
@@ -72,6 +78,14 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
     async def change_events(request: Request) -> Response:
         return unsigned_refusal(request, access) or await extensions.events(request, service)
 
+    async def topic_deliveries(request: Request) -> Response:
+        # The topic stand-ins' latest deliveries (emulator/topics), oldest first: what happened
+        # to each notification (`?topic=NAME-or-ARN` for one topic). Not SNS's API: pipemu's own.
+        refused = unsigned_refusal(request, access)
+        if refused is not None:
+            return refused
+        found = topics.recent(request.query_params.get("topic")) if topics is not None else []
+        return JSONResponse({"deliveries": found})
     async def webhook(request: Request) -> Response:
         # Not signed: a webhook's own authentication guards it (api/webhooks.py).
         return await webhooks.trigger(request, service)
@@ -81,9 +95,11 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
 
     return Starlette(routes=[
         Route("/", api, methods=["POST"]),
+        Route("/service/{service}/operation/{operation}", api_cbor, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/pipemu/logs/{action_execution_id}", action_logs, methods=["GET"]),
         Route("/pipemu/events", change_events, methods=["GET"]),
+        Route("/pipemu/topics/deliveries", topic_deliveries, methods=["GET"]),
         Route("/pipemu/pull-requests", pull_request_events, methods=["GET", "POST"]),
         Route("/webhooks/trigger", webhook, methods=["POST"]),
         *(lambda_api.routes(lambdas, access) if lambdas is not None else []),

@@ -1,4 +1,6 @@
-"""AWS's JSON 1.1 protocol: `POST /` with `X-Amz-Target: CodePipeline_20150709.<Operation>`.
+"""AWS's JSON 1.1 protocol: `POST /` with `X-Amz-Target: CodePipeline_20150709.<Operation>`,
+and what every protocol of the CodePipeline API shares (`SUPPORTED`, `unsupported`,
+`call_operation`, `guarded_body`; Smithy RPC v2 CBOR, api/cbor.py, uses them too).
 
 Reads the request, checks it against the service model's input shape, calls the service method
 of the operation, and writes the answer; every error is an HTTP 400 (or the status the error
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
 from email.utils import formatdate
 
 from starlette.concurrency import run_in_threadpool
@@ -226,7 +229,54 @@ async def guarded_body(request: Request, access: auth.Access | None, limit: int 
     return raw, unsigned_refusal(request, access, raw, error)
 
 
+@dataclass(frozen=True)
+class Failure:
+    """An error answer before it is written in a protocol's form: the AWS code, its message and
+    the HTTP status."""
+    code: str
+    message: str
+    status: int = 400
+
+
+def unsupported(operation: str) -> Failure | None:
+    """Why `operation` is not answered (None when it is): the same words over every protocol."""
+    if operation in SUPPORTED:
+        return None
+    if operation in shapes.operation_names():
+        return Failure("UnknownOperationException", f"Operation {operation} is not supported by pipeline-emulator")
+    return Failure("UnknownOperationException", f"Unknown operation {operation}")
+
+
+async def call_operation(request: Request, service: CodePipeline, operation: str, params) -> dict | Failure:
+    """The protocol-independent part of answering a supported operation: `params` is the decoded
+    request body in the JSON form (timestamps as epoch seconds, blobs as base64), checked against
+    the operation's input shape and given to the service method; its answer (JSON form too), or
+    the Failure to write. Every protocol of the CodePipeline API (JSON 1.1 here, RPC v2 CBOR in
+    api/cbor.py) calls this, so that they cannot drift apart."""
+    if not isinstance(params, dict):
+        return Failure("SerializationException", "Request body must be a JSON object")
+    if _too_deep(params):
+        return Failure("SerializationException", f"Request body is nested deeper than {MAX_DEPTH} levels")
+    violations = shapes.validate_input(operation, params)
+    params = without_nulls(params)  # AWS reads a null member as an absent one
+    if violations:
+        return Failure("ValidationException", shapes.first_violation_message(violations))
+    method = getattr(service, _snake(operation))
+    try:
+        if operation in RECORDS_CALLER:
+            params = {**params, "_caller": caller_of(request)}
+        return await run_in_threadpool(method, params)
+    except ServiceError as error:
+        return Failure(modeled_code(operation, error.code), error.message, error.status)
+    except StateNotWritable as error:  # nothing was saved, nothing changed: the client may retry later
+        return Failure("ServiceUnavailable", str(error), 503)
+    except Exception:  # a bug of ours: say so in AWS's words, keep serving
+        log.exception("%s failed", operation)
+        return Failure("InternalFailure", f"{operation} failed inside pipeline-emulator", 500)
+
+
 async def handle(request: Request, service: CodePipeline, access: auth.Access | None = None) -> Response:
+    """One JSON 1.1 request (`X-Amz-Target: CodePipeline_20150709.<Operation>`)."""
     raw, refused = await guarded_body(request, access)
     if refused is not None:
         return refused
@@ -234,38 +284,16 @@ async def handle(request: Request, service: CodePipeline, access: auth.Access | 
     if not target.startswith(TARGET_PREFIX):
         return error_response("UnknownOperationException", f"Unknown target '{target}'")
     operation = target[len(TARGET_PREFIX) :]
-    if operation not in SUPPORTED:
-        known = operation in shapes.operation_names()
-        message = (
-            f"Operation {operation} is not supported by pipeline-emulator"
-            if known
-            else f"Unknown operation {operation}"
-        )
-        return error_response("UnknownOperationException", message)
+    refusal = unsupported(operation)
+    if refusal is not None:
+        return error_response(refusal.code, refusal.message, refusal.status)
     try:
         params = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:
         return error_response("SerializationException", f"Request body is not valid JSON: {exc}")
     except RecursionError:
         return error_response("SerializationException", "Request body is nested too deeply")
-    if not isinstance(params, dict):
-        return error_response("SerializationException", "Request body must be a JSON object")
-    if _too_deep(params):
-        return error_response("SerializationException", f"Request body is nested deeper than {MAX_DEPTH} levels")
-    violations = shapes.validate_input(operation, params)
-    params = without_nulls(params)  # AWS reads a null member as an absent one
-    if violations:
-        return error_response("ValidationException", shapes.first_violation_message(violations))
-    method = getattr(service, _snake(operation))
-    try:
-        if operation in RECORDS_CALLER:
-            params = {**params, "_caller": caller_of(request)}
-        body = await run_in_threadpool(method, params)
-    except ServiceError as error:
-        return error_response(modeled_code(operation, error.code), error.message, error.status)
-    except StateNotWritable as error:  # nothing was saved, nothing changed: the client may retry later
-        return error_response("ServiceUnavailable", str(error), 503)
-    except Exception:  # a bug of ours: say so in AWS's words, keep serving
-        log.exception("%s failed", operation)
-        return error_response("InternalFailure", f"{operation} failed inside pipeline-emulator", 500)
-    return _json(body)
+    answer = await call_operation(request, service, operation, params)
+    if isinstance(answer, Failure):
+        return error_response(answer.code, answer.message, answer.status)
+    return _json(answer)

@@ -214,10 +214,13 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     own = own_credentials(state_dir)  # given to every container the daemon starts
     service, timers = build_service(pipelines_dir, state_dir, container_endpoint, on_network=joiner, credentials=own)
     triggers = Triggers(service, schedule_clock())
+    # Links that people open (an approval message's approvalReviewLink): where this machine
+    # reaches the daemon, or PIPEMU_PUBLIC_URL when it is published elsewhere (a container's port).
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
+    service.runner.topics.base_url = (os.environ.get("PIPEMU_PUBLIC_URL") or f"http://{shown}:{port}").rstrip("/")
     service.pull_requests = PullRequests(service, state_dir)  # `pipemu pr` (POST /pipemu/pull-requests)
-    # Webhooks' URLs name the daemon as it listens (a wildcard address as the loopback one).
-    url_host = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
-    service.webhook_endpoint = f"http://{'[' + url_host + ']' if ':' in url_host and not url_host.startswith('[') else url_host}:{port}"
+    # Webhook URLs are given to other systems: the same public address as the approval links.
+    service.webhook_endpoint = service.runner.topics.base_url
 
     said = {str(w) for w in service.resources.warnings}  # warnings logged at start
 
@@ -273,6 +276,8 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
         timers.stop()
         if joiner:
             joiner.leave()
+        # Notifications on their way (a mail being written, a POST) get a moment to arrive.
+        service.runner.topics.wait_idle(5)
         service.runner.shutdown()
         with service.lock:
             service.store.close()

@@ -155,7 +155,6 @@ UNSUPPORTED_CONFIGURATION = {
                                     "CombineArtifacts": "batch builds run as one build"},
     ("Test", "AWS", "CodeBuild"): {"BatchEnabled": "batch builds run as one build",
                                    "CombineArtifacts": "batch builds run as one build"},
-    ("Approval", "AWS", "Manual"): {"NotificationArn": "no approval message is published"},
     ("Compute", "AWS", "Commands"): {key: "there is no VPC here: the commands run on the stage's network"
                                      for key in ("VpcId", "Subnets", "SecurityGroupIds")},
 }

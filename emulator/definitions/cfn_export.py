@@ -1,8 +1,9 @@
 """Exporting a pipeline as AWS takes it (`pipemu export PIPELINE --format cloudformation|json`).
 
 `export_cloudformation` writes a CloudFormation template: the pipeline (CloudFormation's
-PascalCase properties), the CodeBuild projects and Lambda functions its actions name, and its
-schedules as EventBridge rules (EventBridge Scheduler schedules when they keep a time zone).
+PascalCase properties), the CodeBuild projects and Lambda functions its actions name, the SNS
+topics its approvals notify (with their subscriptions, and the permission SNS needs to invoke a
+subscribed function), and its schedules as EventBridge rules (EventBridge Scheduler schedules when they keep a time zone).
 What only exists locally becomes a parameter whose default is the local value: the pipeline's
 role, the artifact bucket, repository names, the build images (default
 `aws/codebuild/standard:7.0`), the roles of projects, functions and schedules, and the S3
@@ -26,6 +27,7 @@ from pydantic import BaseModel
 
 from .cfn_import import local_image
 from .models import SUPPORTED_ACTION_TYPES, Function, PipelineDeclaration, Project, Schedule, Webhook
+from .topic_models import Topic, function_name_of, topic_name_of
 
 AWS_BUILD_IMAGE = "aws/codebuild/standard:7.0"
 INLINE_CODE_LIMIT = 4096  # CloudFormation's limit on Code.ZipFile
@@ -107,11 +109,11 @@ class _Template:
 
 def export_cloudformation(pipeline_declaration: Any, projects: dict | None = None, functions: dict | None = None,
                           schedules: list | None = None, repositories: dict | None = None,
-                          webhooks: dict | None = None) -> str:
+                          topics: dict | None = None, webhooks: dict | None = None) -> str:
     """A template of the pipeline, the projects and functions its actions name, and its schedules
     (those that target it), as YAML text. Resources the pipeline does not name are left out.
     Repositories become name parameters only: their folders are local (import maps them back)."""
-    projects, functions, repositories = projects or {}, functions or {}, repositories or {}
+    projects, functions, repositories, topics = projects or {}, functions or {}, repositories or {}, topics or {}
     declaration = _declaration(pipeline_declaration)
     account = _ACCOUNT.match(declaration["roleArn"])
     template = _Template(account.group(1) if account else "123456789012")
@@ -148,6 +150,9 @@ def export_cloudformation(pipeline_declaration: Any, projects: dict | None = Non
                     kind = "CodeCommit repository" if key == "RepositoryName" else "repository" if section == "repositories" else "S3 bucket"
                     configuration[key] = template.parameter(_logical(name, "Repository" if section == "repositories" else "Bucket"),
                                                             name, f"the {kind} {name}")
+            topic = topic_name_of(configuration.get("NotificationArn") or "") if action["actionTypeId"]["category"] == "Approval" else None
+            if topic in topics:
+                configuration["NotificationArn"] = _ref(_topic(template, topic, _model(Topic, topics[topic]), functions))
             actions.append(converted)
         stages.append({**_pascal({k: v for k, v in stage.items() if k != "actions"}), "Actions": actions})
     properties["Stages"] = stages
@@ -185,6 +190,10 @@ def _project(template: _Template, name: str, project: Project) -> str:
     resource: dict[str, Any] = {"Type": "AWS::CodeBuild::Project", "Properties": {
         "Name": name, "ServiceRole": template.role("BuildRoleArn", "pipemu-codebuild", "the CodeBuild projects"),
         "Source": source, "Artifacts": {"Type": "CODEPIPELINE"}, "Environment": environment}}
+    if project.cache is not None and project.cache.type != "NO_CACHE":
+        cache = project.cache
+        resource["Properties"]["Cache"] = {"Type": cache.type, **({"Modes": list(cache.modes)} if cache.modes else {}),
+                                           **({"Location": cache.location} if cache.location else {})}
     local = {"image": project.image} if local_image(AWS_BUILD_IMAGE, {}) != project.image else {}
     local.update({"network": project.network} if project.network else {})
     if local:
@@ -231,6 +240,43 @@ def _function(template: _Template, name: str, function: Function) -> str:
     local.update({"runtime": function.runtime} if properties["Runtime"] != function.runtime else {})
     if local:
         template.resources[logical]["Metadata"] = {"pipemu": local}
+    return logical
+
+
+def _topic(template: _Template, name: str, topic: Topic, functions: dict) -> str:
+    """An approval's topic: plain subscriptions inline (the Topic's Subscription), those with
+    attributes as AWS::SNS::Subscription resources; a subscribed function of the folder is
+    exported too, with the AWS::Lambda::Permission that lets SNS invoke it."""
+    logical = _logical(name, "Topic")
+    if logical in template.resources:
+        return logical
+    properties: dict[str, Any] = {"TopicName": name}
+    for key in ("displayName", "kmsMasterKeyId", "fifoTopic"):
+        if getattr(topic, key) not in (None, False):
+            properties[key[:1].upper() + key[1:]] = getattr(topic, key)
+    template.resources[logical] = {"Type": "AWS::SNS::Topic", "Properties": properties}
+    inline = []
+    for index, subscription in enumerate(topic.subscriptions):
+        endpoint: Any = subscription.endpoint
+        function = function_name_of(endpoint) if subscription.protocol == "lambda" else None
+        if function is not None and function in functions:
+            target = _function(template, function, _model(Function, functions[function]))
+            endpoint = _Short("!GetAtt", f"{target}.Arn")
+            template.resources[f"{target}{logical}Permission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
+                "Action": "lambda:InvokeFunction", "FunctionName": _ref(target), "Principal": "sns.amazonaws.com",
+                "SourceArn": _ref(logical)}}
+        elif function is not None and not endpoint.startswith("arn:"):
+            endpoint = _Short("!Sub", f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{function}")
+        attributes = {key[:1].upper() + key[1:]: getattr(subscription, key)
+                      for key in ("rawMessageDelivery", "filterPolicy", "filterPolicyScope", "deliveryPolicy", "redrivePolicy")
+                      if getattr(subscription, key) not in (None, False)}
+        if attributes:
+            template.resources[f"{logical}Subscription{index + 1}"] = {"Type": "AWS::SNS::Subscription", "Properties": {
+                "TopicArn": _ref(logical), "Protocol": subscription.protocol, "Endpoint": endpoint, **attributes}}
+        else:
+            inline.append({"Protocol": subscription.protocol, "Endpoint": endpoint})
+    if inline:
+        properties["Subscription"] = inline
     return logical
 
 

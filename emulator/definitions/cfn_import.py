@@ -4,8 +4,9 @@ in the pipelines folder).
 The template is evaluated as CloudFormation would for one stack (emulator.cfn.evaluate.Stack: parameters,
 pseudo parameters, conditions, mappings, intrinsic functions), then each resource we emulate is
 translated into the definition's own shape: a pipeline into `pipeline:` (AWS's API camelCase),
-CodeBuild projects, Lambda functions, CodeCommit repositories, CloudWatch alarms and schedule rules
-into the local sections. Resources that only matter on AWS (roles, buckets, keys, topics, log groups) are listed
+CodeBuild projects, Lambda functions, CodeCommit repositories, CloudWatch alarms, SNS topics (with their
+subscriptions) and schedule rules into the local sections. Resources that only matter on AWS (roles,
+buckets, keys, topic policies, log groups) are listed
 as ignored; any other resource, or a property we cannot honour, raises a TemplateError naming the
 resource and the property (and the template's line). A resource's `Metadata.pipemu` (written by
 cfn_export) restores local settings AWS has no property for.
@@ -46,6 +47,7 @@ from emulator.cfn.evaluate import Stack, TemplateError, dotted_path
 from emulator.cfn.template import is_template
 from .coverage import GITHUB_V1
 from .models import PipelineDeclaration, check_pipeline, resource_keys, resource_name
+from .topic_models import valid_topic_name
 
 __all__ = ["ImportResult", "TemplateError", "import_template", "is_template", "local_image", "nearest_runtime",
            "parse_assignments"]
@@ -57,7 +59,7 @@ MAP_KINDS = ("image", "repo", "bucket", "code", "import", "ssm")
 # Accepted and listed as ignored without a warning: they only matter on AWS (permissions, keys,
 # storage and connections pipemu stands in for by itself). Every other resource type pipemu does
 # not emulate is ignored too, with a warning that names it (it may matter to the pipeline).
-IGNORED_PREFIXES = ("AWS::IAM::", "AWS::SNS::", "AWS::KMS::", "AWS::S3::Bucket", "AWS::Lambda::Permission",
+IGNORED_PREFIXES = ("AWS::IAM::", "AWS::SNS::TopicPolicy", "AWS::SNS::TopicInlinePolicy", "AWS::KMS::", "AWS::S3::Bucket", "AWS::Lambda::Permission",
                     "AWS::Logs::LogGroup", "AWS::CodeStarConnections::Connection")
 # Transforms CloudFormation runs itself (not macros of an account): accepted, their resources ignored.
 KNOWN_TRANSFORMS = {"AWS::Serverless-2016-10-31": "AWS::Serverless::*",
@@ -186,7 +188,8 @@ class _Translation:
         self.s, self.code_dir = stack, code_dir
         self.result = ImportResult([])
         self.sections: dict[str, dict] = {"repositories": {}, "buckets": {}, "projects": {}, "functions": {},
-                                          "alarms": {}, "webhooks": {}}
+                                          "alarms": {}, "topics": {}, "webhooks": {}}
+        self.subscriptions: list[tuple[str, dict, tuple]] = []  # AWS::SNS::Subscription: (topic ARN, subscription, path)
         self.pipelines: list[dict] = []
         self.schedules: list[dict] = []
         self.not_emulated: list[str] = []  # "Logical (AWS::Type)" of resources ignored with a warning
@@ -195,7 +198,8 @@ class _Translation:
         handlers = {"AWS::CodePipeline::Pipeline": self.pipeline, "AWS::CodeBuild::Project": self.project,
                     "AWS::Lambda::Function": self.function, "AWS::Events::Rule": self.rule,
                     "AWS::Scheduler::Schedule": self.rule, "AWS::CodeCommit::Repository": self.repository,
-                    "AWS::CloudWatch::Alarm": self.alarm, "AWS::CodePipeline::Webhook": self.webhook}
+                    "AWS::CloudWatch::Alarm": self.alarm, "AWS::SNS::Topic": self.topic,
+                    "AWS::SNS::Subscription": self.subscription, "AWS::CodePipeline::Webhook": self.webhook}
         for logical, resource in self.s.resources.items():
             at = ("Resources", logical)
             kind = resource.get("Type") if isinstance(resource, dict) else None
@@ -214,6 +218,7 @@ class _Translation:
                         raise self.s.error(at + ("Properties", key), f"CloudFormation's {kind} has no property {key}")
                 props = cfn_types.convert(kind, self.s.eval(resource.get("Properties") or {}, at + ("Properties",)))
                 handlers[kind](logical, props, at + ("Properties",), (resource.get("Metadata") or {}).get("pipemu") or {})
+        self.attach_subscriptions()
         resources = {k: v for k, v in self.sections.items() if v}
         names = [p["name"] for p in self.pipelines]
         definitions = [{"pipeline": p, **(resources if i == 0 else {})} for i, p in enumerate(self.pipelines)] or [resources]
@@ -325,8 +330,8 @@ class _Translation:
     def project(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
         self.keys(props, path, ("Name", "Source", "Artifacts", "Environment"),
                   ("Description", "ServiceRole", "Tags", "EncryptionKey", "LogsConfig", "QueuedTimeoutInMinutes",
-                   "BadgeEnabled", "ConcurrentBuildLimit", "Visibility", "SourceVersion", "ResourceAccessRole"),
-                  ("TimeoutInMinutes", "Cache", "VpcConfig", "SecondarySources", "SecondaryArtifacts",
+                   "BadgeEnabled", "ConcurrentBuildLimit", "Visibility", "SourceVersion", "ResourceAccessRole", "Cache"),
+                  ("TimeoutInMinutes", "VpcConfig", "SecondarySources", "SecondaryArtifacts",
                    "SecondarySourceVersions", "BuildBatchConfig", "FileSystemLocations", "Triggers", "AutoRetryLimit"))
         source = self.need(props, "Source", path)
         kind = str(source.get("Type", "")).upper()
@@ -367,6 +372,15 @@ class _Translation:
             project["environmentVariables"] = variables
         if "PrivilegedMode" in env:
             project["privilegedMode"] = self.flag(env["PrivilegedMode"], at + ("PrivilegedMode",))
+        if props.get("Cache") is not None:  # checked, and its unused modes warned about, as a project's cache
+            cache = props["Cache"]
+            self.keys(cache, path + ("Cache",), ("Type",), ("Modes", "Location", "CacheNamespace"))
+            project["cache"] = {"type": self.s.text(self.need(cache, "Type", path + ("Cache",)), path + ("Cache", "Type")),
+                                **({"modes": [self.s.text(m, path + ("Cache", "Modes")) for m in cache["Modes"]]}
+                                   if cache.get("Modes") else {}),
+                                **{field: self.s.text(cache[key], path + ("Cache", key))
+                                   for key, field in (("Location", "location"), ("CacheNamespace", "cacheNamespace"))
+                                   if cache.get(key) is not None}}
         if pipemu.get("network"):
             project["network"] = pipemu["network"]
         self.sections["projects"][self.s.physical_name(logical)] = project
@@ -464,6 +478,56 @@ class _Translation:
         if props.get("AlarmDescription") is not None:
             alarm["description"] = self.s.text(props["AlarmDescription"], path + ("AlarmDescription",))
         self.sections["alarms"][name] = alarm
+
+    def topic(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        """An SNS topic and its inline subscriptions (AWS::SNS::Topic's Subscription list)."""
+        self.keys(props, path, ("TopicName", "Subscription", "DisplayName", "KmsMasterKeyId", "FifoTopic"),
+                  ("Tags", "ContentBasedDeduplication", "SignatureVersion", "TracingConfig", "DeliveryStatusLogging",
+                   "DataProtectionPolicy", "ArchivePolicy", "FifoThroughputScope"))
+        topic: dict[str, Any] = {"subscriptions": []}
+        for key, field_name in (("DisplayName", "displayName"), ("KmsMasterKeyId", "kmsMasterKeyId")):
+            if props.get(key) is not None:
+                topic[field_name] = self.s.text(props[key], path + (key,))
+        if props.get("FifoTopic") is not None:
+            topic["fifoTopic"] = self.flag(props["FifoTopic"], path + ("FifoTopic",))
+        for i, item in enumerate(props.get("Subscription") or []):
+            at = path + ("Subscription", i)
+            self.keys(item, at, ("Protocol", "Endpoint"))
+            topic["subscriptions"].append({"protocol": self.s.text(self.need(item, "Protocol", at), at + ("Protocol",)),
+                                           "endpoint": self.s.text(self.need(item, "Endpoint", at), at + ("Endpoint",))})
+        name = self.s.physical_name(logical)
+        if props.get("TopicName") is None and not valid_topic_name(name):
+            # The generated STACK-Logical name: a stack name here is a file's name, which may hold
+            # characters CloudFormation's stack names cannot (a dot); a topic name cannot either.
+            self.warn(path, f"the generated topic name {name} is not a valid SNS topic name (the stack name comes "
+                            "from the file's name): give the topic a TopicName; not declared")
+            return
+        self.sections["topics"][name] = topic
+
+    def subscription(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        """An AWS::SNS::Subscription: joins its topic once every resource is read (the topic may come later)."""
+        self.keys(props, path, ("TopicArn", "Protocol", "Endpoint", "RawMessageDelivery", "FilterPolicy",
+                                "FilterPolicyScope", "DeliveryPolicy", "RedrivePolicy"),
+                  ("Region", "SubscriptionRoleArn", "ReplayPolicy"))
+        subscription: dict[str, Any] = {
+            "protocol": self.s.text(self.need(props, "Protocol", path), path + ("Protocol",)),
+            "endpoint": self.s.text(self.need(props, "Endpoint", path), path + ("Endpoint",))}
+        if props.get("RawMessageDelivery") is not None:
+            subscription["rawMessageDelivery"] = self.flag(props["RawMessageDelivery"], path + ("RawMessageDelivery",))
+        for key in ("FilterPolicy", "FilterPolicyScope", "DeliveryPolicy", "RedrivePolicy"):
+            if props.get(key) is not None:  # kept, so that the definition's warning names them
+                subscription[key[:1].lower() + key[1:]] = props[key]
+        topic = self.s.text(self.need(props, "TopicArn", path), path + ("TopicArn",))
+        self.subscriptions.append((topic, subscription, path))
+
+    def attach_subscriptions(self) -> None:
+        for arn, subscription, path in self.subscriptions:
+            name = arn.rsplit(":", 1)[-1]
+            if name not in self.sections["topics"]:
+                self.warn(path + ("TopicArn",), f"topic {arn} is not declared in this template: declare the "
+                                                "subscription beside its topic; ignored")
+                continue
+            self.sections["topics"][name]["subscriptions"].append(subscription)
 
 
     def webhook(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:

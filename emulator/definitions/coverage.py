@@ -7,6 +7,8 @@ notices. When a later change carries a field out, its warning goes from here.
 
 from __future__ import annotations
 
+import difflib
+
 from .action_types import ACTION_TYPES, UNSUPPORTED_CONFIGURATION
 from .conditions_check import skip_warnings
 from .models import Loc, PipelineDeclaration, Problem
@@ -29,14 +31,22 @@ def not_carried_out(pipeline: PipelineDeclaration) -> list[Problem]:
     return found
 
 
+def _likely(type_id) -> str:
+    """'; did you mean ...' for a near miss of a known type of the same category (CodeCommitt)."""
+    known = {f"{owner}/{provider}": (owner, provider) for category, owner, provider in ACTION_TYPES
+             if category == type_id.category}
+    close = difflib.get_close_matches(f"{type_id.owner}/{type_id.provider}", list(known), n=1, cutoff=0.8)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _action(action, at: Loc) -> list[Problem]:
     type_id = action.actionTypeId
     key = type_id.key
     spec = ACTION_TYPES.get(key)
     described = f"{type_id.owner}/{type_id.provider} ({type_id.category})"
     if spec is None:
-        return [(at + ("actionTypeId",), f"{described} is not an action type pipemu knows; accepted as AWS may "
-                                         "offer it, and recorded without running anything")]
+        return [(at + ("actionTypeId",), f"{described} is not an action type pipemu knows{_likely(type_id)}; accepted "
+                                         "as AWS may offer it, and recorded without running anything")]
     found: list[Problem] = []
     if not spec.emulated:
         output = " (its output artifacts are empty)" if action.outputArtifacts else ""

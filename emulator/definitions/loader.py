@@ -8,6 +8,7 @@ pipeline, so a bad edit never replaces the last good version (the caller keeps i
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import io
@@ -40,10 +41,12 @@ from .models import (
     Project,
     Repository,
     check_pipeline,
+    cache_warnings,
     inline_secret_values,
     referenced_resources,
 )
 from .coverage import not_carried_out
+from .topic_models import Topic, function_name_of, topic_name_of, topic_warnings
 from .secret_refs import action_references, file_references, undeclared
 
 SUFFIXES = (".yml", ".yaml", ".json")
@@ -91,6 +94,7 @@ class LoadedFolder:
     webhooks: dict[str, Any] = field(default_factory=dict)  # name -> models.Webhook (service/webhooks.py)
     # (file, schedule, the pipeline it targets: its own `pipeline`, or that of its file)
     schedules: list[tuple[Path, Schedule, str | None]] = field(default_factory=list)
+    topics: dict[str, Topic] = field(default_factory=dict)
     # pipeline names that files with errors seem to declare: their last good versions stay
     names_in_broken_files: set[str] = field(default_factory=set)
 
@@ -160,6 +164,12 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
+def _meant(loc: Loc) -> Loc | None:
+    """Where an unknown field at `loc` was likely meant to be (`stage` -> `stages`), if anywhere."""
+    close = difflib.get_close_matches(str(loc[-1]), _fields_at(loc[:-1]), n=1) if loc else []
+    return loc[:-1] + (close[0],) if close else None
+
+
 def _message(error: Any, loc: Loc) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -223,6 +233,7 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
 
     errors = [error(loc, "duplicate key (YAML would keep only the last one)") for loc, _ in document.duplicate_keys]
     definition: DefinitionFile | None = None
+    checked: DefinitionFile | None = None  # the definition, or what is left of it without unknown fields
     if document.data is None:
         errors.append(error((), "the file is empty; expected pipeline: and/or resource sections"))
     elif not isinstance(document.data, dict):
@@ -231,21 +242,56 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
         try:
             definition = DefinitionFile.model_validate(document.data, context={"base_dir": path.parent.resolve()})
         except ValidationError as exc:
-            for item in exc.errors(include_url=False):
+            items = exc.errors(include_url=False)
+            for item in items:
                 loc = tuple(e for e in item["loc"] if e != "[key]")
                 errors.append(error(loc, _message(item, loc)))
+            # Every error in one pass: when only unknown fields broke the file, the rest is still
+            # checked (a misspelled `namespcae` must not hide a misspelled provider).
+            checked = _without_unknown_fields(document.data, items, path)
+            if checked is not None and checked.pipeline is not None:
+                # A misspelled field stands for the one it is close to: what that one's absence
+                # makes wrong is not said twice (`stage:` is not also "needs 2..50 stages").
+                meant = [_meant(tuple(e for e in item["loc"] if e != "[key]")) for item in items]
+                errors.extend(error(("pipeline",) + loc, message) for loc, message in check_pipeline(checked.pipeline)
+                              if not any(m and (("pipeline",) + loc)[:len(m)] == m for m in meant))
         else:
+            checked = definition
             if definition.pipeline is not None:
                 errors.extend(error(("pipeline",) + loc, message) for loc, message in check_pipeline(definition.pipeline))
     errors.sort(key=lambda e: (e.line, e.column))
     warnings = []
-    if definition is not None and definition.pipeline is not None and not errors:
+    if checked is not None and checked.pipeline is not None:  # beside the errors too: all in one pass
         warnings = [dataclasses.replace(error(("pipeline",) + loc, message), severity="warning")
-                    for loc, message in not_carried_out(definition.pipeline)]
+                    for loc, message in not_carried_out(checked.pipeline)]
     if definition is not None and not errors:
         warnings += [dataclasses.replace(error(loc, message), severity="warning")
-                     for loc, message in inline_secret_values(definition)]
+                     for loc, message in [*inline_secret_values(definition), *cache_warnings(definition)]]
+        warnings += [dataclasses.replace(error(loc, message), severity="warning")
+                     for loc, message in topic_warnings(definition.topics)]
     return LoadedFile(path, None if errors else definition, errors, warnings), document
+
+
+def _without_unknown_fields(data: Any, items: list, path: Path) -> DefinitionFile | None:
+    """`data` as a definition with its unknown fields left out, when they were all that failed
+    validation, so that the rest is still checked in the same pass (a misspelled `namespcae` must
+    not hide a misspelled provider); None where other schema errors leave no model to check."""
+    if any(item["type"] != "extra_forbidden" for item in items):
+        return None
+    trimmed = copy.deepcopy(data)
+    for item in items:
+        *parents, key = item["loc"]
+        holder = trimmed
+        try:
+            for part in parents:
+                holder = holder[part]
+            del holder[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    try:
+        return DefinitionFile.model_validate(trimmed, context={"base_dir": path.parent.resolve()})
+    except ValidationError:
+        return None
 
 
 # --- a CloudFormation template placed in the folder ---
@@ -310,6 +356,9 @@ def _load_template(path: Path, folder: Path, exports: dict[str, str] | None = No
         unsupported = not_carried_out(definition.pipeline) if definition.pipeline and not errors else []
         warnings = (said if index == 0 else []) + [
             DefinitionError(str(path), 1, 1, format_path(("pipeline",) + loc), message, "warning") for loc, message in unsupported]
+        if not errors:
+            warnings += [DefinitionError(str(path), 1, 1, format_path(loc), message, "warning")
+                         for loc, message in topic_warnings(definition.topics)]
         loaded[key] = LoadedFile(key, None if errors else definition, errors, warnings)
     return loaded
 
@@ -477,6 +526,10 @@ def load_folder(folder: str | Path) -> LoadedFolder:
                 error(path, ("pipeline",) + loc, f"{RESOURCE_KINDS[section]} {resource} is not declared in any file of "
                       f"{folder} (add it under {section}:); the action will fail when it runs", "warning")
 
+    for path, definition in parsed.items():
+        for loc, message in _topic_references(definition, declared["topics"], declared["functions"]):
+            error(path, loc, message, "warning")
+
     # As a project that does not exist yet: a secret or parameter with no stand-in fails the action
     # that needs it when it runs.
     stand_ins = {section: {name: resource for name, (_, resource) in declared[section].items()}
@@ -491,8 +544,8 @@ def load_folder(folder: str | Path) -> LoadedFolder:
     for path, loaded in result.files.items():
         result.errors.extend(loaded.errors)
         result.errors.extend(sorted(folder_errors[path], key=lambda e: (e.line, e.column)))
-        if not loaded.errors and not folder_errors[path]:
-            result.warnings.extend(sorted([*loaded.warnings, *folder_warnings[path]], key=lambda e: (e.line, e.column)))
+        # A broken file's warnings too: validate says everything it found in one pass.
+        result.warnings.extend(sorted([*loaded.warnings, *folder_warnings[path]], key=lambda e: (e.line, e.column)))
         definition = loaded.definition
         if definition is not None and definition.pipeline is not None and not folder_errors[path]:
             result.pipelines[definition.pipeline.name] = (path, definition.pipeline)
@@ -508,6 +561,32 @@ def load_folder(folder: str | Path) -> LoadedFolder:
         for schedule in definition.schedules:
             result.schedules.append((path, schedule, schedule.pipeline or own))
     return result
+
+
+def _topic_references(definition: DefinitionFile, topics: dict, functions: dict) -> list[tuple[Loc, str]]:
+    """Warnings for an approval's NotificationArn naming no declared topic, and a lambda
+    subscription naming no declared function: AWS accepts both (the topic or function may come
+    later); here the notification is then a logged delivery failure, and the approval still waits."""
+    found: list[tuple[Loc, str]] = []
+    if definition.pipeline is not None:
+        for s, stage in enumerate(definition.pipeline.stages):
+            for a, action in enumerate(stage.actions):
+                arn = (action.configuration or {}).get("NotificationArn")
+                if action.actionTypeId.key != ("Approval", "AWS", "Manual") or not arn:
+                    continue
+                name = topic_name_of(arn)
+                if name is None or name not in topics:
+                    found.append((("pipeline", "stages", s, "actions", a, "configuration", "NotificationArn"),
+                                  f"topic {name or arn} is not declared in any file of the folder (add it under "
+                                  "topics:); the approval waits, but its notification is not delivered"))
+    for name, topic in definition.topics.items():
+        for i, subscription in enumerate(topic.subscriptions):
+            function = function_name_of(subscription.endpoint)
+            if subscription.protocol == "lambda" and function not in functions:
+                found.append((("topics", name, "subscriptions", i, "endpoint"),
+                              f"function {function} is not declared in any file of the folder (add it under "
+                              "functions:); deliveries to it fail"))
+    return found
 
 
 def _guessed_name(path: Path, loaded: LoadedFile, parsed: _ParsedFile | None) -> str | None:
@@ -582,4 +661,6 @@ def check_declaration(
                              f"{section}: in a file there); the action will fail when it runs"))
     warnings += [(format_path(("pipeline",) + loc), message) for loc, message in undeclared(
         action_references(pipeline), declared.get("secrets") or {}, declared.get("parameters") or {})]
+    warnings += [(format_path(loc), message) for loc, message in _topic_references(
+        DefinitionFile(pipeline=pipeline), declared.get("topics") or {}, declared.get("functions") or {})]
     return pipeline, [], warnings

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .action_types import ACTION_TYPES, ActionTypeSpec
+from .topic_models import Topic, TopicName
 
 DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/pipemu-local"
 # AWS always answers get-pipeline with an artifact store; ours is a local folder, named like one.
@@ -308,6 +309,23 @@ def _buildspec(value: Any) -> Any:
     raise PydanticCustomError("buildspec", "must be a mapping, a multi-line string or a path")
 
 
+class ProjectCache(AwsModel):
+    """CodeBuild's ProjectCache. LOCAL with LOCAL_CUSTOM_CACHE (and S3, whose bucket is stood in
+    for by the same local volume) keeps the buildspec's `cache.paths` between builds
+    (runner/build_cache.py); LOCAL_SOURCE_CACHE has nothing to cache here (sources arrive as
+    artifacts, not clones) and LOCAL_DOCKER_LAYER_CACHE is what the machine's own engine does for
+    privileged builds anyway."""
+
+    type: Literal["NO_CACHE", "LOCAL", "S3"] = "NO_CACHE"
+    modes: list[Literal["LOCAL_SOURCE_CACHE", "LOCAL_DOCKER_LAYER_CACHE", "LOCAL_CUSTOM_CACHE"]] = []
+    location: str | None = None
+    cacheNamespace: str | None = None
+
+    @property
+    def keeps_paths(self) -> bool:
+        return self.type == "S3" or (self.type == "LOCAL" and "LOCAL_CUSTOM_CACHE" in self.modes)
+
+
 class Project(AwsModel):
     """A CodeBuild project: the image to run and the buildspec to run in it."""
 
@@ -320,6 +338,7 @@ class Project(AwsModel):
     # The Docker network (environment) the build joins, to reach the stacks deployed there by
     # name; by default the network of the stage that runs it.
     network: str | None = None
+    cache: ProjectCache | None = None
 
     @property
     def inline_buildspec(self) -> dict | str | None:
@@ -467,6 +486,20 @@ def inline_secret_values(definition: "DefinitionFile") -> list[Problem]:
     return found
 
 
+def cache_warnings(definition: "DefinitionFile") -> list[Problem]:
+    """What of a project's cache is not carried out (runner/build_cache.py carries out the rest)."""
+    found: list[Problem] = []
+    for name, project in definition.projects.items():
+        for m, mode in enumerate(project.cache.modes if project.cache else ()):
+            if mode == "LOCAL_SOURCE_CACHE":
+                found.append((("projects", name, "cache", "modes", m), "LOCAL_SOURCE_CACHE is not carried out: sources "
+                                                                       "arrive as the action's artifact, there is no clone to cache"))
+        if project.cache is not None and project.cache.type == "S3":
+            found.append((("projects", name, "cache", "type"), "S3: cache.paths are kept in a local volume of this "
+                                                               "machine, not in the bucket"))
+    return found
+
+
 # CloudWatch's alarm states (its StateValue enum), and the one AWS gives a new alarm before its
 # first evaluation: a stand-in starts there too unless its declaration says otherwise.
 ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
@@ -541,6 +574,7 @@ class DefinitionFile(AwsModel):
     alarms: dict[AlarmName, Alarm] = {}  # type: ignore[valid-type]
     webhooks: dict[PipelineName, Webhook] = {}  # type: ignore[valid-type]  # WebhookName: PipelineName's pattern
     schedules: list[Schedule] = []
+    topics: dict[TopicName, Topic] = {}  # type: ignore[valid-type]  # SNS topics (topic_models.py)
     # get-pipeline prints it beside the pipeline; it describes AWS's copy, not the declaration.
     metadata: Any = Field(default=None, exclude=True)
 
@@ -563,6 +597,7 @@ RESOURCE_KINDS = {
     "secrets": "secret",
     "parameters": "parameter",
     "alarms": "alarm",
+    "topics": "topic",
     "webhooks": "webhook",
 }
 

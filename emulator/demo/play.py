@@ -1,6 +1,8 @@
-"""Plays the article's scenario (c1..c7, approvals and rejections) against a running daemon on
-one service pipeline, committing to its repository as a developer would, and prints the
-article's table after every step beside what the article says."""
+"""Plays a scenario file (scenario.py; the article's c1..c7 by default) against a running daemon
+on one pipeline, committing to its repository as a developer would and answering its approvals,
+and prints the table after every step beside what the scenario expects. `pipemu demo` plays the
+article and tells every row; `pipemu play FILE` stops at the first difference and shows both
+tables."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from typing import Callable
 
 from . import scenario
 
-STAGES = ["Source", "Building", "StagingDEV", "StagingQA", "StagingPROD"]
 JUDGED = ("beforeEntryConditionState", "onSuccessConditionState", "onFailureConditionState")  # a stage's conditions
 
 
@@ -42,8 +43,10 @@ def git_commit(repo: Path, label: str) -> str:
 
 
 class Demo:
-    def __init__(self, client, pipeline: str, repo: Path, say: Callable[[str], None] = print, timeout: float = 600):
+    def __init__(self, client, pipeline: str, repo: Path, say: Callable[[str], None] = print, timeout: float = 600,
+                 story: dict | None = None):
         self.client, self.pipeline, self.repo, self.say, self.timeout = client, pipeline, Path(repo), say, timeout
+        self.story = story if story is not None else scenario.load()
         self.ids: dict[str, str] = {}  # cN -> execution id
         self.labels: dict[str, str] = {}
 
@@ -84,14 +87,19 @@ class Demo:
 
     def answer(self, step: scenario.Step) -> None:
         state = self.state()
-        stage = next(s for s in state["stageStates"] if s["stageName"] == step.stage)
-        approval = next(a for a in stage["actionStates"] if a["actionName"] == "approve")["latestExecution"]
-        if approval.get("status") != "InProgress" or stage["latestExecution"]["pipelineExecutionId"] != self.ids[step.commit]:
+        stage = next((s for s in state["stageStates"] if s["stageName"] == step.stage), None)
+        if stage is None:
+            raise RuntimeError(f"{self.pipeline} has no stage {step.stage}")
+        # The stage's approval that waits (whatever its name): its token answers it.
+        waiting = [a for a in stage["actionStates"]
+                   if (a.get("latestExecution") or {}).get("status") == "InProgress" and "token" in a["latestExecution"]]
+        latest = (stage.get("latestExecution") or {}).get("pipelineExecutionId")
+        if step.commit not in self.ids or not waiting or latest != self.ids[step.commit]:
             raise RuntimeError(f"{step.commit} does not wait for approval in {step.stage}")
         status = "Approved" if step.verb == "approve" else "Rejected"
-        self.client.put_approval_result(pipelineName=self.pipeline, stageName=step.stage, actionName="approve",
-                                        result={"summary": f"{step.verb} {step.commit} (pipemu demo)", "status": status},
-                                        token=approval["token"])
+        self.client.put_approval_result(pipelineName=self.pipeline, stageName=step.stage, actionName=waiting[0]["actionName"],
+                                        result={"summary": f"{step.verb} {step.commit} (pipemu)", "status": status},
+                                        token=waiting[0]["latestExecution"]["token"])
 
     def clear_the_way(self) -> list[str]:
         """The story starts on an empty pipeline: executions still running are abandoned."""
@@ -113,21 +121,34 @@ class Demo:
             cells[stage["stageName"]] = scenario.cell(label, latest["status"] if label else None)
         return cells
 
-    def play(self) -> bool:
+    def play(self, stop_at_difference: bool = False) -> bool:
+        """Every row in turn; True when each table was as expected. With `stop_at_difference`
+        the first row that differs ends the play, both tables shown up to it."""
         for execution_id in self.clear_the_way():
             self.say(f"(stopped execution {execution_id} that was running, so the story starts clean)")
-        data = scenario.load()
-        columns = data["columns"]
-        width = 18
-        self.say(f"{'step':<20}" + "".join(f"{c:<{width}}" for c in columns) + "article")
-        same = True
-        for row in data["rows"]:
-            step = scenario.parse_step(row["step"])
+        columns, stages = self.story["columns"], self.story["stages"]
+        width = max(18, *(len(str(c)) + 2 for c in columns))
+        first = max(20, *(len(str(row["step"])) + 2 for row in self.story["rows"]))
+        header = f"{'step':<{first}}" + "".join(f"{c:<{width}}" for c in columns)
+        self.say(header + "expected")
+        same, seen = True, []
+        for row in self.story["rows"]:
+            step = scenario.parse_step(row["step"], self.story)
             self.commit(step.commit) if step.verb == "commit" else self.answer(step)
             cells = self.cells(self.settle())
-            shown = [cells["Source"], *(cells[s] for s in STAGES[2:])]
-            expected = row["expect"]
+            missing = [s for s in stages if s not in cells]
+            if missing:
+                raise RuntimeError(f"{self.pipeline} has no stage {missing[0]} (the scenario's stages: {stages})")
+            shown = scenario.shown_columns(cells, columns)
+            expected = [str(c) for c in row["expect"]]
+            seen.append((row["step"], shown, expected))
             mark = "same" if shown == expected else "differs: " + " | ".join(expected)
             same = same and shown == expected
-            self.say(f"{row['step']:<20}" + "".join(f"{c:<{width}}" for c in shown) + mark)
+            self.say(f"{row['step']:<{first}}" + "".join(f"{c:<{width}}" for c in shown) + mark)
+            if stop_at_difference and shown != expected:
+                for title, pick in (("expected", 2), ("seen", 1)):
+                    self.say(f"\n{title}:\n{header}")
+                    for entry in seen:
+                        self.say(f"{entry[0]:<{first}}" + "".join(f"{c:<{width}}" for c in entry[pick]))
+                break
         return same

@@ -40,6 +40,7 @@ class AwaitApproval:
     action_execution_id: str
     token: str
     expires_at: float
+    configuration: tuple[tuple[str, str], ...] = ()  # variables resolved: NotificationArn, CustomData, ...
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,7 @@ class Engine:
         if action.is_approval:
             return AwaitApproval(
                 pipeline.name, execution.execution_id, run.stage, run.name,
-                run.action_execution_id, run.token, run.expires_at,
+                run.action_execution_id, run.token, run.expires_at, run.configuration,
             )
         return RunAction(
             pipeline=pipeline.name,

@@ -24,6 +24,7 @@ from emulator.cfn.store import StackStore
 from emulator.alarms import Alarms
 from emulator.lambdas.functions import FunctionConfig
 from emulator.lambdas.service import Lambdas
+from emulator.topics import Topics
 
 from . import stacks
 from .containers import EngineUnavailable, engine_down, list_containers, remove_named, unavailable_message
@@ -87,6 +88,9 @@ class ActionRunner:
         # The alarm stand-ins' states: set through the API, watched by rules.
         self.alarms = Alarms(self.state_dir / "alarms.json",
                              declared=lambda: getattr(self._resources(), "alarms", None) or {})
+        # The SNS topic stand-ins: approvals' notifications and rules' SNS targets publish here.
+        self.topics = Topics(self.state_dir, declared=lambda: getattr(self._resources(), "topics", None) or {},
+                             lambdas=self.lambdas, region=region, clock=lambda: self.clock())
         for record in self.lambdas.restore_endpoints(self.stacks.live()):  # a port was taken meanwhile
             log.warning("the endpoints of stack %s moved to new ports", record["StackName"])
             self.stacks.put(record)

@@ -15,6 +15,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from . import build_cache
+
 PHASES = ("install", "pre_build", "build", "post_build")
 # INSTALL or PRE_BUILD failing (with ABORT) skips the later phases; BUILD failing still runs
 # POST_BUILD, as in CodeBuild.
@@ -25,7 +27,7 @@ FAILURE_FILE = "failure"
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Keys CodeBuild knows that have no meaning offline: accepted and ignored so real buildspecs load.
-_IGNORED_TOP = {"run-as", "proxy", "reports", "cache", "batch"}
+_IGNORED_TOP = {"run-as", "proxy", "reports", "batch"}
 _IGNORED_ENV = {"git-credential-helper"}
 # env.shell as CodeBuild's Linux images know it -> the interpreter that runs the script.
 SHELLS = {"bash": "/bin/bash", "/bin/bash": "/bin/bash", "sh": "/bin/sh", "/bin/sh": "/bin/sh"}
@@ -63,6 +65,7 @@ class Buildspec:
     shell: str = "/bin/sh"
     secrets_manager: dict[str, str] = field(default_factory=dict)  # variable -> secret reference
     parameter_store: dict[str, str] = field(default_factory=dict)  # variable -> parameter name
+    cache_paths: tuple[str, ...] = ()  # cache.paths: kept between builds when the project has a cache
 
 
 # ---------------------------------------------------------------- parsing
@@ -190,7 +193,7 @@ def parse_buildspec(source: str | Mapping) -> Buildspec:
         data = source
     if not isinstance(data, Mapping):
         raise BuildspecError("buildspec must be a mapping with version and phases")
-    _check_keys(data, "", {"version", "env", "phases", "artifacts"}, _IGNORED_TOP)
+    _check_keys(data, "", {"version", "env", "phases", "artifacts", "cache"}, _IGNORED_TOP)
     if "version" not in data:
         raise BuildspecError("version is required (0.2)")
     if str(data["version"]) != "0.2":
@@ -221,7 +224,14 @@ def parse_buildspec(source: str | Mapping) -> Buildspec:
         if name not in SHELLS:
             raise BuildspecError(f"env.shell must be one of {', '.join(sorted(SHELLS))}, not {name}")
         shell = SHELLS[name]
-    return Buildspec(variables, exported, phases, artifacts, secondary, shell, secrets_manager, parameter_store)
+    cache_paths: tuple[str, ...] = ()
+    if data.get("cache") is not None:
+        raw_cache = _mapping(data["cache"], "cache")
+        # key, fallback-keys and action choose among S3 caches: one local cache per project here.
+        _check_keys(raw_cache, "cache", {"paths"}, {"key", "fallback-keys", "action"})
+        cache_paths = _str_list(raw_cache.get("paths") or [], "cache.paths")
+    return Buildspec(variables, exported, phases, artifacts, secondary, shell, secrets_manager, parameter_store,
+                     cache_paths)
 
 
 # ---------------------------------------------------------------- artifact selection
@@ -353,7 +363,8 @@ def _render_phase(phase: Phase) -> str:
     return "".join(out)
 
 
-def render_script(spec: Buildspec | str | Mapping, state_dir: str = DEFAULT_STATE_DIR) -> str:
+def render_script(spec: Buildspec | str | Mapping, state_dir: str = DEFAULT_STATE_DIR,
+                  cache: tuple[str, str] | None = None) -> str:
     """The POSIX sh script running the buildspec; exits 0 when every phase succeeded, else 1.
 
     Buildspec env.variables are set only when the environment does not already hold them, so
@@ -374,6 +385,8 @@ def render_script(spec: Buildspec | str | Mapping, state_dir: str = DEFAULT_STAT
     parts.append("_pipemu_phase=INIT\n_pipemu_cmd=\n")
     for name, value in spec.variables.items():
         parts.append(f'[ -n "${{{name}+x}}" ] || {name}={shlex.quote(value)}\nexport {name}\n')
+    if cache is not None:  # (the mounted cache volume, the source folder relative paths start from)
+        parts.append(build_cache.link_script(spec.cache_paths, *cache))
     for phase in spec.phases:
         parts.append(_render_phase(phase))
     parts.append("_pipemu_done=1\n_pipemu_export\n"

@@ -22,7 +22,7 @@ from typing import Callable
 import docker.errors
 from docker.utils import parse_repository_tag
 
-from . import streaming
+from . import build_cache, streaming
 from .secrets import SecretError
 from .artifact_files import OutsideArtifact, input_member, inside
 from .build_outputs import MAX_STATE_FILE, OutputError, read_state, write_artifacts  # noqa: F401 (MAX_STATE_FILE: tests)
@@ -54,6 +54,8 @@ class BuildJob:
     # The buildspec's env.secrets-manager/parameter-store, resolved once it is read (before the
     # container is made): variable -> value. Raises SecretError, which fails the build.
     secrets: Callable[[Buildspec], dict[str, str]] | None = None
+    # The project's cache volume (build_cache.py) when its cache keeps the buildspec's cache.paths.
+    cache_volume: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,10 @@ def _create(client, job: BuildJob, spec: Buildspec):
     extra = {}
     if job.privileged:  # only when the project asks, as CodeBuild's privilegedMode
         extra = {"privileged": True, "volumes": {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}}
+    cached = _cached(job, spec)
+    if cached:
+        client.volumes.create(job.cache_volume, labels={k: v for k, v in labels.items() if k == "pipemu.daemon"})
+        extra.setdefault("volumes", {})[job.cache_volume] = {"bind": build_cache.CACHE_MOUNT, "mode": "rw"}
     command = [spec.shell, SCRIPT_PATH]
     stream = streaming.can_stream(client, job.image, spec.shell)
     if stream:
@@ -163,7 +169,8 @@ def _create(client, job: BuildJob, spec: Buildspec):
         _ensure_image(client, job.image)
         container = create(client, job.image, command, **settings)
     try:
-        data = _input_tar(job, render_script(spec, state_dir=STATE_DIR))
+        data = _input_tar(job, render_script(spec, state_dir=STATE_DIR,
+                                             cache=(build_cache.CACHE_MOUNT, SRC_DIR) if cached else None))
         if stream:
             return container, data
         with data:
@@ -172,6 +179,10 @@ def _create(client, job: BuildJob, spec: Buildspec):
         remove(container)
         raise
     return container, None
+
+
+def _cached(job: BuildJob, spec: Buildspec) -> bool:
+    return job.cache_volume is not None and bool(spec.cache_paths)
 
 
 def _made_or_found(client, job: BuildJob, spec: Buildspec):
@@ -248,6 +259,9 @@ def run_build(client, job: BuildJob, log: Callable[[str], None],
                 raise _Failure(str(exc)) from None
             # The buildspec's come last, as CodeBuild: project and action variables win.
             job = dataclasses.replace(job, env={**resolved, **job.env})
+        if spec.cache_paths and job.cache_volume is None:
+            log("[pipemu] cache.paths: the project has no cache (cache: {type: LOCAL, modes: [LOCAL_CUSTOM_CACHE]}), "
+                "so nothing is kept between builds, as in CodeBuild")
         container, data, made = _made_or_found(client, job, spec)
         if made:
             if data is None:

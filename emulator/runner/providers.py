@@ -20,7 +20,7 @@ from emulator.engine.events import ActionOutput, ArtifactOutput
 
 from emulator.lambdas.service import FunctionNotFound
 
-from . import cloudformation, commands_action, secrets
+from . import build_cache, cloudformation, commands_action, secrets
 from .artifact_files import copy_folder
 from .build_runs import run_as_action
 from .codebuild import BuildJob
@@ -229,6 +229,8 @@ def _codebuild(runner: ActionRunner, command: RunAction, cancel: threading.Event
         privileged=project.privilegedMode,
         network=runner.network_for(command.stage, project.network),
         secrets=buildspec_secrets,
+        cache_volume=(build_cache.volume_name(runner.daemon_id, name)
+                      if project.cache is not None and project.cache.keeps_paths else None),
     )
     return run_as_action(runner, command, job, cancel, build_id, masked, revision, project.network)
 

@@ -46,6 +46,7 @@ from emulator.definitions.action_types import git_source, masked
 from emulator.runner.source import SourceError, resolve_commit
 from emulator.store import StateNotWritable, Store
 
+from .approval_notices import publish_approval
 from .errors import ServiceError
 from .timers import Timers
 from .unsaved import Unsaved
@@ -210,10 +211,12 @@ class ServiceCore:
             if self.runner is not None:
                 for name in self.runner.reap(running):
                     log.info("removed container %s: its action is no longer running", name)
-            self._carry_out(pending)
+            self._carry_out(pending, opened=False)
         return count
 
-    def _carry_out(self, commands: list[Command]) -> None:
+    def _carry_out(self, commands: list[Command], opened: bool = True) -> None:
+        """Carry out the commands of an event just applied (`opened`), or those still in progress
+        after a restart: then an approval only gets its timer back, not a second notification."""
         for command in commands:
             if isinstance(command, RunAction):
                 if self.runner is not None:
@@ -228,6 +231,8 @@ class ServiceCore:
             elif isinstance(command, AwaitApproval):
                 if self._timers is not None:
                     self._schedule_timeout(command, command.expires_at)
+                if opened and self.runner is not None:
+                    publish_approval(getattr(self.runner, "topics", None), self.region, command, self._action_log)
             elif isinstance(command, CancelAction):
                 if self.runner is not None:
                     self.runner.cancel(command.action_execution_id)
@@ -237,6 +242,12 @@ class ServiceCore:
                 if command.pipeline in self._pending_removal and self._timers is not None:
                     # After the event that ended it is fully answered, not in the middle of it.
                     self._timers.at(0, self._remove_idle_locked)
+
+    def _action_log(self, action_execution_id: str, line: str) -> None:
+        try:
+            self.store.append_log(action_execution_id, line, self.now())
+        except Exception as error:  # a closed or full store: the daemon's log has the line already
+            log.warning("could not keep a line in %s's log: %s", action_execution_id, error)
 
     def _retain_artifacts(self, pipeline: str, ended: str) -> None:
         """Keep the artifacts of the newest `artifact_retention` ended executions of a pipeline

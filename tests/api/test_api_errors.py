@@ -48,6 +48,7 @@ def test_put_approval_result_errors(waiting_approval, kwargs, code, words):
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 def test_wrong_token_and_used_token(waiting_approval):
     client, execution, token = waiting_approval
     with pytest.raises(client.exceptions.InvalidApprovalTokenException):
@@ -64,6 +65,7 @@ def test_wrong_token_and_used_token(waiting_approval):
     assert approval["lastUpdatedBy"] == "arn:aws:iam::123456789012:user/testing"
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 def test_not_found_errors(article_daemon):
     client = article_daemon.client()
     for call in (
@@ -104,6 +106,7 @@ def test_bad_requests_are_400_with_aws_error(article_daemon, operation, body, co
     assert article_daemon.health()["status"] == "ok"
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 def test_list_pipelines_and_get_pipeline(article_daemon):
     client = article_daemon.client()
     pipelines = client.list_pipelines()["pipelines"]

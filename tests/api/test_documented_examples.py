@@ -105,6 +105,7 @@ def test_the_cli_walkthrough_of_the_user_guide(daemon, tmp_path):
     aws(daemon, "delete-pipeline", "--name", "MySecondPipeline")
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 def test_boto3_as_its_documentation_calls_it(daemon):
     client = daemon.client()
     created = client.create_pipeline(**user_guide_pipeline("boto3-pipeline"), tags=[{"key": "team", "value": "a"}])
@@ -191,3 +192,60 @@ def test_the_js_sdk_v3_release_safety_operations(daemon, js_sdk):
     assert out["runs"]["ruleExecutionDetails"] == []
     assert out["rollback"] == {"name": "PipelineExecutionNotFoundException", "modeled": True}
     assert out["override"] == {"name": "NotLatestPipelineExecutionException", "modeled": True}
+
+
+# The JS SDK's Smithy RPC v2 CBOR: the client's `protocol` option takes a protocol class (the
+# generated client defaults to AwsJson1_1Protocol and instantiates a class with its
+# protocolSettings); @aws-sdk/core/protocols exports AwsSmithyRpcV2CborProtocol.
+JS_CBOR = r"""
+const cp = require("@aws-sdk/client-codepipeline");
+const { AwsSmithyRpcV2CborProtocol } = require("@aws-sdk/core/protocols");
+const client = new cp.CodePipelineClient({ region: "us-east-1", endpoint: process.env.ENDPOINT,
+  credentials: { accessKeyId: "js", secretAccessKey: "js" }, protocol: AwsSmithyRpcV2CborProtocol });
+const wire = [];
+client.middlewareStack.add((next) => async (args) => {
+  const result = await next(args);
+  wire.push({ path: args.request.path, sent: args.request.headers["smithy-protocol"],
+              answered: result.response.headers["smithy-protocol"] });
+  return result;
+}, { step: "finalizeRequest", name: "watchTheWire" });
+const caught = async (command) => {
+  try { await client.send(command); return null; }
+  catch (error) { return { name: error.name, status: error.$metadata.httpStatusCode, message: error.message,
+                           modeled: error instanceof cp.CodePipelineServiceException && error.$fault === "client" }; }
+};
+(async () => {
+  const out = {};
+  const input = JSON.parse(process.env.PIPELINE);
+  out.created = await client.send(new cp.CreatePipelineCommand(input));
+  out.got = await client.send(new cp.GetPipelineCommand({ name: input.pipeline.name }));
+  out.createdIsDate = out.got.metadata.created instanceof Date;
+  out.listed = await client.send(new cp.ListPipelinesCommand({}));
+  out.started = await client.send(new cp.StartPipelineExecutionCommand({ name: input.pipeline.name }));
+  out.execution = await client.send(new cp.GetPipelineExecutionCommand({ pipelineName: input.pipeline.name,
+    pipelineExecutionId: out.started.pipelineExecutionId }));
+  out.notFound = await caught(new cp.GetPipelineCommand({ name: "no-such-pipeline" }));
+  out.invalid = await caught(new cp.GetPipelineCommand({ name: "has spaces" }));
+  out.unsupported = await caught(new cp.ListWebhooksCommand({}));
+  await client.send(new cp.DeletePipelineCommand({ name: input.pipeline.name }));
+  for (const value of Object.values(out)) if (value && typeof value === "object") delete value.$metadata;
+  out.wire = wire;
+  console.log(JSON.stringify(out));
+})().catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
+def test_the_js_sdk_v3_over_cbor(daemon, js_sdk):
+    out = js.run(js_sdk, JS_CBOR, {"ENDPOINT": daemon.endpoint, "PIPELINE": json.dumps(user_guide_pipeline("js-cbor"))})
+    assert {(w["sent"], w["answered"]) for w in out["wire"]} == {("rpc-v2-cbor", "rpc-v2-cbor")}
+    assert out["wire"][0]["path"] == "/service/CodePipeline_20150709/operation/CreatePipeline"
+    assert out["created"]["pipeline"]["stages"][1]["actions"][0]["actionTypeId"]["provider"] == "CodeDeploy"
+    assert out["got"]["metadata"]["pipelineArn"].endswith(":js-cbor") and out["createdIsDate"] is True
+    assert "js-cbor" in [p["name"] for p in out["listed"]["pipelines"]]
+    assert out["execution"]["pipelineExecution"]["pipelineExecutionId"] == out["started"]["pipelineExecutionId"]
+    assert out["notFound"] == {"name": "PipelineNotFoundException", "status": 400, "modeled": True,
+                               "message": "Account '123456789012' does not have a pipeline with name 'no-such-pipeline'"}
+    assert out["invalid"]["name"] == "ValidationException" and out["invalid"]["modeled"] is True
+    assert "name" in out["invalid"]["message"]
+    assert (out["unsupported"]["name"], out["unsupported"]["status"]) == ("UnknownOperationException", 404)
+    assert "ListWebhooks" in out["unsupported"]["message"]

@@ -1,10 +1,14 @@
 """A fuzz test of the wire: at least 1,000 malformed requests built from the service model's
-input shapes (hypothesis), against the real daemon. No 5xx, no crash, the daemon still answers."""
+input shapes (hypothesis), against the real daemon, in JSON 1.1, and 400 more in Smithy RPC v2
+CBOR (the same shapes, plus what only CBOR carries: byte strings, tags, non-text keys). No 5xx,
+no crash, the daemon still answers."""
 
 from __future__ import annotations
 
+import datetime
 import json
 
+import cbor2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -57,6 +61,28 @@ def requests():
     return st.one_of(*per_operation, raw)
 
 
+# What CBOR carries and JSON does not: byte strings, tagged items (tag 1 dates, bignums, tags
+# with the wrong content, unknown tags), undefined, integer keys.
+CBOR_ONLY = st.recursive(
+    st.binary(max_size=12) | st.just(cbor2.undefined) | st.integers(-(2**80), 2**80)
+    | st.datetimes(timezones=st.just(datetime.timezone.utc)) | JSON
+    | st.builds(cbor2.CBORTag, st.sampled_from([0, 1, 2, 3, 4, 5, 21, 28, 29, 30, 35, 36, 37, 258, 55799, 9999]),
+                st.one_of(st.integers(), st.text(max_size=8), st.binary(max_size=8), st.lists(st.integers(), max_size=3))),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6) | st.integers(), children,
+                                                                      max_size=3),
+    max_leaves=8,
+)
+
+
+def cbor_requests():
+    model = service_model()
+    shaped = [st.tuples(st.just(name), from_shape(model.operation_model(name).input_shape).map(cbor2.dumps))
+              for name in SUPPORTED]
+    odd = st.tuples(st.sampled_from(SUPPORTED), CBOR_ONLY.map(lambda value: cbor2.dumps(value)))
+    raw = st.tuples(st.sampled_from(SUPPORTED), st.binary(max_size=60))
+    return st.one_of(*shaped, odd, odd, raw)
+
+
 @pytest.fixture(scope="module")
 def fuzz_daemon(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz")
@@ -89,6 +115,18 @@ def test_malformed_requests_never_5xx(fuzz_daemon, request):
         assert status == 400 and answer["__type"] and answer["message"], answer
         # Only codes the operation models (or the protocol's own): clients catch them by name.
         assert answer["__type"] in modeled_errors(operation) | COMMON_ERRORS, (operation, answer)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(request=cbor_requests())
+def test_malformed_cbor_requests_never_5xx(fuzz_daemon, request):
+    operation, body = request
+    status, answer = fuzz_daemon.post_cbor(operation, body)
+    assert status < 500, (operation, body, answer)
+    if status != 200:
+        code = answer["__type"].rsplit("#", 1)[-1]
+        assert status == 400 and code and answer["message"], answer
+        assert code in modeled_errors(operation) | COMMON_ERRORS, (operation, answer)
 
 
 def test_the_daemon_still_answers_after_the_fuzzing(fuzz_daemon):

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from emulator.api.shapes import ShapeViolation, service_model, validate_value
 from tests.support.botocore_check import assert_output_valid
+from tests.support import protocols
 from tests.support.daemon import Daemon
 from tests.support.declarations import (
     REGION,
@@ -86,21 +87,23 @@ def error_code(body: dict) -> str:
 
 
 class Wire:
-    """boto3 on the daemon, no retries (a 500 is seen once); each call gives the raw status and
-    JSON body, held against the operation's model."""
+    """boto3 on the daemon, no retries (a 500 is seen once), speaking `protocol` (JSON 1.1 or
+    Smithy RPC v2 CBOR); each call gives the raw status and body (in the JSON form), held against
+    the operation's model."""
 
-    def __init__(self, daemon: Daemon):
-        self.daemon = daemon
-        self.client = boto3.client(
-            "codepipeline", endpoint_url=daemon.endpoint, region_name=REGION,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-            config=Config(retries={"max_attempts": 0}),
-        )
+    def __init__(self, daemon: Daemon, protocol: str = "json"):
+        self.daemon, self.protocol = daemon, protocol
+        with protocols.prefer(protocol):
+            self.client = boto3.client(
+                "codepipeline", endpoint_url=daemon.endpoint, region_name=REGION,
+                aws_access_key_id="testing", aws_secret_access_key="testing",
+                config=Config(retries={"max_attempts": 0}),
+            )
         self.client.meta.events.register("after-call.codepipeline", self._keep)
-        self.answer: tuple[int, bytes] | None = None
+        self.answer: tuple[int, object, bytes] | None = None
 
     def _keep(self, http_response, **_):
-        self.answer = (http_response.status_code, http_response.content)
+        self.answer = (http_response.status_code, http_response.headers, http_response.content)
 
     def __call__(self, operation: str, **params) -> tuple[int, dict]:
         self.answer = None
@@ -109,11 +112,14 @@ class Wire:
             getattr(self.client, xform_name(operation))(**params)
         except ClientError:
             pass
-        status, raw = self.answer
+        status, headers, raw = self.answer
+        if (headers.get("smithy-protocol") == "rpc-v2-cbor") != (self.protocol == "cbor"):
+            raise fault(f"{operation} answered in the other protocol")(f"{operation} answered {headers}")
         try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            raise fault(f"{operation} {status} not JSON")(f"{operation} answered {status}: {raw[:500]!r}") from None
+            body = protocols.json_form(operation, status, headers, raw)
+        except (ValueError, AssertionError):
+            raise fault(f"{operation} {status} not its protocol's")(
+                f"{operation} answered {status}: {raw[:500]!r}") from None
         if status >= 500:  # one kind of failure per place in the daemon that raised
             with open(self.daemon.log_path, "rb") as log:
                 log.seek(log_size)
@@ -198,9 +204,10 @@ def assert_as_sent(operation: str, answer: dict, expected: dict) -> None:
     assert_answered(operation, answer, expected, of="what was sent plus AWS's defaults")
 
 
-@pytest.fixture(scope="module")
-def wire(daemon):
-    return Wire(daemon)
+@pytest.fixture(scope="module", params=["json", "cbor"])
+def wire(daemon, request):
+    """Both protocols boto3 can speak to CodePipeline: the model's shapes hold over each."""
+    return Wire(daemon, request.param)
 
 
 @SETTINGS

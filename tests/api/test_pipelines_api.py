@@ -149,6 +149,7 @@ def _ended(client, name, execution):
     return status if status != "InProgress" else None
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 def test_unknown_executions_answer_modeled_codes(article_daemon):
     client = article_daemon.client()
     missing = "00000000-0000-0000-0000-000000000000"
@@ -159,6 +160,7 @@ def test_unknown_executions_answer_modeled_codes(article_daemon):
                                      retryMode="FAILED_ACTIONS")
 
 
+@pytest.mark.both_protocols  # boto3 over JSON 1.1 and over Smithy RPC v2 CBOR
 def test_tags(article_daemon):
     client = article_daemon.client()
     arn = ARN.format(FILE_PIPELINE)

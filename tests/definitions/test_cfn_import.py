@@ -383,3 +383,22 @@ Resources:
                          "CONNECTION": "arn:aws:codestar-connections:us-east-1:123456789012:connection/gh"}
     assert any("Registry (AWS::ECR::Repository)" in w and "Connection" not in w.split("ignored:")[1]
                for w in result.warnings if "not emulated, ignored" in w)
+
+
+def test_a_projects_cache_is_imported_and_exported(tmp_path):
+    """`Cache` of an AWS::CodeBuild::Project (as CDK's Cache.local writes it) becomes the project's
+    cache, and an export writes it back."""
+    from emulator.definitions.cfn_export import export_cloudformation
+
+    template = load(SERVICE.read_text())
+    project = next(r for r in template["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project")
+    project["Properties"]["Cache"] = {"Type": "LOCAL", "Modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_CUSTOM_CACHE"]}
+    result = import_template(json.dumps(template), {"ServiceName": "service-a"}, DEPLOY_ROLE)
+    assert not [w for w in result.warnings if "Cache" in str(w)], result.warnings
+    (definition,) = [d for d in written(result, tmp_path) if d.projects]
+    (cache,) = [p.cache for p in definition.projects.values() if p.cache is not None]
+    assert (cache.type, cache.modes, cache.keeps_paths) == ("LOCAL", ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_CUSTOM_CACHE"], True)
+    exported = load(export_cloudformation(definition.pipeline, definition.projects))
+    (again,) = [r["Properties"]["Cache"] for r in exported["Resources"].values()
+                if r["Type"] == "AWS::CodeBuild::Project" and "Cache" in r["Properties"]]
+    assert again == {"Type": "LOCAL", "Modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_CUSTOM_CACHE"]}

@@ -204,8 +204,8 @@ def test_yaml_anchors_and_merge_keys_load():
     assert error.path == "x-unused" and (error.line, error.column) == (16, 1)
     merged = "base: &b {image: x}\nprojects:\n  b:\n    <<: *b\n    buildspec: spec.yml\n    bad: 1\n"
     assert [str(e) for e in load_text(merged, "m.yml").errors] == [
-        "m.yml:1:1: base: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, secrets, parameters, alarms, webhooks, schedules, metadata)",
-        "m.yml:6:5: projects.b.bad: unknown field (expected one of: image, buildspec, environmentVariables, privilegedMode, network)",
+        "m.yml:1:1: base: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, secrets, parameters, alarms, webhooks, schedules, topics, metadata)",
+        "m.yml:6:5: projects.b.bad: unknown field (expected one of: image, buildspec, environmentVariables, privilegedMode, network, cache)",
     ]
 
 
@@ -318,3 +318,31 @@ def test_validate_paths_checks_a_file_with_its_folder(tmp_path):
     assert validate_paths([good]) == []  # its projects are declared in resources.yml beside it
     broken = [str(e) for e in validate_paths([tmp_path / "pipelines", good])]
     assert broken == [f"{tmp_path}/pipelines/broken.yml:3:1: <yaml>: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence)"]
+
+
+def test_every_error_in_one_pass_with_a_near_miss_named(tmp_path):
+    """A misspelled field does not hide the pipeline's other mistakes: an input artifact no action
+    makes, and an unknown provider (a warning, with the known one it is close to)."""
+    (tmp_path / "p.yml").write_text("""\
+pipeline:
+  name: p1
+  stages:
+    - name: Source
+      actions:
+        - name: src
+          actionTypeId: {category: Source, owner: AWS, provider: CodeCommitt, version: "1"}
+          namespcae: SourceVariables
+          configuration: {RepositoryName: r, BranchName: main}
+          outputArtifacts: [{name: out}]
+    - name: Build
+      actions:
+        - name: b
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration: {ProjectName: build}
+          inputArtifacts: [{name: ouput}]
+""")
+    found = [str(e) for e in validate_paths([tmp_path])]
+    assert any("8:11: pipeline.stages[0].actions[0].namespcae: unknown field" in f and "did you mean namespace?" in f
+               for f in found), found
+    assert any("pipeline.stages[1].actions[0].inputArtifacts" in f and "ouput" in f for f in found), found
+    assert any("warning" in f and "AWS/CodeCommitt" in f and "did you mean AWS/CodeCommit?" in f for f in found), found

@@ -28,6 +28,12 @@ def test_a_build_container_calls_the_api(tmp_path, service_repo, busybox_image, 
             "python3 -c \"import boto3, json; print(json.dumps(boto3.client('codepipeline')"
             f".get_pipeline_state(name='{PIPELINE}'), default=str))\" > state.json",
             "grep -q '\"stageName\": \"Building\"' state.json",
+            # The same over Smithy RPC v2 CBOR (botocore ranks JSON first; the model lists CBOR
+            # first), still signed with the daemon's keys.
+            "python3 -c \"import botocore.model as m; m.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = ('smithy-rpc-v2-cbor',); "
+            "import boto3, json; c = boto3.client('codepipeline'); print(c.meta.service_model.resolved_protocol); "
+            f"print(json.dumps(c.get_pipeline_state(name='{PIPELINE}'), default=str))\" > state-cbor.txt",
+            "grep -q '^smithy-rpc-v2-cbor$' state-cbor.txt && grep -q '\"stageName\": \"Building\"' state-cbor.txt",
             "mkdir -p dist && cp state.json dist/app.txt",
         ]}},
         "artifacts": {"files": ["**/*"], "base-directory": "dist"},

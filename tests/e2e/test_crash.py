@@ -95,7 +95,7 @@ def test_action_running_at_kill_9_is_finished_after_restart(tmp_path, service_re
         state = client.get_pipeline_state(name=PIPELINE)
         build = next(s for s in state["stageStates"] if s["stageName"] == "Building")["actionStates"][0]
         build_id = build.get("latestExecution", {}).get("actionExecutionId")
-        running = build_id and docker_client.containers.list(
+        running = build_id and docker_client.api.containers(  # a summary list: no inspect to race with
             filters={"label": f"pipemu.action-execution={build_id}", "status": "running"})
         if running:
             break

@@ -102,7 +102,7 @@ def test_engine_restart_mid_build(tmp_path, service_repo, busybox_image, docker_
         # Every action container is gone, the one left behind by the engine's restart included.
         daemon_id = (tmp_path / "state" / "daemon-id").read_text().strip()
         leftovers = wait_for(lambda: not [
-            c.name for c in docker.from_env().containers.list(
+            c["Names"][0] for c in docker.from_env().api.containers(  # summaries: no inspect race
                 all=True, filters={"label": [f"pipemu.daemon={daemon_id}", "pipemu.action-execution"]})
         ] and "none", 30, what="action containers to be removed")
         assert leftovers == "none"

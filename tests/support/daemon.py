@@ -13,9 +13,10 @@ import urllib.request
 from pathlib import Path
 
 import boto3
+import cbor2
 from botocore.config import Config
 
-from tests.support.botocore_check import assert_output_valid
+from tests.support import protocols
 from emulator.runner.containers import list_containers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,27 +90,37 @@ class Daemon:
         if not id_file.exists():
             return
         import docker
+        import docker.errors
 
         client = docker.from_env()
         label = f"pipemu.daemon={id_file.read_text().strip()}"
         for container in list_containers(client, {"label": label}):
-            container.remove(force=True)
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass  # removed meanwhile (the daemon removes its own as it stops)
+            except docker.errors.APIError as error:
+                if error.status_code != 409:  # 409: its removal is already in progress
+                    raise
         for network in client.networks.list(filters={"label": label}):
             network.remove()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def client(self, access_key: str = "testing", secret_key: str = "testing"):
-        """A boto3 client whose every successful response body is held against botocore's model."""
-        client = boto3.client(
-            "codepipeline",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key,
-            config=Config(retries={"max_attempts": 1}),
-        )
+    def client(self, access_key: str = "testing", secret_key: str = "testing", protocol: str | None = None):
+        """A boto3 client whose every successful response body is held against botocore's model.
+        It speaks `protocol` ("json" or "cbor"), by default the one the test runs over (the
+        `api_protocol` fixture, tests/conftest.py)."""
+        with protocols.prefer(protocol or protocols.current()):
+            client = boto3.client(
+                "codepipeline",
+                endpoint_url=self.endpoint,
+                region_name="us-east-1",
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                config=Config(retries={"max_attempts": 1}),
+            )
         client.meta.events.register("after-call.codepipeline", _check_response)
         return client
 
@@ -127,10 +138,24 @@ class Daemon:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
 
+    def post_cbor(self, operation: str, body: bytes, headers: dict | None = None) -> tuple[int, object]:
+        """A raw Smithy RPC v2 CBOR request; the status and the decoded CBOR answer (None if empty)."""
+        request = urllib.request.Request(
+            f"{self.endpoint}/service/CodePipeline_20150709/operation/{operation}", data=body, method="POST",
+            headers={"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
+                     "Accept": "application/cbor", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status, raw = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        return status, cbor2.loads(raw) if raw else None
+
 
 def _check_response(http_response, model, **_):
     if http_response.status_code == 200:
-        assert_output_valid(model.name, json.loads(http_response.content or b"{}"))
+        protocols.check_answer(model.name, http_response.headers, http_response.content)
 
 
 def git(repo: Path, *args: str) -> str:

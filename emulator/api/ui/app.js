@@ -492,7 +492,7 @@ function approvalCard(pipelineName, stage, action, named) {
   };
   const execution = stage.latestExecution?.pipelineExecutionId;
   return h("div", { class: "approval", "data-pipeline": pipelineName, "data-stage": stage.stageName,
-    "data-action": action.actionName },
+    "data-action": action.actionName, "data-token": token },
   h("div", { class: "approval-title" }, "Approval: ",
     named ? h("a", { href: `#/pipeline/${encodeURIComponent(pipelineName)}` }, pipelineName) : null, named ? " · " : null,
     h("strong", {}, `${stage.stageName} · ${action.actionName}`),
@@ -698,7 +698,8 @@ function pipelineFrame(view, name) {
     h("div", { id: "stages", class: "stages" }),
     h("aside", { class: "side" },
       h("section", { class: "panel approvals-panel", id: "approvals-panel", hidden: true },
-        h("h3", {}, "Waiting for approval"), h("div", { id: "approvals" })),
+        h("h3", {}, "Waiting for approval"), h("p", { class: "review-note", id: "review-note", hidden: true }),
+        h("div", { id: "approvals" })),
       logView.panel,
       h("section", { class: "panel" }, h("h3", {}, "History"), h("div", { id: "history" })),
       h("section", { class: "panel", id: "execution", hidden: true }))));
@@ -717,7 +718,10 @@ function renderPipeline(view, name) {
   $("pipeline-row").replaceChildren(articleTable([name], false));
   const approvals = approvalCards(name);
   $("approvals").replaceChildren(...approvals);
-  $("approvals-panel").hidden = !approvals.length;
+  const { review } = route();
+  $("approvals-panel").hidden = !approvals.length && !review;
+  if (review) showReview(name, review);
+  else $("review-note").hidden = true;
   $("stages").replaceChildren(...state.stageStates.map((s, i) => stageCard(name, s, i === 0)));
   $("history").replaceChildren(historyTable(name));
 }
@@ -785,9 +789,40 @@ async function followLog(actionExecutionId, title) {
 
 // ---------------------------------------------------------------- routes, drawing, live updates
 
+// #/pipeline/NAME, or an approval's review link (an approval notification's approvalReviewLink,
+// shaped as AWS's console link): #/pipeline/NAME/STAGE/ACTION/approve/TOKEN.
 function route() {
+  const review = location.hash.match(/^#\/pipeline\/([^/]+)\/([^/]+)\/([^/]+)\/approve\/([^/]+)$/);
+  if (review) {
+    const [pipeline, stage, action, token] = review.slice(1).map(decodeURIComponent);
+    return { pipeline, review: { stage, action, token } };
+  }
   const match = location.hash.match(/^#\/pipeline\/(.+)$/);
-  return { pipeline: match ? decodeURIComponent(match[1]) : null };
+  return { pipeline: match ? decodeURIComponent(match[1]) : null, review: null };
+}
+
+// The approval a review link names: its card is marked and brought into view (once per link),
+// or a note says it is no longer waiting (answered, timed out, or superseded).
+let reviewShown = null;
+function showReview(name, review) {
+  const note = $("review-note");
+  const card = [...document.querySelectorAll("#approvals .approval")].find((c) =>
+    c.dataset.stage === review.stage && c.dataset.action === review.action && c.dataset.token === review.token);
+  document.querySelectorAll("#approvals .approval.reviewed").forEach((c) => c.classList.remove("reviewed"));
+  if (card) {
+    card.classList.add("reviewed");
+    note.hidden = true;
+  } else {
+    note.hidden = false;
+    note.textContent = `The approval ${review.stage} · ${review.action} of ${name} this link names is no longer waiting ` +
+      "(answered, timed out or superseded).";
+  }
+  const key = location.hash;
+  if (card && reviewShown !== key) {
+    reviewShown = key;
+    card.scrollIntoView({ block: "center" });
+    card.querySelector("input")?.focus();
+  }
 }
 
 function renderErrors() {
