@@ -111,6 +111,7 @@ def executions(client, trigger_type: str) -> list[dict]:
     return [s for s in summaries if s["trigger"]["triggerType"] == trigger_type]
 
 
+@pytest.mark.both_protocols  # JSON 1.1 and Smithy RPC v2 CBOR
 def test_put_list_tag_delete_and_the_secret_never_shown(daemon):
     client = daemon.client()
     put = client.put_webhook(webhook=definition(), tags=[{"key": "team", "value": "web"}])["webhook"]
@@ -147,6 +148,7 @@ def test_put_list_tag_delete_and_the_secret_never_shown(daemon):
     assert SECRET not in daemon.log()
 
 
+@pytest.mark.both_protocols  # JSON 1.1 and Smithy RPC v2 CBOR
 @pytest.mark.parametrize("changes, code", [
     ({"targetPipeline": "nope"}, "PipelineNotFoundException"),
     ({"targetAction": "Ship"}, "ValidationException"),
