@@ -109,9 +109,11 @@ async def pull_requests(request: Request, service: CodePipeline, access) -> Resp
         return JSONResponse({"__type": "SerializationException", "message": "the body must be a JSON object"}, 400)
     from starlette.concurrency import run_in_threadpool
 
-    from emulator.service import ServiceError
+    from emulator.service import ServiceError, StateNotWritable
 
     try:
         return JSONResponse(await run_in_threadpool(pulls.event, body))
     except ServiceError as error:
         return JSONResponse({"__type": error.code, "message": error.message}, error.status)
+    except StateNotWritable as error:  # nothing kept: the client may try again later, as the API says
+        return JSONResponse({"__type": "ServiceUnavailable", "message": str(error)}, 503)

@@ -13,9 +13,7 @@ BranchName variable is that branch), and trigger WebhookV2.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import subprocess
 import threading
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 from emulator.definitions.action_types import git_source
 from emulator.runner.source import SourceError, resolve_commit
 from emulator.service import ServiceError
-from emulator.service.webhooks import read_kept
+from emulator.service.webhooks import read_kept, write_kept
 
 from .git_watch import pull_request_mismatch
 
@@ -54,12 +52,6 @@ class PullRequests:
         self._lock = threading.Lock()
         self._pulls: list[dict] = read_kept(self.path, [])
 
-    def _save(self) -> None:
-        temporary = self.path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(self._pulls, out, indent=1)
-        os.replace(temporary, self.path)  # whole or not at all
 
     def list(self, repository: str | None = None) -> list[dict]:
         with self._lock:
@@ -86,19 +78,24 @@ class PullRequests:
                                f"no repository {name!r} in the pipelines folder (repositories: {', '.join(sorted(repositories)) or 'none'})")
         path = Path(repository.path)
         with self._lock:
+            # Changed on a copy, kept once written (a disk that refuses leaves memory as it was).
             if kind == "OPEN":
                 pull = self._open(name, path, body)
+                updated = [*self._pulls, pull]
             else:
-                pull = self._find(name, body)
-                if pull["status"] != "OPEN":
-                    raise _refused(f"pull request {pull['id']} of {name} is {pull['status']}")
+                found = self._find(name, body)
+                if found["status"] != "OPEN":
+                    raise _refused(f"pull request {found['id']} of {name} is {found['status']}")
+                pull = {**found, "commits": list(found["commits"])}
                 head = self._tip(path, pull["source"], pull["commits"][-1] if kind == "CLOSED" else None)
                 if head != pull["commits"][-1]:
                     pull["commits"].append(head)
                 if kind == "CLOSED":
                     # Marked merged, not merged: pipemu never writes to your repository.
                     pull["status"] = "MERGED" if body.get("merge") else "CLOSED"
-            self._save()
+                updated = [pull if p is found else p for p in self._pulls]
+            write_kept(self.path, updated)
+            self._pulls = updated
             pull = dict(pull)
         started, not_matched = self._fire(kind, pull, path)
         return {"pullRequest": pull, "started": started, "notMatched": not_matched}
@@ -119,7 +116,6 @@ class PullRequests:
         pull = {"id": number, "repository": name, "source": source, "destination": destination,
                 "title": body.get("title") or f"{source} into {destination}", "status": "OPEN",
                 "commits": [head], "created": self.service.now()}
-        self._pulls.append(pull)
         return pull
 
     def _find(self, name: str, body: dict) -> dict:

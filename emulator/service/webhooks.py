@@ -13,6 +13,7 @@ the daemon serves on now (`webhook_endpoint`, set by the daemon when it starts l
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import ipaddress
@@ -27,6 +28,8 @@ from pathlib import Path
 # JsonPath expressions, e.g. `$.ref`, `$.repository.full_name`); not ours to write again.
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as jsonpath
+
+from emulator.store import StateNotWritable
 
 from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page
@@ -58,6 +61,19 @@ def read_kept(path: Path | None, empty):
         except OSError:
             pass
         return empty
+
+
+def write_kept(path: Path, value) -> None:
+    """Write a kept JSON file whole, then rename it over the old one (a crash leaves one or the
+    other, never half); mode 0600. A disk that refuses is StateNotWritable (503, as the store's)."""
+    temporary = path.with_suffix(".tmp")
+    try:
+        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(value, out, indent=1, sort_keys=True)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise StateNotWritable(error.errno or errno.EIO, error.strerror or str(error), path) from None
 
 
 def webhook_not_found(name: str) -> ServiceError:
@@ -106,16 +122,13 @@ class WebhookOperations:
         state_dir = getattr(self.store, "state_dir", None)
         return Path(state_dir) / "webhooks.json" if state_dir is not None else None
 
-    def _save_webhooks(self) -> None:
+    def _save_webhooks(self, updated: dict[str, dict]) -> None:
+        """Keep `updated` as the webhooks: written first, so that memory never holds what the
+        state folder would not take."""
         path = self._webhooks_path()
-        if path is None:
-            return
-        temporary = path.with_suffix(".tmp")
-        # Written whole then renamed: a crash leaves the old file or the new one, never half of one.
-        fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(self._webhooks, out, indent=1, sort_keys=True)
-        os.replace(temporary, path)
+        if path is not None:
+            write_kept(path, updated)
+        self.__dict__["_webhooks_cache"] = updated
 
     def webhook_arn(self, name: str) -> str:
         return f"arn:aws:codepipeline:{self.region}:{ACCOUNT_ID}:webhook:{name}"
@@ -153,10 +166,9 @@ class WebhookOperations:
                                  "changed through the API: edit the file instead")
             pipeline = self._checked_webhook(definition)
             token = kept["token"] if kept else secrets.token_urlsafe(32)  # a PutWebhook again keeps its URL
-            self._webhooks[name] = {"definition": definition, "token": token,
-                                    "lastTriggered": kept.get("lastTriggered") if kept else None,
-                                    "registered": bool(kept and kept.get("registered"))}
-            self._save_webhooks()
+            self._save_webhooks({**self._webhooks, name: {
+                "definition": definition, "token": token, "lastTriggered": kept.get("lastTriggered") if kept else None,
+                "registered": bool(kept and kept.get("registered"))}})
             if tags:
                 self.store.set_tags(self.webhook_arn(name), tags)
             log.info("webhook %s: starts %s (%s)", name, pipeline.name, definition["authentication"])
@@ -190,10 +202,9 @@ class WebhookOperations:
 
     def _sync_file_webhooks(self, declared: dict, folder) -> list[str]:
         problems = []
-        for name in [n for n, w in self._webhooks.items() if w.get("origin") == "file" and n not in declared]:
-            del self._webhooks[name]
+        updated = {n: w for n, w in self._webhooks.items() if w.get("origin") != "file" or n in declared}
         for name, model in sorted(declared.items()):
-            kept = self._webhooks.get(name)
+            kept = updated.get(name)
             if kept is not None and kept.get("origin") != "file":
                 problems.append(f"webhooks: {name}: webhook {name} was made with PutWebhook (DeleteWebhook it first, "
                                 "or rename this one)")
@@ -205,12 +216,16 @@ class WebhookOperations:
                 self._checked_webhook(definition)
             except ServiceError as error:
                 problems.append(f"webhooks: {name}: {error.code}: {error.message}")
-                self._webhooks.pop(name, None)
+                updated.pop(name, None)
                 continue
-            self._webhooks[name] = {"definition": definition, "origin": "file",
-                                    "token": kept["token"] if kept else secrets.token_urlsafe(32),
-                                    "lastTriggered": kept.get("lastTriggered") if kept else None, "registered": False}
-        self._save_webhooks()
+            updated[name] = {"definition": definition, "origin": "file",
+                             "token": kept["token"] if kept else secrets.token_urlsafe(32),
+                             "lastTriggered": kept.get("lastTriggered") if kept else None, "registered": False}
+        if updated != self._webhooks:
+            try:
+                self._save_webhooks(updated)
+            except StateNotWritable as error:  # the folder's webhooks wait for the next reload
+                problems.append(f"webhooks: {error}")
         return problems
 
     def list_webhooks(self, params: dict) -> dict:
@@ -227,8 +242,8 @@ class WebhookOperations:
             if (self._webhooks.get(params["name"]) or {}).get("origin") == "file":
                 raise validation(f"Webhook '{params['name']}' is defined in the pipelines folder (webhooks:) and "
                                  "cannot be deleted through the API: remove it from the file instead")
-            if self._webhooks.pop(params["name"], None) is not None:
-                self._save_webhooks()
+            if params["name"] in self._webhooks:
+                self._save_webhooks({n: w for n, w in self._webhooks.items() if n != params["name"]})
                 self.store.remove_tags(self.webhook_arn(params["name"]))
         return {}
 
@@ -244,8 +259,7 @@ class WebhookOperations:
         with self.lock:
             if name is None or name not in self._webhooks:
                 raise webhook_not_found(name or "")
-            self._webhooks[name]["registered"] = registered
-            self._save_webhooks()
+            self._save_webhooks({**self._webhooks, name: {**self._webhooks[name], "registered": registered}})
         if registered:
             log.warning("webhook %s: RegisterWebhookWithThirdParty: no third party is called locally; POST the "
                         "events to the webhook's URL (ListWebhooks) yourself", name)
@@ -297,8 +311,10 @@ class WebhookOperations:
                     raise WebhookRefused(200, f"The payload does not match the webhook's filters: {why}")
             execution_id = self.start_by_trigger(pipeline.name, "Webhook", self.webhook_arn(name), {})
             if name in self._webhooks:
-                self._webhooks[name]["lastTriggered"] = self.now()
-                self._save_webhooks()
+                try:
+                    self._save_webhooks({**self._webhooks, name: {**self._webhooks[name], "lastTriggered": self.now()}})
+                except StateNotWritable as error:  # the start itself is saved (the store): only the time is lost
+                    log.warning("webhook %s: lastTriggered not kept: %s", name, error)
         log.info("webhook %s: started %s execution %s", name, pipeline.name, execution_id)
         return {"pipelineExecutionId": execution_id}
 
