@@ -12,6 +12,7 @@ import click
 from emulator.cli_alarms import register as register_alarms
 from emulator.cli_pr import register as register_pr
 from emulator.cli_cfn import register as register_cloudformation
+from emulator.cli_debug import register as register_debugging
 
 
 @click.group()
@@ -30,9 +31,13 @@ def main() -> None:
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
               help="Another host name clients use to reach the daemon (besides localhost, IP addresses and the "
                    "name its containers use); PIPEMU_ALLOWED_HOSTS takes a comma-separated list.")
+@click.option("--keep-failed", is_flag=True, envvar="PIPEMU_KEEP_FAILED",
+              help="Keep every failed build's workspace for `pipemu shell` (a project's keepFailed does it for one).")
 def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int, access_key: str | None,
-          secret_key: str | None, allowed_hosts: tuple[str, ...]) -> None:
+          secret_key: str | None, allowed_hosts: tuple[str, ...], keep_failed: bool) -> None:
     """Run the daemon in the foreground."""
+    if keep_failed:
+        os.environ["PIPEMU_KEEP_FAILED"] = "1"  # read where the runner is made (daemon/main.py)
     from emulator.daemon.lock import StateFolderLocked
     from emulator.daemon.main import serve as run
     from emulator.store.errors import StateFolderUnusable, unusable
@@ -89,12 +94,14 @@ def down(state_dir: Path, caches: bool) -> None:
     try:
         import docker
 
+        from emulator.cli_debug import remove_kept
         from emulator.runner.build_cache import remove_caches
         from emulator.runner.stacks import remove_everything
 
         client, daemon = docker.from_env(), (state_dir / "daemon-id").read_text().strip()
         containers, networks = remove_everything(client, daemon)
         volumes = remove_caches(client, daemon) if caches else []
+        kept = remove_kept(client, daemon)
     except Exception as error:  # no engine, or one that refuses: say why, in one line
         click.echo(f"pipemu: cannot reach the Docker engine: {error}", err=True)
         sys.exit(3)
@@ -106,6 +113,8 @@ def down(state_dir: Path, caches: bool) -> None:
         click.echo(f"removed network {name}")
     for name in volumes:
         click.echo(f"removed build cache {name}")
+    for name in kept:
+        click.echo(f"removed kept workspace {name}")
     click.echo(f"{len(containers)} container(s), {len(networks)} network(s)"
                + (f", {len(volumes)} build cache(s)" if caches else "") + " removed")
 
@@ -641,6 +650,7 @@ def logs(out: Out, pipeline: str, execution: str | None, stage: str | None, acti
 
 register_cloudformation(main)  # pipemu import / pipemu export (emulator/cli_cfn.py)
 register_alarms(main, client_command)  # pipemu alarm set / list (emulator/cli_alarms.py)
+register_debugging(main, client_command)  # pipemu shell / rerun (emulator/cli_debug.py)
 register_pr(main, client_command)  # pipemu pr open / update / close / list (emulator/cli_pr.py)
 
 

@@ -82,10 +82,12 @@ def register(main: click.Group) -> None:
             return
         schedules = [schedule for _, schedule, target in loaded.schedules if target == pipeline]
         click.echo(export_cloudformation(declaration, loaded.projects, loaded.functions, schedules,
-                                         loaded.repositories, loaded.topics, loaded.webhooks), nl=False)
+                                         loaded.repositories, loaded.topics,
+                                         [t for _, t in loaded.custom_action_types], webhooks=loaded.webhooks),
+                   nl=False)
 
 
-SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets")
+SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets", "clusters")
 
 
 def _clash(out: Path, planned: dict[Path, dict], stack: str) -> str | None:

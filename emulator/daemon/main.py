@@ -53,6 +53,23 @@ def daemon_id(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _starter(service: CodePipeline) -> Callable[[dict], dict]:
+    """StartPipelineExecution for the CodePipeline invoke action, with the checks an API request
+    gets (botocore's shapes: variable names, value lengths), so that the action is refused in the
+    words a call would be."""
+    from emulator.api import shapes
+    from emulator.service.errors import validation
+
+    def start(params: dict) -> dict:
+        violations = shapes.validate_input("StartPipelineExecution",
+                                           {k: v for k, v in params.items() if not k.startswith("_")})
+        if violations:
+            raise validation(shapes.first_violation_message(violations))
+        return service.start_pipeline_execution(params)
+
+    return start
+
+
 def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str | None = None,
                   on_network: Callable[[str], None] | None = None,
                   credentials: tuple[str, str] | None = None) -> tuple[CodePipeline, Timers]:
@@ -79,9 +96,11 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
         on_network=on_network,
         credentials=credentials,
     )
+    runner.keep_failed = os.environ.get("PIPEMU_KEEP_FAILED", "").lower() in ("1", "true", "yes")
     retention = int(os.environ.get("PIPEMU_ARTIFACT_RETENTION", "20"))
     service = CodePipeline(store, runner, region=region, timers=timers, artifact_retention=retention, clock=clock)
     runner.clock = clock  # rules that wait (CloudWatchAlarm's WaitTime) count on the engine's clock
+    runner.start_pipeline = _starter(service)  # the CodePipeline invoke action
     service_box.append(service)
     folder = load_folder(pipelines_dir)
     for error in folder.errors:

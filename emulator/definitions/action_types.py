@@ -103,15 +103,27 @@ ACTION_TYPES: dict[tuple[str, str, str], ActionTypeSpec] = {
         "DeploymentTargets", "Regions", "ParameterOverrides", "FailureTolerancePercentage", "FailureToleranceCount",
         "MaxConcurrentPercentage", "MaxConcurrentCount", "ConcurrencyMode")),
     ("Deploy", "AWS", "CodeDeploy"): _recorded("ApplicationName", "DeploymentGroupName", inputs=(1, 1), outputs=(0, 0)),
-    ("Deploy", "AWS", "ECS"): _recorded("ClusterName", "ServiceName", optional=("FileName", "DeploymentTimeout"),
-                                        inputs=(1, 1), outputs=(0, 0)),
+    # Stood in for by a service of `clusters:` run as containers (emulator/runner/ecs_deploy.py).
+    ("Deploy", "AWS", "ECS"): ActionTypeSpec(
+        required=("ClusterName", "ServiceName"),
+        optional=("FileName", "DeploymentTimeout"),
+        inputs=(1, 1),
+        outputs=(0, 0),
+        resources={"ClusterName": "clusters"},
+    ),
     ("Deploy", "AWS", "CodeDeployToECS"): _recorded(
         "ApplicationName", "DeploymentGroupName", "TaskDefinitionTemplateArtifact", "AppSpecTemplateArtifact",
         optional=("TaskDefinitionTemplatePath", "AppSpecTemplatePath", "Image1ArtifactName", "Image1ContainerName",
                   "Image2ArtifactName", "Image2ContainerName", "Image3ArtifactName", "Image3ContainerName",
                   "Image4ArtifactName", "Image4ContainerName"), inputs=(1, 5), outputs=(0, 0)),
-    ("Deploy", "AWS", "S3"): _recorded("BucketName", "Extract", optional=("ObjectKey", "KMSEncryptionKeyARN", "CannedACL",
-                                                                           "CacheControl"), inputs=(1, 1), outputs=(0, 0)),
+    # Writes to the folder of a `buckets:` stand-in, as the S3 source reads it (runner/s3_deploy.py).
+    ("Deploy", "AWS", "S3"): ActionTypeSpec(
+        required=("BucketName", "Extract"),
+        optional=("ObjectKey", "KMSEncryptionKeyARN", "CannedACL", "CacheControl"),
+        inputs=(1, 1),
+        outputs=(0, 0),
+        resources={"BucketName": "buckets"},
+    ),
     ("Deploy", "AWS", "ElasticBeanstalk"): _recorded("ApplicationName", "EnvironmentName", inputs=(1, 1), outputs=(0, 0)),
     ("Deploy", "AWS", "OpsWorks"): _recorded("Stack", optional=("App", "Layer", "DeploymentType")),
     ("Deploy", "AWS", "ServiceCatalog"): _recorded("TemplateFilePath", "ProductVersionName", "ProductType", "ProductId",
@@ -135,6 +147,13 @@ ACTION_TYPES: dict[tuple[str, str, str], ActionTypeSpec] = {
         outputs=(0, 5),
         resources={"FunctionName": "functions"},
     ),
+    # The CodePipeline invoke action starts another pipeline of this daemon (runner/pipeline_invoke.py).
+    # AWS's reference lists no artifacts for it.
+    ("Invoke", "AWS", "CodePipeline"): ActionTypeSpec(
+        required=("PipelineName",),
+        optional=("SourceRevisions", "Variables"),
+        v2_only=True,
+    ),
     ("Invoke", "AWS", "StepFunctions"): _recorded("StateMachineArn", optional=(
         "ExecutionNamePrefix", "InputType", "Input")),
     ("Approval", "AWS", "Manual"): ActionTypeSpec(optional=("CustomData", "ExternalEntityLink", "NotificationArn")),
@@ -155,6 +174,11 @@ UNSUPPORTED_CONFIGURATION = {
                                     "CombineArtifacts": "batch builds run as one build"},
     ("Test", "AWS", "CodeBuild"): {"BatchEnabled": "batch builds run as one build",
                                    "CombineArtifacts": "batch builds run as one build"},
+    ("Deploy", "AWS", "S3"): {
+        "KMSEncryptionKeyARN": "objects are written unencrypted to the bucket's folder",
+        "CannedACL": "a bucket folder has no ACLs",
+        "CacheControl": "a bucket folder keeps no object metadata",
+    },
     ("Compute", "AWS", "Commands"): {key: "there is no VPC here: the commands run on the stage's network"
                                      for key in ("VpcId", "Subnets", "SecurityGroupIds")},
 }

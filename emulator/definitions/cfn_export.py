@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel
 
 from .cfn_import import local_image
+from .custom_types import CustomActionType
 from .models import SUPPORTED_ACTION_TYPES, Function, PipelineDeclaration, Project, Schedule, Webhook
 from .topic_models import Topic, function_name_of, topic_name_of
 
@@ -109,7 +110,8 @@ class _Template:
 
 def export_cloudformation(pipeline_declaration: Any, projects: dict | None = None, functions: dict | None = None,
                           schedules: list | None = None, repositories: dict | None = None,
-                          topics: dict | None = None, webhooks: dict | None = None) -> str:
+                          topics: dict | None = None, custom_action_types: list | None = None,
+                          webhooks: dict | None = None) -> str:
     """A template of the pipeline, the projects and functions its actions name, and its schedules
     (those that target it), as YAML text. Resources the pipeline does not name are left out.
     Repositories become name parameters only: their folders are local (import maps them back)."""
@@ -157,6 +159,15 @@ def export_cloudformation(pipeline_declaration: Any, projects: dict | None = Non
         stages.append({**_pascal({k: v for k, v in stage.items() if k != "actions"}), "Actions": actions})
     properties["Stages"] = stages
     template.resources = {"Pipeline": {"Type": "AWS::CodePipeline::Pipeline", "Properties": properties}, **template.resources}
+    used = {(a["actionTypeId"]["category"], a["actionTypeId"]["provider"], str(a["actionTypeId"]["version"]))
+            for stage in declaration["stages"] for a in stage["actions"] if a["actionTypeId"]["owner"] == "Custom"}
+    for declared in (_model(CustomActionType, t) for t in custom_action_types or ()):
+        if (declared.category, declared.provider, declared.version) in used:  # the ones its actions name
+            body = declared.model_dump(exclude_none=True)
+            if not body.get("settings"):
+                body.pop("settings", None)
+            template.resources[_logical(f"{declared.provider}-{declared.category}-{declared.version}", "ActionType")] = {
+                "Type": "AWS::CodePipeline::CustomActionType", "Properties": _pascal(body)}
     for index, schedule in enumerate(_model(Schedule, s) for s in schedules or ()):
         if schedule.pipeline in (None, declaration["name"]):
             _schedule(template, index, schedule)

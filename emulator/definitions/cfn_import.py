@@ -45,7 +45,9 @@ from pydantic import ValidationError
 from emulator.cfn import template as cfn_template, types as cfn_types
 from emulator.cfn.evaluate import Stack, TemplateError, dotted_path
 from emulator.cfn.template import is_template
+from . import cfn_ecs
 from .coverage import GITHUB_V1
+from .custom_types import CustomActionType
 from .models import PipelineDeclaration, check_pipeline, resource_keys, resource_name
 from .topic_models import valid_topic_name
 
@@ -188,10 +190,11 @@ class _Translation:
         self.s, self.code_dir = stack, code_dir
         self.result = ImportResult([])
         self.sections: dict[str, dict] = {"repositories": {}, "buckets": {}, "projects": {}, "functions": {},
-                                          "alarms": {}, "topics": {}, "webhooks": {}}
+                                          "alarms": {}, "topics": {}, "clusters": {}, "webhooks": {}}
         self.subscriptions: list[tuple[str, dict, tuple]] = []  # AWS::SNS::Subscription: (topic ARN, subscription, path)
         self.pipelines: list[dict] = []
         self.schedules: list[dict] = []
+        self.custom_types: list[dict] = []  # AWS::CodePipeline::CustomActionType, in the API's shape
         self.not_emulated: list[str] = []  # "Logical (AWS::Type)" of resources ignored with a warning
 
     def run(self) -> ImportResult:
@@ -199,7 +202,13 @@ class _Translation:
                     "AWS::Lambda::Function": self.function, "AWS::Events::Rule": self.rule,
                     "AWS::Scheduler::Schedule": self.rule, "AWS::CodeCommit::Repository": self.repository,
                     "AWS::CloudWatch::Alarm": self.alarm, "AWS::SNS::Topic": self.topic,
-                    "AWS::SNS::Subscription": self.subscription, "AWS::CodePipeline::Webhook": self.webhook}
+                    "AWS::SNS::Subscription": self.subscription,
+                    "AWS::CodePipeline::CustomActionType": self.custom_action_type,
+                    "AWS::CodePipeline::Webhook": self.webhook,
+                    # ECS services: `clusters:` stand-ins for the ECS deploy action (cfn_ecs.py).
+                    "AWS::ECS::Cluster": lambda *a: cfn_ecs.cluster(self, *a),
+                    "AWS::ECS::Service": lambda *a: cfn_ecs.service(self, *a),
+                    "AWS::ECS::TaskDefinition": lambda *a: None}  # read with its service
         for logical, resource in self.s.resources.items():
             at = ("Resources", logical)
             kind = resource.get("Type") if isinstance(resource, dict) else None
@@ -220,6 +229,8 @@ class _Translation:
                 handlers[kind](logical, props, at + ("Properties",), (resource.get("Metadata") or {}).get("pipemu") or {})
         self.attach_subscriptions()
         resources = {k: v for k, v in self.sections.items() if v}
+        if self.custom_types:
+            resources["customActionTypes"] = self.custom_types
         names = [p["name"] for p in self.pipelines]
         definitions = [{"pipeline": p, **(resources if i == 0 else {})} for i, p in enumerate(self.pipelines)] or [resources]
         for schedule in self.schedules:  # with its pipeline's definition, else with the resources
@@ -528,6 +539,19 @@ class _Translation:
                                                 "subscription beside its topic; ignored")
                 continue
             self.sections["topics"][name]["subscriptions"].append(subscription)
+
+    def custom_action_type(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        """A custom action type: a stand-in of the account's (customActionTypes:), so that the
+        template's pipelines may name it; its jobs wait for a job worker (PollForJobs)."""
+        self.keys(props, path, ("Category", "Provider", "Version", "ConfigurationProperties", "InputArtifactDetails",
+                                "OutputArtifactDetails", "Settings"), ("Tags",))
+        declared = {k[:1].lower() + k[1:]: _camel(v) for k, v in props.items() if k != "Tags"}
+        try:
+            CustomActionType.model_validate(declared)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            raise self.s.error(path + _pascal(tuple(first["loc"])), first["msg"]) from None
+        self.custom_types.append(declared)
 
 
     def webhook(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:

@@ -30,6 +30,7 @@ from .models import (
     RESOURCE_KINDS,
     Alarm,
     Bucket,
+    Cluster,
     DefinitionFile,
     Parameter,
     Secret,
@@ -88,6 +89,7 @@ class LoadedFolder:
     functions: dict[str, Function] = field(default_factory=dict)
     stacks: dict[str, Stack] = field(default_factory=dict)
     buckets: dict[str, Bucket] = field(default_factory=dict)
+    clusters: dict[str, Cluster] = field(default_factory=dict)
     secrets: dict[str, Secret] = field(default_factory=dict)
     parameters: dict[str, Parameter] = field(default_factory=dict)
     alarms: dict[str, Alarm] = field(default_factory=dict)
@@ -95,6 +97,8 @@ class LoadedFolder:
     # (file, schedule, the pipeline it targets: its own `pipeline`, or that of its file)
     schedules: list[tuple[Path, Schedule, str | None]] = field(default_factory=list)
     topics: dict[str, Topic] = field(default_factory=dict)
+    # (file, custom action type stand-in): what a Custom action of a pipeline may name
+    custom_action_types: list[tuple[Path, Any]] = field(default_factory=list)
     # pipeline names that files with errors seem to declare: their last good versions stay
     names_in_broken_files: set[str] = field(default_factory=set)
 
@@ -560,6 +564,7 @@ def load_folder(folder: str | Path) -> LoadedFolder:
         own = definition.pipeline.name if definition.pipeline else None
         for schedule in definition.schedules:
             result.schedules.append((path, schedule, schedule.pipeline or own))
+        result.custom_action_types.extend((path, declared_type) for declared_type in definition.customActionTypes)
     return result
 
 

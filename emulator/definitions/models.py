@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from .custom_types import CustomActionType
 from pydantic_core import PydanticCustomError
 
 from .action_types import ACTION_TYPES, ActionTypeSpec
@@ -339,6 +340,8 @@ class Project(AwsModel):
     # name; by default the network of the stage that runs it.
     network: str | None = None
     cache: ProjectCache | None = None
+    # pipemu's own (no AWS field): a failed build's workspace is kept for `pipemu shell`.
+    keepFailed: bool = False
 
     @property
     def inline_buildspec(self) -> dict | str | None:
@@ -430,6 +433,27 @@ class Stack(AwsModel):
         if (self.image is None) == (self.dockerfile is None):
             raise PydanticCustomError("stack_source", "give exactly one of image or dockerfile")
         return self
+
+
+class EcsService(AwsModel):
+    """An ECS service, stood in for by a long-lived container per deploy (as a stack): the ECS
+    deploy action runs the image its imagedefinitions.json names for `container`, reached on its
+    network by the service's name."""
+
+    container: str | None = None  # the imagedefinitions.json entry to run; by default the first
+    command: list[str] | str | None = None  # the task definition's command; by default the image's
+    environment: dict[str, ScalarString] = {}
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None  # the containerPort it listens on
+    hostPort: Annotated[int, Field(ge=1, le=65535)] | None = None  # published on 127.0.0.1
+    healthCheck: StackHealthCheck | None = None
+    # The network (environment) it joins; by default the name of the stage that deploys it.
+    network: str | None = None
+
+
+class Cluster(AwsModel):
+    """An ECS cluster: the services the ECS deploy action may name (ServiceName)."""
+
+    services: dict[str, EcsService] = {}
 
 
 class _StoredValue(AwsModel):
@@ -569,12 +593,14 @@ class DefinitionFile(AwsModel):
     functions: dict[str, Function] = {}
     stacks: dict[str, Stack] = {}
     buckets: dict[str, Bucket] = {}
+    clusters: dict[str, Cluster] = {}
     secrets: dict[SecretName, Secret] = {}  # type: ignore[valid-type]
     parameters: dict[ParameterName, Parameter] = {}  # type: ignore[valid-type]
     alarms: dict[AlarmName, Alarm] = {}  # type: ignore[valid-type]
     webhooks: dict[PipelineName, Webhook] = {}  # type: ignore[valid-type]  # WebhookName: PipelineName's pattern
     schedules: list[Schedule] = []
     topics: dict[TopicName, Topic] = {}  # type: ignore[valid-type]  # SNS topics (topic_models.py)
+    customActionTypes: list[CustomActionType] = []  # stand-ins for the account's (custom_types.py)
     # get-pipeline prints it beside the pipeline; it describes AWS's copy, not the declaration.
     metadata: Any = Field(default=None, exclude=True)
 
@@ -594,6 +620,7 @@ RESOURCE_KINDS = {
     "functions": "function",
     "stacks": "stack",
     "buckets": "bucket",
+    "clusters": "cluster",
     "secrets": "secret",
     "parameters": "parameter",
     "alarms": "alarm",

@@ -36,7 +36,7 @@ from .events import (
     StageTransitionChanged,
 )
 from .gates import GATES
-from .plan import DEFAULT_APPROVAL_TIMEOUT_MINUTES, DEFAULT_JOB_TIMEOUT_MINUTES, ConditionPlan, PipelinePlan
+from .plan import DEFAULT_APPROVAL_TIMEOUT_MINUTES, ConditionPlan, PipelinePlan
 from .state import ActionRun, ConditionRun, Execution, Pipeline, RuleRun, StageRun
 from .variables import UnresolvedVariable, resolve_commands, resolve_configuration
 
@@ -759,7 +759,7 @@ class Engine:
                 step.commands.append(self._command_for(pipeline, execution, action, run))
                 continue
             if action.is_job:
-                run.expires_at = step.now + (action.timeout_in_minutes or DEFAULT_JOB_TIMEOUT_MINUTES) * 60
+                run.expires_at = step.now + (action.timeout_in_minutes or action.default_timeout_minutes) * 60
             missing = [name for name in action.input_artifacts if name not in execution.artifacts]
             if missing:
                 run.error_code = "JobFailed"

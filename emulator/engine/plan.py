@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 
 DEFAULT_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60  # AWS: a manual approval waits 7 days
 DEFAULT_JOB_TIMEOUT_MINUTES = 60  # AWS: a Lambda invoke action times out after 1 hour
+# AWS's quotas page: "Custom actions: 24 hours" (a job waits that long for a worker to finish it).
+DEFAULT_WORKER_JOB_TIMEOUT_MINUTES = 24 * 60
+# ThirdParty providers that pipemu carries out itself (or records): every other ThirdParty
+# provider is a partner's action, whose jobs wait for its worker (PollForThirdPartyJobs).
+BUILT_IN_THIRD_PARTY = frozenset({"GitHub", "AlexaSkillsKit"})
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,19 @@ class ActionPlan:
 
     @property
     def is_job(self) -> bool:
-        """Its work reports back through PutJobSuccessResult/PutJobFailureResult."""
-        return self.category == "Invoke" and self.provider == "Lambda"
+        """Its work reports back through PutJobSuccessResult/PutJobFailureResult (or the
+        third-party job operations)."""
+        return (self.category == "Invoke" and self.provider == "Lambda") or self.is_worker_job
+
+    @property
+    def is_worker_job(self) -> bool:
+        """A custom action's or a partner's: no container runs it; its job waits for a job
+        worker that polls for it (PollForJobs / PollForThirdPartyJobs), as on AWS."""
+        return self.owner == "Custom" or (self.owner == "ThirdParty" and self.provider not in BUILT_IN_THIRD_PARTY)
+
+    @property
+    def default_timeout_minutes(self) -> int:
+        return DEFAULT_WORKER_JOB_TIMEOUT_MINUTES if self.is_worker_job else DEFAULT_JOB_TIMEOUT_MINUTES
 
     @property
     def config(self) -> dict[str, str]:

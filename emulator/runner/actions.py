@@ -10,6 +10,7 @@ words; a log line it refuses is dropped (said once per action in the daemon's lo
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import re
 import shutil
@@ -28,7 +29,9 @@ from emulator.topics import Topics
 
 from . import stacks
 from .containers import EngineUnavailable, engine_down, list_containers, remove_named, unavailable_message
+from .deploy_targets import DeployTargets
 from .failures import ActionFailure
+from .pipeline_invoke import PipelineStarter
 from .providers import PROVIDERS, container_name, not_emulated
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ class ActionRunner:
         self._leftovers: set[str] = set()  # containers to remove once the engine answers again
         self._logs_lost: set[str] = set()  # action executions whose log lost a line
         self.daemon_id = daemon_id
+        self.keep_failed = False  # every failed build's workspace kept (pipemu serve --keep-failed)
         self.api_endpoint = api_endpoint  # the daemon's API as containers reach it
         self.region = region
         self.on_network = on_network  # told of each network before a container joins it
@@ -85,6 +89,11 @@ class ActionRunner:
             # A daemon in a container reaches warm functions on a network both join.
             network=(lambda: self.network("pipemu-functions")) if on_network else None,
         )
+        # The targets of deploy action executions (ListDeployActionExecutionTargets).
+        self.deploy_targets = DeployTargets(self.state_dir / "deploy-targets")
+        # Starts a pipeline of this daemon (the CodePipeline invoke action): the service's
+        # StartPipelineExecution, given by the daemon once both exist (daemon/main.py).
+        self.start_pipeline: PipelineStarter | None = None
         # The alarm stand-ins' states: set through the API, watched by rules.
         self.alarms = Alarms(self.state_dir / "alarms.json",
                              declared=lambda: getattr(self._resources(), "alarms", None) or {})
@@ -172,12 +181,14 @@ class ActionRunner:
                 return JobFailed(command.job_id, message, code, external_id)
             return ActionFailed(*where, message=message, external_execution_id=external_id)
 
+        build_failed = False
         try:
             output = (provider or not_emulated)(self, command, cancel)
         except ActionFailure as failure:
             message = self.masked(command, str(failure))  # kept in the state: never a secret's value
             self.log(command, f"[pipemu] action failed: {message}")
             saved = report(failed(message, failure.external_id))
+            build_failed = True
         except Exception as exc:
             if engine_down(exc):  # no engine (stopped, restarting, DOCKER_HOST wrong): not a bug
                 message = unavailable_message(exc)
@@ -204,9 +215,43 @@ class ActionRunner:
         if saved is False:
             return
         if provider is not None and action.provider in ("CodeBuild", "Commands"):  # builds' containers
-            self._discard(container_name(command.action_execution_id))
+            name = container_name(command.action_execution_id)
+            if build_failed and self.keeps_failed(command):
+                self._keep_failed(command, name)
+            self._discard(name)
         if provider is not None and command.job_id:
             self._discard(container_name(command.job_id))
+
+    def keeps_failed(self, command: RunAction) -> bool:
+        """Whether a failed build's workspace is kept (`pipemu serve --keep-failed`, or the
+        project's `keepFailed`), for `pipemu shell`."""
+        if self.keep_failed:
+            return True
+        project = (getattr(self._resources(), "projects", None) or {}).get(dict(command.configuration).get("ProjectName"))
+        return bool(getattr(project, "keepFailed", False))
+
+    def _keep_failed(self, command: RunAction, name: str) -> None:
+        """The failed build's container as an image (its files, environment and working folder),
+        labelled with the action execution and the names of its secret variables (which `pipemu
+        shell` masks when it prints the environment); the container itself goes as usual."""
+        import docker.errors
+
+        try:
+            container = self.client().containers.get(name)
+            environment = dict(item.split("=", 1) for item in container.attrs["Config"].get("Env") or [] if "=" in item)
+            secret = sorted(k for k, v in environment.items()
+                            if v and any(s in v for s in self._secrets.get(command.action_execution_id, ())))
+            labels = {f"{LABEL_PREFIX}daemon": self.daemon_id, f"{LABEL_PREFIX}kept": "failed",
+                      f"{LABEL_PREFIX}pipeline": command.pipeline, f"{LABEL_PREFIX}stage": command.stage,
+                      f"{LABEL_PREFIX}action": command.action.name,
+                      f"{LABEL_PREFIX}action-execution": command.action_execution_id,
+                      f"{LABEL_PREFIX}secret-variables": ",".join(secret)}
+            container.commit(repository="pipemu-kept", tag=command.action_execution_id,
+                             changes=[f"LABEL {k}={json.dumps(v)}" for k, v in labels.items()])
+            self.log(command, f"[pipemu] the failed build's workspace is kept: pipemu shell {command.pipeline} "
+                              f"{command.stage} {command.action.name}")
+        except (docker.errors.DockerException, EngineUnavailable) as exc:
+            log.warning("could not keep the workspace of %s.%s: %s", command.stage, command.action.name, exc)
 
     def _discard(self, name: str) -> None:
         """Remove a finished action's container; with no engine to ask now, at a later action's

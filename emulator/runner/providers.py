@@ -20,7 +20,7 @@ from emulator.engine.events import ActionOutput, ArtifactOutput
 
 from emulator.lambdas.service import FunctionNotFound
 
-from . import build_cache, cloudformation, commands_action, secrets
+from . import build_cache, cloudformation, commands_action, ecs_deploy, pipeline_invoke, s3_deploy, secrets
 from .artifact_files import copy_folder
 from .build_runs import run_as_action
 from .codebuild import BuildJob
@@ -83,7 +83,7 @@ def _git(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> A
 
 
 def not_emulated(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:
-    """An action type pipemu does not carry out yet (ECS, CodeDeploy, S3 deploy, ...): recorded,
+    """An action type pipemu does not carry out yet (CodeDeploy, Elastic Beanstalk, ...): recorded,
     as `pipemu validate` warned. It succeeds so that the rest of the pipeline runs as on AWS; its
     output artifacts are empty, and its log says so (and what it was asked to do)."""
     action = command.action
@@ -289,5 +289,8 @@ PROVIDERS: dict[tuple[str, str], Callable[[ActionRunner, RunAction, threading.Ev
     ("Deploy", "CloudFormation"): cloudformation.deploy,
     ("Invoke", "Lambda"): _lambda,
     ("Compute", "Commands"): _commands,
+    ("Deploy", "S3"): s3_deploy.deploy,
+    ("Deploy", "ECS"): ecs_deploy.deploy,
+    ("Invoke", "CodePipeline"): pipeline_invoke.invoke,
 }
 

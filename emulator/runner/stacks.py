@@ -82,6 +82,9 @@ class StackJob:
     labels: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = 600
     probe_image: str = "pipemu/busybox:latest"
+    # The name it answers by on its network; by default `stack` (an ECS service stand-in answers
+    # by its service's name while `stack` tells services of two clusters apart).
+    alias: str | None = None
 
 
 @dataclass(frozen=True)
@@ -288,7 +291,7 @@ def _create(client, job: StackJob, image: str, net: str, publish: bool, alias: b
         extra_hosts={"host.docker.internal": "host-gateway"}, privileged=False,
         mem_limit=MEM_LIMIT, nano_cpus=NANO_CPUS, network=net, init=True,  # signals, zombies
         networking_config={net: client.api.create_endpoint_config(
-            aliases=[job.stack] if alias else [])},
+            aliases=[job.alias or job.stack] if alias else [])},
     )
     try:
         if job.image is not None and job.artifact is not None:

@@ -62,6 +62,11 @@ class ControlOperations:
                 )
             executions = [pipeline.executions[wanted]] if wanted else list(reversed(pipeline.executions.values()))
             details = [d for e in executions for d in views.action_execution_details(pipeline, e)]
+            for detail in details:  # a Custom action's secret values are only its job's
+                for key in self.secret_keys(detail["input"]["actionTypeId"]):
+                    for member in ("configuration", "resolvedConfiguration"):
+                        if key in (detail["input"].get(member) or {}):
+                            detail["input"][member] = {**detail["input"][member], key: "****"}
             if only_latest:
                 details = latest_runs(details, "actionName")
         items, token = page(details, params)

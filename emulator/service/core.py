@@ -204,7 +204,8 @@ class ServiceCore:
             pending = self.engine.pending_commands()
             running = {c.action_execution_id for c in pending if isinstance(c, RunAction)}
             running |= {c.rule_execution_id for c in pending if isinstance(c, RunRule)}
-            for action_execution_id in running:
+            waiting = {c.action_execution_id for c in pending if isinstance(c, RunAction) and c.action.is_worker_job}
+            for action_execution_id in running - waiting:  # a worker's job keeps its log: nothing replays it
                 # The runner re-attaches to the action's container and replays its whole
                 # output, or runs the action afresh: either way the old lines go.
                 self.store.clear_logs(action_execution_id)
@@ -219,7 +220,9 @@ class ServiceCore:
         after a restart: then an approval only gets its timer back, not a second notification."""
         for command in commands:
             if isinstance(command, RunAction):
-                if self.runner is not None:
+                if command.action.is_worker_job:  # no container: its job waits for a worker's poll
+                    self.queue_worker_job(command)
+                elif self.runner is not None:
                     self.runner.submit(command, self.report)
                 if command.expires_at is not None and self._timers is not None:
                     self._schedule_timeout(command, command.expires_at)
@@ -234,6 +237,7 @@ class ServiceCore:
                 if opened and self.runner is not None:
                     publish_approval(getattr(self.runner, "topics", None), self.region, command, self._action_log)
             elif isinstance(command, CancelAction):
+                self.cancel_worker_job(command.action_execution_id)
                 if self.runner is not None:
                     self.runner.cancel(command.action_execution_id)
             elif isinstance(command, ExecutionEnded):
@@ -324,6 +328,10 @@ class ServiceCore:
                         "(DeletePipeline it first, or rename this one)"
                     )
                     continue
+                custom = self.custom_action_problems(declaration) if hasattr(self, "custom_action_problems") else []
+                if custom:  # a Custom action names a type neither the folder nor the API declares
+                    self.definition_errors.extend(f"{path}: {where}: {message}" for where, message in custom)
+                    continue
                 if existing is not None and _same(existing.plan.declaration, declaration):
                     continue
                 version = existing.version + 1 if existing else 1
@@ -342,7 +350,9 @@ class ServiceCore:
         """Every definition warning now in force, the folder's and the API pipelines'."""
         with self.lock:
             api = [w for name in sorted(self.api_warnings) if name in self.engine.pipelines for w in self.api_warnings[name]]
-            return [str(w) for w in self.definition_warnings] + api
+            # UpdateActionType's (emulator/service/action_types.py), by the type they are about.
+            types = self.action_type_warnings() if hasattr(self, "action_type_warnings") else []
+            return [str(w) for w in self.definition_warnings] + api + types
 
     def pinned_sources(self, pipeline: str, overrides: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
         """The commit of every source action, fixed when the execution starts (as AWS does), so

@@ -71,7 +71,11 @@ class JobOperations:
             revision_summary=revision.get("revisionSummary"),
             output_variables=tuple(sorted((params.get("outputVariables") or {}).items())),
         )
-        self.apply(JobSucceeded(params["jobId"], output, params.get("continuationToken")))
+        with self.lock:
+            # A worker's job must be acknowledged; its success carries its output artifacts on.
+            output = self.worker_result_output(params["jobId"], output, ends=not params.get("continuationToken"))
+            self.apply(JobSucceeded(params["jobId"], output, params.get("continuationToken")))
+            self.worker_job_ended(params["jobId"])
         return {}
 
     def put_job_failure_result(self, params: dict) -> dict:
@@ -83,5 +87,9 @@ class JobOperations:
                                       rule.rule_execution_id, failure["type"], failure["message"],
                                       failure.get("externalExecutionId")))
                 return {}
-        self.apply(JobFailed(params["jobId"], failure["message"], failure["type"], failure.get("externalExecutionId")))
+        with self.lock:
+            self.worker_result_output(params["jobId"], ActionOutput(), ends=False)
+            self.apply(JobFailed(params["jobId"], failure["message"], failure["type"],
+                                 failure.get("externalExecutionId")))
+            self.worker_job_ended(params["jobId"])
         return {}

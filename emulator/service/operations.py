@@ -7,20 +7,27 @@ with AWS's exceptions.
 
 from __future__ import annotations
 
+import copy
+
 from emulator.engine import ApprovalResultSubmitted, ExecutionStarted
 
 from . import views
 from .core import ServiceCore
 from .conditions import ConditionOperations
 from .control import ControlOperations
+from .deploy_targets import DeployTargetOperations
 from .errors import ServiceError, pipeline_not_found, validation
 from .paging import page, page_of
 from .jobs import JobOperations
+from .action_types import ActionTypeOperations
+from .worker_jobs import WorkerJobOperations
+from .revisions import RevisionOperations
 from .pipelines import PipelineOperations
 from .webhooks import WebhookOperations
 
 
-class CodePipeline(WebhookOperations, ControlOperations, ConditionOperations, PipelineOperations, JobOperations, ServiceCore):
+class CodePipeline(WebhookOperations, DeployTargetOperations, ControlOperations, ConditionOperations, PipelineOperations, JobOperations,
+                   WorkerJobOperations, ActionTypeOperations, RevisionOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)
         if pipeline is None:
@@ -44,7 +51,7 @@ class CodePipeline(WebhookOperations, ControlOperations, ConditionOperations, Pi
                     f"Version {version} of pipeline '{pipeline.name}' not found",
                 )
             return {
-                "pipeline": views.declaration(plan),
+                "pipeline": self.mask_custom_secrets(copy.deepcopy(views.declaration(plan))),
                 "metadata": {
                     "pipelineArn": views.pipeline_arn(self.region, pipeline.name),
                     "created": pipeline.created,

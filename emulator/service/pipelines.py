@@ -8,6 +8,7 @@ or delete a file's pipeline, and a file naming an API pipeline is reported as an
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 
@@ -42,7 +43,7 @@ class PipelineOperations:
             if change_detection_on(declaration):  # AWS runs a new pipeline once
                 self.apply(ExecutionStarted(name, self._new_id(), "CreatePipeline",
                                             source_revisions=self.pinned_sources(name)))
-            answer = {"pipeline": declaration}
+            answer = {"pipeline": self.mask_custom_secrets(copy.deepcopy(declaration))}
             if "tags" in params:  # as sent, an empty list included (AWS answers it back)
                 answer["tags"] = params["tags"]
             return answer
@@ -55,7 +56,7 @@ class PipelineOperations:
             declaration["version"] = version
             self.apply(PipelineDeclared(pipeline.name, version, plan_from_declaration(declaration), origin="api"))
             self._keep_warnings(pipeline.name, warnings)
-            return {"pipeline": declaration}
+            return {"pipeline": self.mask_custom_secrets(copy.deepcopy(declaration))}
 
     def delete_pipeline(self, params: dict) -> dict:
         with self.lock:
@@ -102,6 +103,10 @@ class PipelineOperations:
             elif ".stages[" in path:
                 code = "InvalidStageDeclarationException"
             raise ServiceError(code, f"{path}: {message}{more}")
+        custom = self.custom_action_problems(model.model_dump(mode="json", exclude_none=True))
+        if custom:  # Custom actions are checked against the account's custom action types
+            path, message = custom[0]
+            raise ServiceError("InvalidActionDeclarationException", f"{path}: {message}")
         return masked(model.model_dump(mode="json", exclude_none=True)), [f"{path}: {message}" for path, message in warnings]
 
     def _keep_warnings(self, name: str, warnings: list[str]) -> None:

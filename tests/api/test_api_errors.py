@@ -94,7 +94,7 @@ def test_not_found_errors(article_daemon):
          "ValidationException", "Approved"),
         ("ListPipelines", '{"maxResults": 0}', "ValidationException", "maxResults"),
         ("ListPipelines", '{"bogus": 1}', "ValidationException", "bogus"),
-        ("DeleteCustomActionType", "{}", "UnknownOperationException", "not supported"),
+        ("DeleteCustomActionType", "{}", "ValidationException", "category"),
         ("NoSuchThing", "{}", "UnknownOperationException", "NoSuchThing"),
     ],
 )

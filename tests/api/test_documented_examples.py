@@ -235,6 +235,46 @@ const caught = async (command) => {
 """
 
 
+# A job worker in JavaScript, as the SDK v3's users write one: create the custom action, then
+# poll, acknowledge and put the result.
+JS_JOB_WORKER = r"""
+const cp = require("@aws-sdk/client-codepipeline");
+const client = new cp.CodePipelineClient({ region: "us-east-1", endpoint: process.env.ENDPOINT,
+  credentials: { accessKeyId: "js", secretAccessKey: "js" } });
+const actionTypeId = { category: "Source", owner: "Custom", provider: "JsVault", version: "1" };
+(async () => {
+  const out = {};
+  out.created = await client.send(new cp.CreateCustomActionTypeCommand({ category: "Source", provider: "JsVault",
+    version: "1", configurationProperties: [{ name: "Bundle", required: true, key: true, secret: false }],
+    inputArtifactDetails: { minimumCount: 0, maximumCount: 0 }, outputArtifactDetails: { minimumCount: 1, maximumCount: 1 } }));
+  await client.send(new cp.CreatePipelineCommand({ pipeline: {
+    name: "js-worker", roleArn: "arn:aws:iam::111122223333:role/AWS-CodePipeline-Service",
+    artifactStore: { type: "S3", location: "codepipeline-us-east-1-artifacts" },
+    stages: [
+      { name: "Source", actions: [{ name: "Fetch", actionTypeId, configuration: { Bundle: "site-9" },
+                                    outputArtifacts: [{ name: "Site" }] }] },
+      { name: "Gate", actions: [{ name: "Approve", actionTypeId: { category: "Approval", owner: "AWS",
+                                                                  provider: "Manual", version: "1" } }] }] } }));
+  const deadline = Date.now() + 30000;
+  while (Date.now() < deadline) {
+    const { jobs } = await client.send(new cp.PollForJobsCommand({ actionTypeId, maxBatchSize: 1 }));
+    if (!jobs.length) { await new Promise((r) => setTimeout(r, 100)); continue; }
+    const job = jobs[0];
+    out.bundle = job.data.actionConfiguration.configuration.Bundle;
+    out.ack = await client.send(new cp.AcknowledgeJobCommand({ jobId: job.id, nonce: job.nonce }));
+    await client.send(new cp.PutJobSuccessResultCommand({ jobId: job.id,
+      executionDetails: { summary: "fetched by a JS worker" } }));
+    break;
+  }
+  await client.send(new cp.DeleteCustomActionTypeCommand({ category: "Source", provider: "JsVault", version: "1" }));
+  try { await client.send(new cp.PollForJobsCommand({ actionTypeId })); }
+  catch (error) { out.deleted = { name: error.name, modeled: error instanceof cp.ActionTypeNotFoundException }; }
+  for (const value of Object.values(out)) if (value && value.$metadata) delete value.$metadata;
+  console.log(JSON.stringify(out));
+})().catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
 def test_the_js_sdk_v3_over_cbor(daemon, js_sdk):
     out = js.run(js_sdk, JS_CBOR, {"ENDPOINT": daemon.endpoint, "PIPELINE": json.dumps(user_guide_pipeline("js-cbor"))})
     assert {(w["sent"], w["answered"]) for w in out["wire"]} == {("rpc-v2-cbor", "rpc-v2-cbor")}
@@ -249,3 +289,15 @@ def test_the_js_sdk_v3_over_cbor(daemon, js_sdk):
     assert "name" in out["invalid"]["message"]
     assert (out["unsupported"]["name"], out["unsupported"]["status"]) == ("UnknownOperationException", 404)
     assert "ListWebhooks" in out["unsupported"]["message"]
+
+
+def test_a_js_sdk_v3_job_worker(daemon, js_sdk):
+    out = js.run(js_sdk, JS_JOB_WORKER, {"ENDPOINT": daemon.endpoint})
+    assert out["created"]["actionType"]["id"]["provider"] == "JsVault"
+    assert (out["bundle"], out["ack"]) == ("site-9", {"status": "InProgress"})
+    assert out["deleted"] == {"name": "ActionTypeNotFoundException", "modeled": True}
+    client = daemon.client()
+    fetch = next(e for e in client.list_action_executions(pipelineName="js-worker")["actionExecutionDetails"]
+                 if e["actionName"] == "Fetch")
+    assert fetch["status"] == "Succeeded" and fetch["output"]["executionResult"]["externalExecutionSummary"] == \
+        "fetched by a JS worker"

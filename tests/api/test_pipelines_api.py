@@ -132,7 +132,7 @@ def test_what_aws_accepts_is_accepted_and_fails_at_run_time_naming_the_stand_in(
     assert created["tags"] == [] and created["pipeline"]["version"] == 1
     warnings = article_daemon.health()["definitionWarnings"]
     assert any("no-such-project is not declared" in w for w in warnings), warnings
-    assert any("AWS/ECS (Deploy) actions are not emulated yet" in w for w in warnings), warnings
+    assert any("cluster c is not declared in the pipelines folder (add it under clusters:" in w for w in warnings), warnings
     execution = client.start_pipeline_execution(name="accepts-all")["pipelineExecutionId"]
     failed = wait_for(lambda: _ended(client, "accepts-all", execution))
     assert failed == "Failed"

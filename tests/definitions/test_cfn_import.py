@@ -289,7 +289,7 @@ def test_pipeline_errors_name_resource_and_property(old, new, expected):
 
 @pytest.mark.parametrize("old, new, expected", [
     ("Provider: CloudFormation, Version: \"1\"}\n              Configuration:\n                ActionMode: CREATE_UPDATE\n                StackName: !Ref ServiceName\n                RoleArn",
-     "Provider: ECS, Version: \"1\"}\n              Configuration:\n                ClusterName: c\n                ServiceName: !Ref ServiceName\n                RoleArn",
+     "Provider: CodeDeploy, Version: \"1\"}\n              Configuration:\n                ApplicationName: c\n                DeploymentGroupName: !Ref ServiceName\n                RoleArn",
      None),  # accepted: the warning comes from validate (coverage.py)
     ("Runtime: nodejs8.10", "Runtime: java11",
      "Resources.ReleaseFunction.Properties.Runtime: java11 is not a runtime pipemu runs (python3.x and nodejs); "

@@ -46,7 +46,7 @@ DEPLOY_STAGE = """\
     - name: Deploy
       actions:
         - name: deploy
-          actionTypeId: {category: Deploy, owner: AWS, provider: ECS, version: "1"}
+          actionTypeId: {category: Deploy, owner: AWS, provider: CodeDeploy, version: "1"}
           inputArtifacts: [{name: Src}]
 """
 
@@ -204,8 +204,8 @@ def test_yaml_anchors_and_merge_keys_load():
     assert error.path == "x-unused" and (error.line, error.column) == (16, 1)
     merged = "base: &b {image: x}\nprojects:\n  b:\n    <<: *b\n    buildspec: spec.yml\n    bad: 1\n"
     assert [str(e) for e in load_text(merged, "m.yml").errors] == [
-        "m.yml:1:1: base: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, secrets, parameters, alarms, webhooks, schedules, topics, metadata)",
-        "m.yml:6:5: projects.b.bad: unknown field (expected one of: image, buildspec, environmentVariables, privilegedMode, network, cache)",
+        "m.yml:1:1: base: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, clusters, secrets, parameters, alarms, webhooks, schedules, topics, customActionTypes, metadata)",
+        "m.yml:6:5: projects.b.bad: unknown field (expected one of: image, buildspec, environmentVariables, privilegedMode, network, cache, keepFailed)",
     ]
 
 
@@ -283,7 +283,7 @@ def test_an_action_type_pipemu_does_not_emulate_loads_with_a_warning(tmp_path):
     folder = load_folder(_folder(tmp_path, a_yml=BASE + DEPLOY_STAGE, resources_yaml=RESOURCES))
     assert folder.errors == [] and list(folder.pipelines) == ["p"]
     assert [str(e) for e in folder.warnings] == [
-        f"{tmp_path}/a.yml:19:11: warning: pipeline.stages[2].actions[0].actionTypeId: AWS/ECS (Deploy) actions "
+        f"{tmp_path}/a.yml:19:11: warning: pipeline.stages[2].actions[0].actionTypeId: AWS/CodeDeploy (Deploy) actions "
         "are not emulated yet: recorded when they run, nothing is deployed"
     ]
 

@@ -196,6 +196,9 @@ def test_supported_action_types_table():
         ("Deploy", "AWS", "CloudFormation"),
         ("Invoke", "AWS", "Lambda"),
         ("Compute", "AWS", "Commands"),
+        ("Deploy", "AWS", "S3"),
+        ("Deploy", "AWS", "ECS"),
+        ("Invoke", "AWS", "CodePipeline"),
     }
 
 
@@ -251,7 +254,7 @@ APPROVE = _action("approve", "Approval", "Manual")
             [(("stages", 1, "actions", 0, "outputArtifacts", 0, "name"), "artifact Src is already produced by stages[0].actions[0]")],
         ),
         (  # AWS's rules for a type pipemu does not emulate are AWS's to apply: accepted as it is
-            [("Source", [SOURCE]), ("Deploy", [_action("deploy", "Deploy", "ECS", inputArtifacts=[{"name": "Src"}])])],
+            [("Source", [SOURCE]), ("Deploy", [_action("deploy", "Deploy", "CodeDeploy", inputArtifacts=[{"name": "Src"}])])],
             [],
         ),
         (

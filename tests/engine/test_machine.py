@@ -263,3 +263,32 @@ def test_lambda_jobs_continue_succeed_fail_and_time_out():
     run = harness.execution("c3").stage_runs["Work"].actions["release"]
     harness.send(ActionTimedOut("p", "c3", "Work", "release", run.action_execution_id))
     assert (run.status, run.error_message) == ("Failed", "Action timed out: the job reported no result in time")
+
+
+def test_custom_and_partner_actions_are_jobs_that_wait_24_hours():
+    """A Custom action, and a ThirdParty one pipemu does not carry out itself, open a job (its
+    worker polls for it) that times out after AWS's 24 hours for custom actions unless the action
+    says otherwise; GitHub (version 1) stays a source pipemu runs."""
+    custom = action("scan", "Test", "Scanner")
+    custom["actionTypeId"]["owner"] = "Custom"
+    partner = action("review", "Test", "Reviewer", run_order=2, timeoutInMinutes=30)
+    partner["actionTypeId"]["owner"] = "ThirdParty"
+    harness = Harness(two_stage(custom, partner), auto_run=False)
+    harness.start("c1")
+    harness.finish(harness.pending.pop(0))
+    [scan] = [c for c in harness.commands if isinstance(c, RunAction) and c.action.name == "scan"]
+    run = harness.execution("c1").stage_runs["Work"].actions["scan"]
+    assert scan.action.is_worker_job and scan.job_id and scan.expires_at == run.start_time + 24 * 60 * 60
+    from emulator.engine import JobSucceeded, plan_from_declaration
+
+    harness.send(JobSucceeded(scan.job_id))
+    [review] = [c for c in harness.commands if isinstance(c, RunAction) and c.action.name == "review"]
+    assert review.action.is_worker_job and review.expires_at == review_start(harness) + 30 * 60
+    github = plan_from_declaration({"name": "g", "stages": [{"name": "S", "actions": [
+        {"name": "s", "actionTypeId": {"category": "Source", "owner": "ThirdParty", "provider": "GitHub",
+                                       "version": "1"}}]}]}).stages[0].actions[0]
+    assert not github.is_job
+
+
+def review_start(harness) -> float:
+    return harness.execution("c1").stage_runs["Work"].actions["review"].start_time

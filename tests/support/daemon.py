@@ -104,6 +104,8 @@ class Daemon:
                     raise
         for network in client.networks.list(filters={"label": label}):
             network.remove()
+        for image in client.images.list(filters={"label": [label, "pipemu.kept"]}):  # kept workspaces
+            client.images.remove(image.id, force=True)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -217,8 +217,10 @@ def test_definition_warnings_are_folded_and_name_the_fields(tmp_path, page):
     folder = tmp_path / "pipelines"
     folder.mkdir()
     source = article_pipeline.codecommit_source("nowhere")
-    deploy = {"name": "ecs", "actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "ECS", "version": "1"},
-              "configuration": {"ClusterName": "c", "ServiceName": "s"}, "inputArtifacts": [{"name": "SourceOutput"}]}
+    deploy = {"name": "deploy", "actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "CodeDeploy",
+                                                 "version": "1"},
+              "configuration": {"ApplicationName": "a", "DeploymentGroupName": "g"},
+              "inputArtifacts": [{"name": "SourceOutput"}]}
     (folder / "v2.yml").write_text(yaml.safe_dump({"pipeline": {"name": "v2", "pipelineType": "V2", "stages": [
         {"name": "Source", "actions": [source]},
         {"name": "Prod", "actions": [deploy], "onFailure": {"result": "ROLLBACK"}}]}}))
@@ -231,10 +233,10 @@ def test_definition_warnings_are_folded_and_name_the_fields(tmp_path, page):
         expect(warnings.locator("summary")).to_contain_text("Not carried out here (2 warnings)")
         expect(warnings.locator("li").first).to_be_hidden()  # folded until asked for
         warnings.locator("summary").click()
-        expect(warnings).to_contain_text("AWS/ECS (Deploy) actions are not emulated yet")
+        expect(warnings).to_contain_text("AWS/CodeDeploy (Deploy) actions are not emulated yet")
         expect(warnings).to_contain_text("repository nowhere is not declared")
         expect(page.locator("#view")).to_contain_text("v2")  # the pipeline itself loaded
-        assert "WARNING" in daemon.log() and "AWS/ECS (Deploy) actions are not emulated yet" in daemon.log()
+        assert "WARNING" in daemon.log() and "AWS/CodeDeploy (Deploy) actions are not emulated yet" in daemon.log()
         assert "onFailure" not in warnings.inner_text()  # automatic rollback is carried out: nothing to warn of
     finally:
         daemon.stop()
