@@ -13,6 +13,7 @@ from emulator.cli_alarms import register as register_alarms
 from emulator.cli_pr import register as register_pr
 from emulator.cli_cfn import register as register_cloudformation
 from emulator.cli_debug import register as register_debugging
+from emulator.cli_events import register as register_events
 
 
 @click.group()
@@ -651,6 +652,7 @@ def logs(out: Out, pipeline: str, execution: str | None, stage: str | None, acti
 register_cloudformation(main)  # pipemu import / pipemu export (emulator/cli_cfn.py)
 register_alarms(main, client_command)  # pipemu alarm set / list (emulator/cli_alarms.py)
 register_debugging(main, client_command)  # pipemu shell / rerun (emulator/cli_debug.py)
+register_events(main, client_command)  # pipemu events (emulator/cli_events.py)
 register_pr(main, client_command)  # pipemu pr open / update / close / list (emulator/cli_pr.py)
 
 

@@ -67,10 +67,10 @@ def register(main: click.Group) -> None:
                   show_default=True)
     def export_command(pipeline: str, folder: Path, fmt: str) -> None:
         """Print PIPELINE of the pipelines folder as a CloudFormation template (with its CodeBuild
-        projects, Lambda functions, approval topics and schedules, and parameters for what is local) or as the
+        projects, Lambda functions, approval topics, schedules and the event rules whose pattern names it, and parameters for what is local) or as the
         `aws codepipeline get-pipeline` JSON."""
         from emulator.definitions import load_folder
-        from emulator.definitions.cfn_export import export_cloudformation, export_json
+        from emulator.definitions.cfn_export import export_cloudformation, export_json, exported_rules
 
         loaded = load_folder(folder)
         if pipeline not in loaded.pipelines:
@@ -81,10 +81,11 @@ def register(main: click.Group) -> None:
             click.echo(export_json(declaration))
             return
         schedules = [schedule for _, schedule, target in loaded.schedules if target == pipeline]
+        rules = exported_rules([rule for _, rule in loaded.event_rules], pipeline)  # those naming it
         click.echo(export_cloudformation(declaration, loaded.projects, loaded.functions, schedules,
                                          loaded.repositories, loaded.topics,
-                                         [t for _, t in loaded.custom_action_types], webhooks=loaded.webhooks),
-                   nl=False)
+                                         [t for _, t in loaded.custom_action_types], rules,
+                                         webhooks=loaded.webhooks), nl=False)
 
 
 SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets", "clusters")

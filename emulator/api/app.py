@@ -78,6 +78,8 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
     async def change_events(request: Request) -> Response:
         return unsigned_refusal(request, access) or await extensions.events(request, service)
 
+    async def event_deliveries(request: Request) -> Response:
+        return unsigned_refusal(request, access) or await extensions.deliveries(request, service)
     async def topic_deliveries(request: Request) -> Response:
         # The topic stand-ins' latest deliveries (emulator/topics), oldest first: what happened
         # to each notification (`?topic=NAME-or-ARN` for one topic). Not SNS's API: pipemu's own.
@@ -99,6 +101,7 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
         Route("/health", health, methods=["GET"]),
         Route("/pipemu/logs/{action_execution_id}", action_logs, methods=["GET"]),
         Route("/pipemu/events", change_events, methods=["GET"]),
+        Route("/pipemu/deliveries", event_deliveries, methods=["GET"]),
         Route("/pipemu/topics/deliveries", topic_deliveries, methods=["GET"]),
         Route("/pipemu/pull-requests", pull_request_events, methods=["GET", "POST"]),
         Route("/webhooks/trigger", webhook, methods=["POST"]),

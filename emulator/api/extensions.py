@@ -5,7 +5,13 @@ action execution, and a stream of change notices for live views (CLI --watch, th
 "status": "InProgress"|..., "pipelineName", "pipelineExecutionId", "stageName", "actionName"};
 with `wait`, it holds the request up to S seconds until a line after N arrives or the action ends.
 `GET /pipemu/events` -> server-sent events, `data: {"changes": N}` whenever the state moves (an
-alarm stand-in set included: N is the pipelines' counter, which an alarm does not move).
+alarm stand-in set included: N is the pipelines' counter, which an alarm does not move). With
+`?aws=true` the same stream also carries CodePipeline's EventBridge events as `event: aws` (data:
+the event as EventBridge delivers it, `id:` its id) and each rule's delivery result as
+`event: delivery`; without it the stream is as before, so consumers that read every `data:` line
+as a change notice keep working.
+`GET /pipemu/deliveries` -> {"events": [recent AWS events], "deliveries": [recent delivery
+results: time, rule, target, eventId, detailType, pipeline, state, status ok|failed, reason]}.
 """
 
 from __future__ import annotations
@@ -53,33 +59,56 @@ async def logs(request: Request, service: CodePipeline) -> Response:
 
 async def events(request: Request, service: CodePipeline) -> Response:
     loop = asyncio.get_running_loop()
-    moved = asyncio.Event()
+    items: asyncio.Queue = asyncio.Queue()  # None: the state moved; ("aws"|"delivery", dict)
 
     def listener(changes: int = 0) -> None:  # called from any thread
-        loop.call_soon_threadsafe(moved.set)
+        loop.call_soon_threadsafe(items.put_nowait, None)
+
+    def on_event(event: dict) -> None:
+        loop.call_soon_threadsafe(items.put_nowait, ("aws", event))
+
+    def on_delivery(record: dict) -> None:
+        loop.call_soon_threadsafe(items.put_nowait, ("delivery", record))
 
     alarms = getattr(getattr(service, "runner", None), "alarms", None)
-    listening = [service.listeners] + ([alarms.listeners] if alarms is not None else [])
+    listening = [(service.listeners, listener)] + ([(alarms.listeners, listener)] if alarms is not None else [])
+    bus = getattr(service, "events", None)
+    if request.query_params.get("aws", "").lower() == "true" and hasattr(bus, "listeners"):
+        listening += [(bus.listeners, on_event), (bus.delivery_listeners, on_delivery)]
 
     async def stream():
-        for listeners in listening:
-            listeners.append(listener)
+        for listeners, callback in listening:
+            listeners.append(callback)
         try:
             yield f"data: {json.dumps({'changes': service.changes})}\n\n"
             while not await request.is_disconnected():
                 try:
-                    await asyncio.wait_for(moved.wait(), HEARTBEAT_SECONDS)
+                    batch = [await asyncio.wait_for(items.get(), HEARTBEAT_SECONDS)]
                 except asyncio.TimeoutError:
                     yield ": heartbeat\n\n"
                     continue
-                moved.clear()
-                yield f"data: {json.dumps({'changes': service.changes})}\n\n"
+                while not items.empty():  # change notices that came together are one notice
+                    batch.append(items.get_nowait())
+                for item in batch:
+                    if item is not None:
+                        name, body = item
+                        named = f"id: {body['id']}\n" if name == "aws" else ""
+                        yield f"event: {name}\n{named}data: {json.dumps(body)}\n\n"
+                if None in batch:
+                    yield f"data: {json.dumps({'changes': service.changes})}\n\n"
         finally:
-            for listeners in listening:
-                listeners.remove(listener)
+            for listeners, callback in listening:
+                listeners.remove(callback)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def deliveries(request: Request, service: CodePipeline) -> Response:
+    bus = getattr(service, "events", None)
+    if not hasattr(bus, "deliveries"):
+        return JSONResponse({"events": [], "deliveries": []})
+    return JSONResponse({"events": bus.recent_events(), "deliveries": bus.deliveries()})
 
 
 async def pull_requests(request: Request, service: CodePipeline, access) -> Response:

@@ -28,6 +28,8 @@ from emulator.api.app import create_app
 from emulator.api.auth import Access
 from emulator.api.hosts import HostAllowList
 from emulator.definitions import load_folder
+from emulator.events import EventBus
+from emulator.events.targets import FunctionSender, HttpSender, PipelineSender, TopicSender
 from emulator.runner.actions import ActionRunner
 from emulator.service import CodePipeline
 from emulator.service.timers import Timers
@@ -102,6 +104,7 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
     runner.clock = clock  # rules that wait (CloudWatchAlarm's WaitTime) count on the engine's clock
     runner.start_pipeline = _starter(service)  # the CodePipeline invoke action
     service_box.append(service)
+    service.events = event_bus(service, runner, region)
     folder = load_folder(pipelines_dir)
     for error in folder.errors:
         log.error("%s", error)
@@ -113,6 +116,17 @@ def build_service(pipelines_dir: Path, state_dir: Path, container_endpoint: str 
     declared = service.load_definitions(folder)
     log.info("restored %d events; declared %s", replayed, ", ".join(declared) or "nothing new")
     return service, timers
+
+
+def event_bus(service: CodePipeline, runner: ActionRunner, region: str) -> EventBus:
+    """The default bus: CodePipeline's events to the folder's rules' targets. SNS topics are
+    looked up when an event is delivered (`runner.topics`, where the daemon has topic stand-ins)."""
+    return EventBus({
+        "function": FunctionSender(lambda: runner.lambdas),
+        "pipeline": PipelineSender(service.start_by_trigger, region),
+        "topic": TopicSender(lambda: getattr(runner, "topics", None), region),
+        "url": HttpSender(),
+    })
 
 
 def bridge_gateway() -> str | None:
@@ -293,6 +307,7 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
         watcher.stop()
         triggers.stop()
         timers.stop()
+        service.events.close()
         if joiner:
             joiner.leave()
         # Notifications on their way (a mail being written, a POST) get a moment to arrive.

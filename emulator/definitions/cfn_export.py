@@ -3,7 +3,8 @@
 `export_cloudformation` writes a CloudFormation template: the pipeline (CloudFormation's
 PascalCase properties), the CodeBuild projects and Lambda functions its actions name, the SNS
 topics its approvals notify (with their subscriptions, and the permission SNS needs to invoke a
-subscribed function), and its schedules as EventBridge rules (EventBridge Scheduler schedules when they keep a time zone).
+subscribed function), and its schedules as EventBridge rules (EventBridge Scheduler schedules when they keep a time zone),
+and the event rules whose pattern names the pipeline (AWS::Events::Rule with EventPattern).
 What only exists locally becomes a parameter whose default is the local value: the pipeline's
 role, the artifact bucket, repository names, the build images (default
 `aws/codebuild/standard:7.0`), the roles of projects, functions and schedules, and the S3
@@ -27,6 +28,7 @@ from pydantic import BaseModel
 
 from .cfn_import import local_image
 from .custom_types import CustomActionType
+from .event_rules import EventRule
 from .models import SUPPORTED_ACTION_TYPES, Function, PipelineDeclaration, Project, Schedule, Webhook
 from .topic_models import Topic, function_name_of, topic_name_of
 
@@ -111,7 +113,7 @@ class _Template:
 def export_cloudformation(pipeline_declaration: Any, projects: dict | None = None, functions: dict | None = None,
                           schedules: list | None = None, repositories: dict | None = None,
                           topics: dict | None = None, custom_action_types: list | None = None,
-                          webhooks: dict | None = None) -> str:
+                          event_rules: list | None = None, webhooks: dict | None = None) -> str:
     """A template of the pipeline, the projects and functions its actions name, and its schedules
     (those that target it), as YAML text. Resources the pipeline does not name are left out.
     Repositories become name parameters only: their folders are local (import maps them back)."""
@@ -171,6 +173,8 @@ def export_cloudformation(pipeline_declaration: Any, projects: dict | None = Non
     for index, schedule in enumerate(_model(Schedule, s) for s in schedules or ()):
         if schedule.pipeline in (None, declaration["name"]):
             _schedule(template, index, schedule)
+    for rule in (_model(EventRule, r) for r in event_rules or ()):
+        _event_rule(template, rule, functions, declaration["name"])
     for name, webhook in sorted((webhooks or {}).items()):
         webhook = _model(Webhook, webhook)
         if webhook.targetPipeline == declaration["name"]:
@@ -325,4 +329,58 @@ def _webhook(template: _Template, name: str, webhook: Webhook) -> None:
         "Authentication": webhook.authentication, "AuthenticationConfiguration": configuration}}
 
 
-__all__ = ["export_cloudformation", "export_json"]
+def _names_pipeline(pattern: Any, pipeline: str) -> bool:
+    return isinstance(pattern, dict) and pipeline in ((pattern.get("detail") or {}).get("pipeline") or [])
+
+
+def exported_rules(rules: list, pipeline: str) -> list:
+    """The event rules that go with a pipeline's template: those whose pattern names it."""
+    return [rule for rule in rules if _names_pipeline(_model(EventRule, rule).eventPattern, pipeline)]
+
+
+def _event_rule(template: _Template, rule: EventRule, functions: dict, pipeline: str) -> None:
+    """An `eventRules` entry as AWS::Events::Rule: the pipeline's name in its pattern becomes
+    `!Ref Pipeline`; an HTTP endpoint becomes an API destination (with a connection whose key is
+    a parameter)."""
+    pattern = json.loads(json.dumps(rule.eventPattern))
+    if _names_pipeline(pattern, pipeline):
+        pattern["detail"]["pipeline"] = [_ref("Pipeline") if name == pipeline else name
+                                         for name in pattern["detail"]["pipeline"]]
+    account = "arn:${AWS::Partition}:%s:${AWS::Region}:${AWS::AccountId}:%s"
+    targets = []
+    for index, target in enumerate(rule.targets):
+        kind, name = target.kind_and_name
+        entry: dict[str, Any] = {"Id": target.id or f"target{index + 1}"}
+        if kind == "function" and name in functions:
+            entry["Arn"] = _Short("!GetAtt", _function(template, name, _model(Function, functions[name])) + ".Arn")
+        elif kind == "function":
+            entry["Arn"] = _Short("!Sub", account % ("lambda", f"function:{name}"))
+        elif kind == "pipeline":
+            entry["Arn"] = _Short("!Sub", account % ("codepipeline", name))
+            entry["RoleArn"] = template.role("EventsRoleArn", "pipemu-events", "the event rules")
+        elif kind == "topic" and not name.startswith("arn:"):
+            entry["Arn"] = _Short("!Sub", account % ("sns", name))
+        elif kind == "url":
+            logical = _logical(rule.name, f"Destination{index + 1}" if index else "Destination")
+            key = template.parameter(f"{logical}ApiKey", "change-me", f"the API key {name} takes")
+            template.resources[f"{logical}Connection"] = {"Type": "AWS::Events::Connection", "Properties": {
+                "AuthorizationType": "API_KEY",
+                "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": key}}}}
+            template.resources[logical] = {"Type": "AWS::Events::ApiDestination", "Properties": {
+                "ConnectionArn": _Short("!GetAtt", f"{logical}Connection.Arn"), "HttpMethod": "POST",
+                "InvocationEndpoint": name}}
+            entry["Arn"] = _Short("!GetAtt", f"{logical}.Arn")
+            entry["RoleArn"] = template.role("EventsRoleArn", "pipemu-events", "the event rules")
+        else:
+            entry["Arn"] = name
+        for key, value in (("Input", target.input), ("InputPath", target.inputPath),
+                           ("InputTransformer", target.inputTransformer)):
+            if value is not None:
+                entry[key] = value
+        targets.append(entry)
+    properties: dict[str, Any] = {"Name": rule.name, **({"Description": rule.description} if rule.description else {}),
+                                  "EventPattern": pattern, "State": rule.state, "Targets": targets}
+    template.resources[_logical(rule.name, "Rule")] = {"Type": "AWS::Events::Rule", "Properties": properties}
+
+
+__all__ = ["export_cloudformation", "export_json", "exported_rules"]

@@ -195,6 +195,7 @@ class _Translation:
         self.pipelines: list[dict] = []
         self.schedules: list[dict] = []
         self.custom_types: list[dict] = []  # AWS::CodePipeline::CustomActionType, in the API's shape
+        self.event_rules: list[dict] = []
         self.not_emulated: list[str] = []  # "Logical (AWS::Type)" of resources ignored with a warning
 
     def run(self) -> ImportResult:
@@ -208,7 +209,9 @@ class _Translation:
                     # ECS services: `clusters:` stand-ins for the ECS deploy action (cfn_ecs.py).
                     "AWS::ECS::Cluster": lambda *a: cfn_ecs.cluster(self, *a),
                     "AWS::ECS::Service": lambda *a: cfn_ecs.service(self, *a),
-                    "AWS::ECS::TaskDefinition": lambda *a: None}  # read with its service
+                    "AWS::ECS::TaskDefinition": lambda *a: None,  # read with its service
+                    "AWS::Events::ApiDestination": self.read_elsewhere,
+                    "AWS::Events::Connection": self.connection}
         for logical, resource in self.s.resources.items():
             at = ("Resources", logical)
             kind = resource.get("Type") if isinstance(resource, dict) else None
@@ -236,6 +239,8 @@ class _Translation:
         for schedule in self.schedules:  # with its pipeline's definition, else with the resources
             index = names.index(schedule["pipeline"]) if schedule["pipeline"] in names else 0
             definitions[index].setdefault("schedules", []).append(schedule)
+        if self.event_rules:  # one bus for the whole folder: beside the resources
+            definitions[0]["eventRules"] = self.event_rules
         self.result.definitions = definitions
         self.result.exports = self.exports()
         if self.not_emulated:
@@ -440,14 +445,15 @@ class _Translation:
         self.sections["functions"][name] = function
 
     def rule(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
-        """An EventBridge rule (or an EventBridge Scheduler schedule) whose target is a pipeline."""
+        """An EventBridge rule: on a schedule (or an EventBridge Scheduler schedule) whose target is
+        a pipeline, and/or on events (`EventPattern`: see event_rule)."""
         scheduler = "Target" in props or "ScheduleExpressionTimezone" in props or "FlexibleTimeWindow" in props
-        self.keys(props, path, ("ScheduleExpression", "ScheduleExpressionTimezone", "State", "Name")
+        self.keys(props, path, ("ScheduleExpression", "ScheduleExpressionTimezone", "State", "Name", "EventPattern")
                   + (("Target", "FlexibleTimeWindow") if scheduler else ("Targets",)),
-                  ("Description", "RoleArn", "EventBusName", "EventPattern", "GroupName", "KmsKeyArn"), ("StartDate", "EndDate"))
+                  ("Description", "RoleArn", "EventBusName", "GroupName", "KmsKeyArn"), ("StartDate", "EndDate"))
+        if "EventPattern" in props and not scheduler:
+            self.event_rule(logical, props, path)
         if "ScheduleExpression" not in props:
-            self.result.ignored.append(f"{logical} (AWS::Events::Rule)")
-            self.warn(path, "a rule on events, not a schedule: pipemu's own watchers start pipelines on commits")
             return
         expression = self.s.text(props["ScheduleExpression"], path + ("ScheduleExpression",))
         enabled = self.s.text(props.get("State", "ENABLED"), path + ("State",)) != "DISABLED"
@@ -469,6 +475,70 @@ class _Translation:
             if props.get("Name"):
                 schedule["name"] = props["Name"]
             self.schedules.append(schedule)
+
+    def event_rule(self, logical: str, props: dict, path: tuple) -> None:
+        """An AWS::Events::Rule with an EventPattern -> an `eventRules` entry: its targets are
+        Lambda functions, pipelines, SNS topics, or API destinations (their InvocationEndpoint)."""
+        pattern = props["EventPattern"]
+        if isinstance(pattern, str):  # CloudFormation takes the JSON text too
+            try:
+                pattern = json.loads(pattern)
+            except json.JSONDecodeError as error:
+                raise self.s.error(path + ("EventPattern",), f"Event pattern is not valid. Reason: Filter is not "
+                                                             f"valid JSON ({error.msg})") from None
+        sources = pattern.get("source") if isinstance(pattern, dict) else None
+        if isinstance(sources, list) and all(isinstance(x, str) for x in sources) and "aws.codepipeline" not in sources:
+            # Only CodePipeline's own events are emitted here (a CodeCommit change rule's work is
+            # done by pipemu's commit watchers): said, and left out.
+            self.result.ignored.append(f"{logical} (AWS::Events::Rule)")
+            self.warn(path + ("EventPattern", "source"), f"{', '.join(sources)}: pipemu emits only aws.codepipeline "
+                                                         "events; its own watchers start pipelines on commits")
+            return
+        rule: dict[str, Any] = {"name": self.s.text(props["Name"], path + ("Name",)) if props.get("Name")
+                                else self.s.physical_name(logical), "eventPattern": pattern}
+        if self.s.text(props.get("State", "ENABLED"), path + ("State",)) == "DISABLED":
+            rule["state"] = "DISABLED"
+        if props.get("Description") is not None:
+            rule["description"] = self.s.text(props["Description"], path + ("Description",))
+        destinations = self.api_destinations(path)
+        targets = []
+        for i, target in enumerate(props.get("Targets") or []):
+            at = path + ("Targets", i)
+            self.keys(target, at, ("Arn", "Id", "Input", "InputPath", "InputTransformer"), ("RoleArn",),
+                      ("DeadLetterConfig", "RetryPolicy", "HttpParameters"))
+            arn = self.s.text(self.need(target, "Arn", at), at + ("Arn",))
+            declared: dict[str, Any] = {"url": destinations[arn]} if arn in destinations else {"arn": arn}
+            if target.get("Id") is not None:
+                declared["id"] = self.s.text(target["Id"], at + ("Id",))
+            for key, field_name in (("Input", "input"), ("InputPath", "inputPath")):
+                if target.get(key) is not None:
+                    declared[field_name] = self.s.text(target[key], at + (key,))
+            if target.get("InputTransformer") is not None:
+                declared["inputTransformer"] = target["InputTransformer"]
+            targets.append(declared)
+        if targets:
+            rule["targets"] = targets
+        self.event_rules.append(rule)
+
+    def read_elsewhere(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        """An API destination is read by the rules that target it (its endpoint is their `url`)."""
+
+    def connection(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        """An API destination's connection: its authorization is not sent here (README)."""
+        self.result.ignored.append(f"{logical} (AWS::Events::Connection)")
+
+    def api_destinations(self, path: tuple) -> dict[str, str]:
+        """ARN -> InvocationEndpoint of the template's AWS::Events::ApiDestination resources."""
+        found = {}
+        for logical, resource in self.s.resources.items():
+            if not isinstance(resource, dict) or resource.get("Type") != "AWS::Events::ApiDestination":
+                continue
+            props = self.s.eval(resource.get("Properties") or {}, ("Resources", logical, "Properties"))
+            if isinstance(props, dict) and props.get("InvocationEndpoint"):
+                arn = self.s.getatt(logical, "Arn", path)
+                found[arn] = self.s.text(props["InvocationEndpoint"], ("Resources", logical, "Properties",
+                                                                       "InvocationEndpoint"))
+        return found
 
     def repository(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
         self.keys(props, path, ("RepositoryName",), ("RepositoryDescription", "Tags", "KmsKeyId"), ("Code", "Triggers"))

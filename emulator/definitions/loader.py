@@ -47,6 +47,7 @@ from .models import (
     referenced_resources,
 )
 from .coverage import not_carried_out
+from .event_rules import EventRule, check_event_rules, event_rule_warnings
 from .topic_models import Topic, function_name_of, topic_name_of, topic_warnings
 from .secret_refs import action_references, file_references, undeclared
 
@@ -99,6 +100,8 @@ class LoadedFolder:
     topics: dict[str, Topic] = field(default_factory=dict)
     # (file, custom action type stand-in): what a Custom action of a pipeline may name
     custom_action_types: list[tuple[Path, Any]] = field(default_factory=list)
+    # (file, rule) of every `eventRules` entry, and of a template's AWS::Events::Rule on events
+    event_rules: list[tuple[Path, EventRule]] = field(default_factory=list)
     # pipeline names that files with errors seem to declare: their last good versions stay
     names_in_broken_files: set[str] = field(default_factory=set)
 
@@ -263,6 +266,7 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
             checked = definition
             if definition.pipeline is not None:
                 errors.extend(error(("pipeline",) + loc, message) for loc, message in check_pipeline(definition.pipeline))
+            errors.extend(error(loc, message) for loc, message in check_event_rules(definition.eventRules))
     errors.sort(key=lambda e: (e.line, e.column))
     warnings = []
     if checked is not None and checked.pipeline is not None:  # beside the errors too: all in one pass
@@ -273,6 +277,8 @@ def _load_text(text: str, path: Path) -> tuple[LoadedFile, yamlpos.PositionedDoc
                      for loc, message in [*inline_secret_values(definition), *cache_warnings(definition)]]
         warnings += [dataclasses.replace(error(loc, message), severity="warning")
                      for loc, message in topic_warnings(definition.topics)]
+        warnings += [dataclasses.replace(error(loc, message), severity="warning")
+                     for loc, message in event_rule_warnings(definition.eventRules)]
     return LoadedFile(path, None if errors else definition, errors, warnings), document
 
 
@@ -355,14 +361,18 @@ def _load_template(path: Path, folder: Path, exports: dict[str, str] | None = No
                       for e in exc.errors(include_url=False)]
             loaded[key] = LoadedFile(key, None, errors)
             continue
-        problems = check_pipeline(definition.pipeline) if definition.pipeline else []
-        errors = [DefinitionError(str(path), 1, 1, format_path(("pipeline",) + loc), message) for loc, message in problems]
+        problems = [(("pipeline",) + loc, message) for loc, message in check_pipeline(definition.pipeline)] \
+            if definition.pipeline else []
+        problems += check_event_rules(definition.eventRules)
+        errors = [DefinitionError(str(path), 1, 1, format_path(loc), message) for loc, message in problems]
         unsupported = not_carried_out(definition.pipeline) if definition.pipeline and not errors else []
         warnings = (said if index == 0 else []) + [
             DefinitionError(str(path), 1, 1, format_path(("pipeline",) + loc), message, "warning") for loc, message in unsupported]
         if not errors:
             warnings += [DefinitionError(str(path), 1, 1, format_path(loc), message, "warning")
                          for loc, message in topic_warnings(definition.topics)]
+        warnings += [DefinitionError(str(path), 1, 1, format_path(loc), message, "warning")
+                     for loc, message in event_rule_warnings(definition.eventRules)]
         loaded[key] = LoadedFile(key, None if errors else definition, errors, warnings)
     return loaded
 
@@ -565,7 +575,30 @@ def load_folder(folder: str | Path) -> LoadedFolder:
         for schedule in definition.schedules:
             result.schedules.append((path, schedule, schedule.pipeline or own))
         result.custom_action_types.extend((path, declared_type) for declared_type in definition.customActionTypes)
+    names: dict[str, Path] = {}
+    for path, definition in parsed.items():
+        for r, rule in enumerate(definition.eventRules):
+            if rule.name in names:  # one bus, one namespace (PutRule would replace the first)
+                result.errors.append(_at(documents[path], path, ("eventRules", r, "name"),
+                                         f"event rule {rule.name} is also declared in {names[rule.name]}"))
+                continue
+            names[rule.name] = path
+            result.event_rules.append((path, rule))
+            for t, target in enumerate(rule.targets):  # as an action naming a missing function
+                kind, name = target.kind_and_name
+                missing = (kind == "function" and name not in declared["functions"]) or (
+                    kind == "pipeline" and name not in pipeline_files)
+                if missing:
+                    field_name = "arn" if target.arn is not None else kind
+                    result.warnings.append(dataclasses.replace(_at(documents[path], path, (
+                        "eventRules", r, "targets", t, field_name), f"{kind} {name} is not declared in any file of "
+                        f"{folder}: unless a stack or the API makes it, delivering to it fails"), severity="warning"))
     return result
+
+
+def _at(document, path: Path, loc: Loc, message: str) -> DefinitionError:
+    position = document.positions().locate(loc) if document else yamlpos.Position(1, 1)
+    return DefinitionError(str(path), position.line, position.column, format_path(loc), message)
 
 
 def _topic_references(definition: DefinitionFile, topics: dict, functions: dict) -> list[tuple[Loc, str]]:

@@ -29,6 +29,7 @@ from .custom_types import CustomActionType
 from pydantic_core import PydanticCustomError
 
 from .action_types import ACTION_TYPES, ActionTypeSpec
+from .event_rules import EventRule
 from .topic_models import Topic, TopicName
 
 DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/pipemu-local"
@@ -601,6 +602,7 @@ class DefinitionFile(AwsModel):
     schedules: list[Schedule] = []
     topics: dict[TopicName, Topic] = {}  # type: ignore[valid-type]  # SNS topics (topic_models.py)
     customActionTypes: list[CustomActionType] = []  # stand-ins for the account's (custom_types.py)
+    eventRules: list[EventRule] = []  # EventBridge rules on events (event_rules.py)
     # get-pipeline prints it beside the pipeline; it describes AWS's copy, not the declaration.
     metadata: Any = Field(default=None, exclude=True)
 

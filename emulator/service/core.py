@@ -43,6 +43,7 @@ from emulator.engine import (
 from emulator.engine.conditions import rollback_target
 from emulator.engine.plan import DEFAULT_JOB_TIMEOUT_MINUTES
 from emulator.definitions.action_types import git_source, masked
+from emulator.events import emit, rules_from_folder
 from emulator.runner.source import SourceError, resolve_commit
 from emulator.store import StateNotWritable, Store
 
@@ -109,6 +110,10 @@ class ServiceCore:
         self._ended: dict[str, deque[str]] = {}
         self.unsaved = Unsaved(self.apply, timers.at if timers is not None else None, clock)
         self._diverged: StateNotWritable | None = None  # memory ahead of the log: refuse changes
+        # Where CodePipeline's state-change events go (events.EventBus, or anything with
+        # `publish(list[dict])`); None: none are derived.
+        self.events = None
+        self._tracker = emit.Tracker()  # the executions an event may change
 
     # -- events -----------------------------------------------------------------------------
 
@@ -129,6 +134,8 @@ class ServiceCore:
             if len(self.unsaved):  # results that could not be saved before go first
                 self.unsaved.flush()
             now = self._clock()
+            bus = self.events
+            before = self._tracker.snapshot(self.engine, _named(event)) if bus is not None else None
             try:
                 commands = self.engine.handle(event, now, new_id)
             except EngineError as error:
@@ -138,10 +145,20 @@ class ServiceCore:
             except StateNotWritable:
                 self._back_to_log()
                 raise
+            if before is not None:  # before carrying out: a runner may report at once (nested)
+                self._publish(bus, before, now)
             self._carry_out(commands)
             self.changes += 1
         self._notify()
         return commands
+
+    def _publish(self, bus, before, now: float) -> None:
+        """The AWS events of what the event changed, to the bus (which only queues them): under
+        the lock, so that they leave in the order of the changes."""
+        try:
+            bus.publish(self._tracker.derive(self.engine, before, now, self.region))
+        except Exception:  # events out never fail the change that was committed
+            log.exception("deriving the state-change events failed")
 
     def _notify(self) -> None:
         for listener in list(self.listeners):  # listeners only take note (no work, no locks)
@@ -312,6 +329,8 @@ class ServiceCore:
             self.resources = folder
             self.definition_errors = list(folder.errors)
             self.definition_warnings = list(getattr(folder, "warnings", []))
+            if hasattr(self.events, "set_rules"):  # the folder's event rules, in force from now on
+                self.events.set_rules(rules_from_folder(folder))
             # A pipeline whose file is gone goes too, once none of its executions runs; a file
             # with errors keeps its pipeline's last good version.
             kept = set(folder.pipelines) | set(folder.names_in_broken_files)
@@ -402,6 +421,12 @@ class ServiceCore:
 
     def now(self) -> float:
         return self._clock()
+
+
+def _named(event: Event) -> tuple[str, str] | None:
+    """The execution an event names (a retry may resume it from Failed or Stopped)."""
+    execution_id = getattr(event, "execution_id", None)
+    return (event.pipeline, execution_id) if execution_id else None
 
 
 def _same(old: dict, new: dict) -> bool:

@@ -106,7 +106,8 @@ def test_with_credentials_pipemus_own_endpoints_need_a_signature_too(locked_daem
 
     from emulator.cli_client import CliError, Daemon as CliDaemon
 
-    for path in ("/pipemu/logs/0b5e0c8e-0000-4000-8000-000000000000", "/pipemu/events", "/pipemu/topics/deliveries"):
+    for path in ("/pipemu/logs/0b5e0c8e-0000-4000-8000-000000000000", "/pipemu/events", "/pipemu/events?aws=true",
+                 "/pipemu/deliveries", "/pipemu/topics/deliveries"):
         with pytest.raises(urllib.error.HTTPError) as raised:
             urllib.request.urlopen(locked_daemon.endpoint + path, timeout=5)
         assert json.loads(raised.value.read())["__type"] == "MissingAuthenticationTokenException"
@@ -120,6 +121,7 @@ def test_with_credentials_pipemus_own_endpoints_need_a_signature_too(locked_daem
         cli.logs("0b5e0c8e-0000-4000-8000-000000000000")
     assert "ActionExecutionNotFoundException" in str(raised.value)
     assert next(iter(cli.events())) >= 0
+    assert cli.get("/pipemu/deliveries") == {"events": [], "deliveries": []}  # signed: answered
     monkeypatch.setenv("PIPEMU_SECRET_KEY", "wrong")
     with pytest.raises(CliError) as raised:
         next(iter(CliDaemon(locked_daemon.endpoint).events()))

@@ -240,6 +240,7 @@ const model = {
   health: { definitionErrors: [], definitionWarnings: [] },
   pipelines: [],
   alarms: [],             // DescribeAlarms' MetricAlarms: the alarm stand-ins
+  deliveries: [],         // GET /pipemu/deliveries: what the event rules' targets made of the events
   states: new Map(),      // pipeline name -> GetPipelineState
   history: new Map(),     // pipeline name -> ListPipelineExecutions summaries, newest first
   revisions: new Map(),   // execution id -> {revisionId, summary, rollbackTarget} (never change)
@@ -273,10 +274,12 @@ async function loadPipeline(name, historySize) {
 }
 
 async function load() {
-  const [health, pipelines, alarms] = await Promise.all([getJson("/health"), allPipelines(), allAlarms()]);
+  const [health, pipelines, alarms, events] = await Promise.all([getJson("/health"), allPipelines(), allAlarms(),
+    getJson("/pipemu/deliveries").catch(() => ({ deliveries: [] }))]);
   model.health = health;
   model.pipelines = pipelines;
   model.alarms = alarms;
+  model.deliveries = events.deliveries || [];
   const { pipeline } = route();
   const names = pipelines.map((p) => p.name).filter((name) => !pipeline || name === pipeline);
   for (const name of [...model.states.keys()]) {
@@ -536,10 +539,24 @@ async function setAlarm(name, state) {
   }
 }
 
+// The latest deliveries of the event rules (eventRules:, AWS::Events::Rule): a failed one says why.
+function deliveriesPanel() {
+  if (!model.deliveries.length) return null;
+  const row = (d) => h("tr", { "data-status": d.status, "data-rule": d.rule },
+    h("td", { class: "when" }, new Date(d.time * 1000).toLocaleTimeString()),
+    h("th", { scope: "row" }, d.rule),
+    h("td", {}, d.target),
+    h("td", {}, `${d.pipeline || ""} ${d.state || ""}`),
+    h("td", {}, h("span", { class: `delivery-status d-${d.status}` }, d.status)),
+    h("td", { class: "delivery-reason" }, d.reason || ""));
+  return h("section", { class: "deliveries" }, h("h2", {}, "Event deliveries"),
+    h("table", { class: "delivery-table" }, h("tbody", {}, model.deliveries.slice(-10).reverse().map(row))));
+}
+
 function renderOverview(view) {
   if (!model.pipelines.length) {
     view.replaceChildren(h("p", { class: "empty" }, "No pipelines yet: put a definition in the pipelines folder."),
-      alarmsPanel() || "");
+      alarmsPanel() || "", deliveriesPanel() || "");
     return;
   }
   const products = new Map();
@@ -563,7 +580,7 @@ function renderOverview(view) {
       [...shapes.values()].map((group) => articleTable(group)),
       approvals.length ? h("div", { class: "approvals" }, approvals) : null));
   }
-  view.replaceChildren(...sections, alarmsPanel() || "");
+  view.replaceChildren(...sections, alarmsPanel() || "", deliveriesPanel() || "");
 }
 
 // ---------------------------------------------------------------- one pipeline
@@ -868,7 +885,9 @@ async function listen() {
   const live = $("live");
   for (;;) {
     try {
-      const response = await signedGet("/pipemu/events");
+      // ?aws=true: a delivery of an event rule (event: delivery) redraws too; the AWS events
+      // themselves (event: aws) come with a change notice of their own.
+      const response = await signedGet("/pipemu/events?aws=true");
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
       live.textContent = "● live";
       live.className = "live on";
@@ -883,7 +902,8 @@ async function listen() {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           // The first message arrives on connecting: the first load. Heartbeats are comments.
-          if (block.split("\n").some((line) => line.startsWith("data:"))) refresh();
+          const lines = block.split("\n");
+          if (lines.some((line) => line.startsWith("data:")) && !lines.includes("event: aws")) refresh();
         }
       }
     } catch {
