@@ -334,3 +334,27 @@ def test_a_template_s_webhook_is_made_from_the_folder(tmp_path):
         assert SECRET not in daemon.log()
     finally:
         daemon.stop()
+
+
+def test_with_credentials_the_webhook_url_still_takes_unsigned_calls_and_nothing_else_does(tmp_path):
+    repo = init_repo(tmp_path / "web-app")
+    commit(repo, "first page", {"index.html": "<h1>hi</h1>"})
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    _pipeline_file(folder, repo)
+    daemon = Daemon(folder, tmp_path / "state", env={"PIPEMU_ACCESS_KEY": "AKIDTEAMKEY", "PIPEMU_SECRET_KEY": "team-secret"}).start()
+    try:
+        client = daemon.client("AKIDTEAMKEY", "team-secret")
+        url = client.put_webhook(webhook=definition())["webhook"]["url"]
+        status, answer = deliver(url, push_payload())  # GitHub does not sign with AWS keys
+        assert status == 200 and "pipelineExecutionId" in answer, answer
+        status, _ = deliver(url, push_payload(), secret=None)  # the webhook's own authentication holds
+        assert status == 403
+        request = urllib.request.Request(f"{daemon.endpoint}/pipemu/pull-requests", method="POST",
+                                         data=json.dumps({"event": "OPEN", "repository": "octo-org/web-app"}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert json.loads(refused.value.read())["__type"] == "MissingAuthenticationTokenException"
+    finally:
+        daemon.stop()
