@@ -144,6 +144,22 @@ class WebhookOperations:
                 "arn": self.webhook_arn(name)}
         if kept.get("lastTriggered") is not None:
             item["lastTriggered"] = kept["lastTriggered"]
+        problem = self._webhook_problem(kept["definition"])
+        if problem is not None:  # ListWebhookItem's errorCode/errorMessage: what keeps it from working
+            item["errorCode"], item["errorMessage"] = problem
+        return self._tagged_item(name, item)
+
+    def _webhook_problem(self, definition: dict) -> tuple[str, str] | None:
+        pipeline = self.engine.pipelines.get(definition["targetPipeline"])
+        action = next((a for a in pipeline.plan.stages[0].actions if a.name == definition["targetAction"]), None) \
+            if pipeline is not None else None
+        if action is None:  # the pipeline was deleted or changed since
+            return "WebhookTargetNotFound", (f"the target action {definition['targetPipeline']}."
+                                             f"{definition['targetAction']} is not there any more")
+        unknown = unknown_references(definition["filters"], dict(action.config))
+        return ("InvalidWebhookFilterPattern", unknown) if unknown else None
+
+    def _tagged_item(self, name: str, item: dict) -> dict:
         tags = self.store.tags(self.webhook_arn(name))
         if tags:
             item["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
@@ -172,6 +188,9 @@ class WebhookOperations:
             if tags:
                 self.store.set_tags(self.webhook_arn(name), tags)
             log.info("webhook %s: starts %s (%s)", name, pipeline.name, definition["authentication"])
+            problem = self._webhook_problem(definition)
+            if problem is not None:
+                log.warning("webhook %s: %s", name, problem[1])
             return {"webhook": self._item(name)}
 
     def _checked_webhook(self, definition: dict):
@@ -184,7 +203,7 @@ class WebhookOperations:
             raise validation(f"The action '{definition['targetAction']}' is not in the first stage of pipeline "
                              f"'{pipeline.name}': a webhook's target action must be a source action")
         for rule in definition["filters"]:
-            _check_filter(rule, dict(action.config))
+            _check_filter(rule)
         _check_authentication(definition["authentication"], definition.get("authenticationConfiguration") or {})
         return pipeline
 
@@ -351,17 +370,25 @@ def _resolved(match_equals: str, configuration: dict[str, str]) -> str:
     return _REFERENCE.sub(lambda m: configuration.get(m.group(1), m.group(0)), match_equals)
 
 
-def _check_filter(rule: dict, configuration: dict[str, str]) -> None:
+def _check_filter(rule: dict) -> None:
     try:
         jsonpath(rule["jsonPath"])
     except (JsonPathLexerError, JsonPathParserError, Exception) as error:  # its parser raises bare Exceptions too
         raise ServiceError("InvalidWebhookFilterPatternException",
                            f"The jsonPath '{rule['jsonPath']}' is not a valid JsonPath expression: {error}") from None
-    for key in _REFERENCE.findall(rule.get("matchEquals") or ""):
-        if key not in configuration:
-            raise ServiceError("InvalidWebhookFilterPatternException",
-                               f"matchEquals '{rule['matchEquals']}' refers to {{{key}}}, which is not a configuration "
-                               f"property of the target action ({', '.join(sorted(configuration)) or 'none'})")
+
+
+def unknown_references(filters: list[dict], configuration: dict[str, str]) -> str | None:
+    """What is wrong with `{Key}`s of matchEquals that name no configuration property of the
+    target action (`{Branch}` of a CodeCommit action, whose key is BranchName): AWS documents no
+    refusal for them, so they are accepted and said (the log, ListWebhooks' errorMessage); such a
+    placeholder stays as written, so its filter passes only a payload holding it literally."""
+    for rule in filters:
+        for key in _REFERENCE.findall(rule.get("matchEquals") or ""):
+            if key not in configuration:
+                return (f"matchEquals '{rule['matchEquals']}' refers to {{{key}}}, which is not a configuration "
+                        f"property of the target action ({', '.join(sorted(configuration)) or 'none'})")
+    return None
 
 
 def _check_authentication(kind: str, configuration: dict) -> None:

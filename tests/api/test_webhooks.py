@@ -153,7 +153,6 @@ def test_put_list_tag_delete_and_the_secret_never_shown(daemon):
     ({"targetPipeline": "nope"}, "PipelineNotFoundException"),
     ({"targetAction": "Ship"}, "ValidationException"),
     ({"filters": [{"jsonPath": "$.ref[?(@ =="}]}, "InvalidWebhookFilterPatternException"),
-    ({"filters": [{"jsonPath": "$.ref", "matchEquals": "refs/heads/{BranchName}"}]}, "InvalidWebhookFilterPatternException"),
     ({"authenticationConfiguration": {}}, "InvalidWebhookAuthenticationParametersException"),
     ({"authentication": "IP", "authenticationConfiguration": {"AllowedIPRange": "10.0.0.0/33"}},
      "InvalidWebhookAuthenticationParametersException"),
@@ -164,6 +163,19 @@ def test_put_webhook_errors(daemon, changes, code):
         daemon.client().put_webhook(webhook=definition(**changes))
     assert error.value.response["Error"]["Code"] == code
     assert daemon.client().list_webhooks()["webhooks"] == []
+
+
+def test_a_placeholder_the_action_does_not_have_is_accepted_and_said(daemon):
+    # {BranchName} is a CodeCommit or connection key; this GitHub (version 1) action's is Branch.
+    client = daemon.client()
+    put = client.put_webhook(webhook=definition(filters=[{"jsonPath": "$.ref", "matchEquals": "refs/heads/{BranchName}"}]))
+    item = put["webhook"]
+    assert item["errorCode"] == "InvalidWebhookFilterPattern"
+    assert "{BranchName}" in item["errorMessage"] and "Branch" in item["errorMessage"]
+    assert client.list_webhooks()["webhooks"][0]["errorCode"] == "InvalidWebhookFilterPattern"
+    assert "{BranchName}" in daemon.log()
+    status, answer = deliver(item["url"], push_payload())  # the placeholder stays literal: no match
+    assert status == 200 and "pipelineExecutionId" not in answer
 
 
 def test_a_signed_push_starts_the_pipeline_and_others_do_not(daemon):
