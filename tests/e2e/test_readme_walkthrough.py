@@ -67,7 +67,7 @@ class Walk:
             "both services started when they appeared": (self.before_nothing, self.services_started),
             "c0 waits for approval in StagingDEV": (self.c0_reaches_dev_approval, self.c0_waits_in_dev),
             "a commit starts it again": (self.before_nothing, self.c1_started),
-            "what the nightly schedule does": (self.before_nothing, self.release_started),
+            "what the nightly schedule does": (self.services_wait_in_dev, self.release_started),
             "e2e passed; DEV approved in both services": (self.release_settles, self.dev_approved),
             "both services go to PROD": (self.before_nothing, self.both_in_prod),
             "c1 on to QA, the CLI finding the token itself": (self.c1_reaches_dev_approval, self.c1_in_qa),
@@ -87,6 +87,12 @@ class Walk:
     def c0_reaches_dev_approval(self) -> None:
         wait_for(lambda: waiting_approval(self.client.get_pipeline_state(name=SERVICES[0]), "StagingDEV"),
                  timeout=600, what="c0's approval in StagingDEV")
+
+    def services_wait_in_dev(self) -> None:
+        """What the nightly release finds: both services' first versions waiting in DEV."""
+        for name in SERVICES:
+            wait_for(lambda: waiting_approval(self.client.get_pipeline_state(name=name), "StagingDEV"),
+                     timeout=600, what=f"{name}'s approval in StagingDEV")
 
     def c0_waits_in_dev(self, output: dict) -> None:
         dev = stage_of(output, "StagingDEV")
