@@ -130,6 +130,14 @@ def test_timeline_bars_and_the_aligned_grid(shop, page):
         assert abs(api["x"] - web["x"]) < 1 and abs(api["width"] - web["width"]) < 1, stage
         assert api["y"] < web["y"]  # one row per pipeline, the columns shared
 
+    # The sample product's columns: the release pipeline's E2ETesting sits before the StagingQA it
+    # shares with the services (AWS's stage names are case-sensitive: StagingProd is not StagingPROD).
+    services = ["Source", "Building", "StagingDEV", "StagingQA", "StagingPROD"]
+    release = ["Source", "E2ETesting", "StagingQA", "StagingProd"]
+    columns = page.evaluate("async (lists) => (await import('/ui/timeline.js')).alignedColumns(lists)",
+                            [services, services, release])
+    assert columns == ["Source", "Building", "StagingDEV", "E2ETesting", "StagingQA", "StagingPROD", "StagingProd"]
+
     # A running execution, selected in the history: its timeline grows live.
     execution = client.start_pipeline_execution(name="shop-api-pipeline")["pipelineExecutionId"]
     page.goto(shop.endpoint + "/ui#/pipeline/shop-api-pipeline")

@@ -712,7 +712,11 @@ async function showExecution(pipelineName, executionId) {
 
 function drawTimeline() {
   const panel = $("timeline-panel");
-  if (!panel || !executionView.id) return;
+  if (!panel || !executionView.id) {  // the page moved on: nothing to stretch any more
+    clearInterval(executionView.tick);
+    executionView.tick = null;
+    return;
+  }
   const state = model.states.get(executionView.pipeline);
   const open = (run) => followLog(run.actionExecutionId, `${run.stageName} · ${run.actionName}`);
   panel.replaceChildren(h("h3", {}, "Timeline of execution ", revisionOf(executionView.id)),
