@@ -57,6 +57,14 @@ def waiting_approval(state: dict, stage: str) -> dict | None:
     return latest if latest.get("status") == "InProgress" and latest.get("token") else None
 
 
+def awaiting(client, pipeline: str, stage: str, timeout: float = 600) -> dict:
+    """The pipeline's state once an approval waits in `stage`."""
+    def state():
+        found = client.get_pipeline_state(name=pipeline)
+        return found if waiting_approval(found, stage) else None
+    return wait_for(state, timeout=timeout, what=f"{pipeline}'s approval in {stage}")
+
+
 class Walk:
     """The sample served by the test's daemon, and the checks of the README's comments."""
 
@@ -85,14 +93,12 @@ class Walk:
                      timeout=60, what=f"{name}'s first execution")
 
     def c0_reaches_dev_approval(self) -> None:
-        wait_for(lambda: waiting_approval(self.client.get_pipeline_state(name=SERVICES[0]), "StagingDEV"),
-                 timeout=600, what="c0's approval in StagingDEV")
+        awaiting(self.client, SERVICES[0], "StagingDEV")
 
     def services_wait_in_dev(self) -> None:
         """What the nightly release finds: both services' first versions waiting in DEV."""
         for name in SERVICES:
-            wait_for(lambda: waiting_approval(self.client.get_pipeline_state(name=name), "StagingDEV"),
-                     timeout=600, what=f"{name}'s approval in StagingDEV")
+            awaiting(self.client, name, "StagingDEV")
 
     def c0_waits_in_dev(self, output: dict) -> None:
         dev = stage_of(output, "StagingDEV")
@@ -113,8 +119,7 @@ class Walk:
         assert latest_of(self.client, RELEASE)["pipelineExecutionId"] == self.release
 
     def release_settles(self) -> None:
-        wait_for(lambda: waiting_approval(self.client.get_pipeline_state(name=RELEASE), "StagingProd"),
-                 timeout=600, what="the release's approval in StagingProd")
+        awaiting(self.client, RELEASE, "StagingProd")
 
     def dev_approved(self, output: dict) -> None:
         assert action_of(output, "E2ETesting", "e2e")["latestExecution"]["status"] == "Succeeded"
@@ -124,8 +129,7 @@ class Walk:
         release = next(d for d in details if d["stageName"] == "StagingQA" and d["actionName"] == "release")
         assert release["output"]["outputVariables"] == {"approved": ",".join(SERVICES), "count": "2"}
         for name in SERVICES:  # the approved revision moved on to QA, where it waits for approval
-            state = wait_for(lambda: (s := self.client.get_pipeline_state(name=name)) and waiting_approval(s, "StagingQA")
-                             and s, timeout=300, what=f"{name}'s approval in StagingQA")
+            state = awaiting(self.client, name, "StagingQA")
             if name == SERVICES[0]:  # c0, not c1 (which was still on its way when the release ran)
                 qa = stage_of(state, "StagingQA")["latestExecution"]["pipelineExecutionId"]
                 assert revision_of(self.client, name, qa) == self.c0
@@ -141,15 +145,13 @@ class Walk:
                 assert revision_of(self.client, name, prod["pipelineExecutionId"]) == self.c0
 
     def c1_reaches_dev_approval(self) -> None:
-        state = wait_for(lambda: (s := settle(self.client, SERVICES[0], timeout=600)) and waiting_approval(
-            s, "StagingDEV") and s, timeout=600, what="c1's approval in StagingDEV")
+        state = awaiting(self.client, SERVICES[0], "StagingDEV")
         assert revision_of(self.client, SERVICES[0], stage_of(state, "StagingDEV")["latestExecution"][
             "pipelineExecutionId"]) == self.c1
 
     def c1_in_qa(self, output: str) -> None:
         assert f"approved {SERVICES[0]} StagingDEV.approve" in output
-        state = wait_for(lambda: (s := self.client.get_pipeline_state(name=SERVICES[0])) and waiting_approval(
-            s, "StagingQA") and s, timeout=300, what="c1's approval in StagingQA")
+        state = awaiting(self.client, SERVICES[0], "StagingQA")
         qa = stage_of(state, "StagingQA")["latestExecution"]["pipelineExecutionId"]
         assert revision_of(self.client, SERVICES[0], qa) == self.c1
 
@@ -189,7 +191,8 @@ def test_the_readme_walkthrough(served):
                GIT_AUTHOR_NAME="Dev", GIT_AUTHOR_EMAIL="dev@example.com",
                GIT_COMMITTER_NAME="Dev", GIT_COMMITTER_EMAIL="dev@example.com",
                # the CLI's defaults (json output) whatever a ~/.aws/config of the machine says
-               AWS_CONFIG_FILE=str(root / "no-aws-config"), AWS_SHARED_CREDENTIALS_FILE=str(root / "no-aws-credentials"))
+               AWS_CONFIG_FILE=str(root / "no-aws-config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(root / "no-aws-credentials"))
     prelude: list[str] = []  # the export and the variables set so far: each line runs in a new bash
     checked = []
     for command, comment in steps:
