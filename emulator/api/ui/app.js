@@ -4,7 +4,8 @@
 // (CodePipeline's JSON 1.1, CloudWatch's JSON 1.0; SigV4-signed here when the daemon has
 // credentials) and pipemu's read-only endpoints
 // /pipemu/events (server-sent events: refetch when the state moves), /pipemu/logs (long-poll), signed alike,
-// and /health (definition errors). Nothing polls on a timer; nothing reloads the page.
+// and /health (definition errors). Nothing polls on a timer (the timeline's one-second tick only
+// redraws what is known); nothing reloads the page.
 
 import { alignedColumns, timeline } from "/ui/timeline.js";
 
