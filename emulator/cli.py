@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from emulator.cli_alarms import register as register_alarms
+from emulator.cli_pr import register as register_pr
 from emulator.cli_cfn import register as register_cloudformation
 from emulator.cli_debug import register as register_debugging
 from emulator.cli_events import register as register_events
@@ -657,6 +658,7 @@ register_cloudformation(main)  # pipemu import / pipemu export (emulator/cli_cfn
 register_alarms(main, client_command)  # pipemu alarm set / list (emulator/cli_alarms.py)
 register_debugging(main, client_command)  # pipemu shell / rerun (emulator/cli_debug.py)
 register_events(main, client_command)  # pipemu events (emulator/cli_events.py)
+register_pr(main, client_command)  # pipemu pr open / update / close / list (emulator/cli_pr.py)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,8 @@ def register(main: click.Group) -> None:
         rules = exported_rules([rule for _, rule in loaded.event_rules], pipeline)  # those naming it
         click.echo(export_cloudformation(declaration, loaded.projects, loaded.functions, schedules,
                                          loaded.repositories, loaded.topics,
-                                         [t for _, t in loaded.custom_action_types], rules), nl=False)
+                                         [t for _, t in loaded.custom_action_types], rules,
+                                         webhooks=loaded.webhooks), nl=False)
 
 
 SECTIONS = ("repositories", "projects", "functions", "stacks", "buckets", "clusters")

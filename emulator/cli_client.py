@@ -151,6 +151,27 @@ class Daemon:
         except (urllib.error.URLError, OSError, ValueError) as error:
             raise unreachable(self.endpoint, getattr(error, "reason", error)) from None
 
+    def post(self, path: str, body: dict, timeout: float = 60) -> dict:
+        """POST JSON to one of pipemu's endpoints, SigV4-signed (body included) as the API's calls are."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        data = json.dumps(body).encode()
+        signed = AWSRequest(method="POST", url=self.endpoint + path, data=data,
+                            headers={"Content-Type": "application/json", "Accept": "application/json"})
+        SigV4Auth(Credentials(*_credentials()), "codepipeline",
+                  os.environ.get("AWS_DEFAULT_REGION") or "us-east-1").add_auth(signed)
+        request = urllib.request.Request(self.endpoint + path, data=data, method="POST",
+                                         headers=dict(signed.headers.items()))
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            raise _http_error(error) from None
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            raise unreachable(self.endpoint, getattr(error, "reason", error)) from None
+
     def health(self) -> dict:
         return self.get("/health")
 

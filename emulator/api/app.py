@@ -21,6 +21,7 @@ from . import awsjson, cbor, extensions, lambda_api, query
 from .ui import routes as dashboard_routes
 from .auth import Access
 from .wire import CLOUDWATCH_TARGET, guarded_body, handle, unsigned_refusal
+from . import webhooks  # the webhooks' own endpoint (unsigned)
 
 
 def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, access: Access | None = None) -> Starlette:
@@ -89,6 +90,12 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
             return refused
         found = topics.recent(request.query_params.get("topic")) if topics is not None else []
         return JSONResponse({"deliveries": found})
+    async def webhook(request: Request) -> Response:
+        # Not signed: a webhook's own authentication guards it (api/webhooks.py).
+        return await webhooks.trigger(request, service)
+
+    async def pull_request_events(request: Request) -> Response:
+        return await extensions.pull_requests(request, service, access)
 
     return Starlette(routes=[
         Route("/", api, methods=["POST"]),
@@ -98,6 +105,8 @@ def create_app(service: CodePipeline, secrets: dict[str, str] | None = None, acc
         Route("/pipemu/events", change_events, methods=["GET"]),
         Route("/pipemu/deliveries", event_deliveries, methods=["GET"]),
         Route("/pipemu/topics/deliveries", topic_deliveries, methods=["GET"]),
+        Route("/pipemu/pull-requests", pull_request_events, methods=["GET", "POST"]),
+        Route("/webhooks/trigger", webhook, methods=["POST"]),
         *(lambda_api.routes(lambdas, access) if lambdas is not None else []),
         *dashboard_routes,  # GET /ui: the web dashboard
         *(lambda_api.fallback() if lambdas is not None else []),  # last: it takes any dated path

@@ -109,3 +109,40 @@ async def deliveries(request: Request, service: CodePipeline) -> Response:
     if not hasattr(bus, "deliveries"):
         return JSONResponse({"events": [], "deliveries": []})
     return JSONResponse({"events": bus.recent_events(), "deliveries": bus.deliveries()})
+
+
+async def pull_requests(request: Request, service: CodePipeline, access) -> Response:
+    """`POST /pipemu/pull-requests` {"event": "OPEN"|"UPDATED"|"CLOSED", "repository", ...}: a
+    local pull request opened, updated or closed, matched against every pipeline's pullRequest
+    triggers (emulator/daemon/pull_requests.py); `GET` lists the pull requests kept. Signed, as
+    every /pipemu endpoint (`pipemu pr` signs)."""
+    from .wire import guarded_body, unsigned_refusal
+
+    if request.method == "GET":
+        refused = unsigned_refusal(request, access)
+        raw = b""
+    else:
+        raw, refused = await guarded_body(request, access)
+    if refused is not None:
+        return refused
+    pulls = getattr(service, "pull_requests", None)
+    if pulls is None:
+        return JSONResponse({"__type": "ValidationException", "message": "pull requests are not served here"}, 400)
+    if request.method == "GET":
+        return JSONResponse({"pullRequests": pulls.list(request.query_params.get("repository"))})
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return JSONResponse({"__type": "SerializationException", "message": "the body is not JSON"}, 400)
+    if not isinstance(body, dict):
+        return JSONResponse({"__type": "SerializationException", "message": "the body must be a JSON object"}, 400)
+    from starlette.concurrency import run_in_threadpool
+
+    from emulator.service import ServiceError, StateNotWritable
+
+    try:
+        return JSONResponse(await run_in_threadpool(pulls.event, body))
+    except ServiceError as error:
+        return JSONResponse({"__type": error.code, "message": error.message}, error.status)
+    except StateNotWritable as error:  # nothing kept: the client may try again later, as the API says
+        return JSONResponse({"__type": "ServiceUnavailable", "message": str(error)}, 503)

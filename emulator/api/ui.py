@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 FOLDER = Path(__file__).resolve().parent / "ui"
 FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-         "app.css": "text/css; charset=utf-8"}
+         "app.css": "text/css; charset=utf-8", "timeline.js": "text/javascript; charset=utf-8"}
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
                                "base-uri 'none'; form-action 'none'",

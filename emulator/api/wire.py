@@ -70,6 +70,11 @@ SUPPORTED = (
     "PutThirdPartyJobFailureResult",
     "PutActionRevision",
     "ListDeployActionExecutionTargets",
+    "PutWebhook",
+    "ListWebhooks",
+    "DeleteWebhook",
+    "RegisterWebhookWithThirdParty",
+    "DeregisterWebhookWithThirdParty",
 )
 
 # Errors any operation of a JSON 1.1 service may answer besides its modeled ones (the protocol's

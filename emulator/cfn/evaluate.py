@@ -25,7 +25,8 @@ NAME_PROPERTY = {"AWS::CodePipeline::Pipeline": "Name", "AWS::CodeBuild::Project
                  "AWS::SQS::Queue": "QueueName", "AWS::CodeStarConnections::Connection": "ConnectionName",
                  "AWS::SSM::Parameter": "Name", "AWS::ECS::Cluster": "ClusterName", "AWS::ECS::Service": "ServiceName",
                  "AWS::CodeDeploy::Application": "ApplicationName",
-                 "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName", "AWS::CloudWatch::Alarm": "AlarmName"}
+                 "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName", "AWS::CloudWatch::Alarm": "AlarmName",
+                 "AWS::CodePipeline::Webhook": "Name"}
 ARN_FORMAT = {"AWS::CodePipeline::Pipeline": "arn:{p}:codepipeline:{r}:{a}:{n}",
               "AWS::CodeBuild::Project": "arn:{p}:codebuild:{r}:{a}:project/{n}",
               "AWS::Lambda::Function": "arn:{p}:lambda:{r}:{a}:function:{n}",

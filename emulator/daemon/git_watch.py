@@ -121,6 +121,26 @@ def push_matches(filters: dict, ref: str, changed_files: list[str]) -> bool:
     return paths is None or any(_criteria(paths, path) for path in changed_files)
 
 
+def pull_request_mismatch(filters: dict, event: str, destination: str, changed: list[str] | None) -> str | None:
+    """Why a pull-request event does not pass one GitPullRequestFilter, or None when it passes:
+    `events` (all three when absent), `branches` matched against the destination branch (the
+    branch the pull request goes into), `filePaths` against the files the pull request changes
+    (at least one included and not excluded). `changed` may be None when no filter asks."""
+    events = filters.get("events") or ["OPEN", "UPDATED", "CLOSED"]
+    if event not in events:
+        return f"event {event} is not one of {', '.join(events)}"
+    branches, paths = filters.get("branches"), filters.get("filePaths")
+    if branches is not None and not _criteria(branches, destination):
+        return f"destination branch {destination} does not pass branches {_said(branches)}"
+    if paths is not None and not any(_criteria(paths, path) for path in changed or ()):
+        return f"none of the changed files ({', '.join((changed or [])[:5]) or 'none'}) passes filePaths {_said(paths)}"
+    return None
+
+
+def _said(criteria: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in criteria.items() if v)
+
+
 @dataclass
 class _Repo:
     path: Path

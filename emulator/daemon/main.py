@@ -39,6 +39,7 @@ from . import container
 from .credentials import own_credentials
 from .folder_watch import FolderWatcher
 from .lock import lock_state_folder
+from .pull_requests import PullRequests
 from .triggers import Triggers
 
 log = logging.getLogger("pipemu")
@@ -256,6 +257,9 @@ def serve(pipelines_dir: Path, state_dir: Path, host: str, port: int,
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
     service.runner.topics.base_url = (os.environ.get("PIPEMU_PUBLIC_URL") or f"http://{shown}:{port}").rstrip("/")
     service.runner.host_endpoint = f"http://{shown}:{port}"  # in-process Lambdas (runner/simulate.py) call here
+    service.pull_requests = PullRequests(service, state_dir)  # `pipemu pr` (POST /pipemu/pull-requests)
+    # Webhook URLs are given to other systems: the same public address as the approval links.
+    service.webhook_endpoint = service.runner.topics.base_url
 
     said = {str(w) for w in service.resources.warnings}  # warnings logged at start
 

@@ -48,7 +48,13 @@ class Triggers:
         for name, plan in pipelines.items():
             v2 = {t.get("gitConfiguration", {}).get("sourceActionName"): t["gitConfiguration"].get("push") or []
                   for t in plan.declaration.get("triggers") or () if t.get("gitConfiguration")}
+            # A trigger with pullRequest filters and no push filters: pushes do not start it, as
+            # on AWS (pull requests do: `pipemu pr`, emulator/daemon/pull_requests.py).
+            pull_only = {t["gitConfiguration"].get("sourceActionName") for t in plan.declaration.get("triggers") or ()
+                         if (t.get("gitConfiguration") or {}).get("pullRequest") and not t["gitConfiguration"].get("push")}
             for action in plan.stages[0].actions:
+                if action.name in pull_only:
+                    continue
                 source = git_source(action.provider, action.config)
                 if source is None:
                     continue
@@ -102,7 +108,9 @@ class Triggers:
             else:
                 trigger = "CloudWatchEvent"
             log.info("%s: %s moved to %s: starting %s", repository, ref, new[:12], pipeline)
-            self.service.start_by_trigger(pipeline, trigger, f"{ref} {new}", {action: new})
+            # A filtered push runs on the branch pushed to, as AWS (its BranchName variable is that branch).
+            branches = {action: ref[len("refs/heads/"):]} if filters and ref.startswith("refs/heads/") else None
+            self.service.start_by_trigger(pipeline, trigger, f"{ref} {new}", {action: new}, branches)
 
     def _on_schedule(self, key: str, pipeline: str) -> None:
         log.info("schedule %s: starting %s", key, pipeline)

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from .cfn_import import local_image
 from .custom_types import CustomActionType
 from .event_rules import EventRule
-from .models import SUPPORTED_ACTION_TYPES, Function, PipelineDeclaration, Project, Schedule
+from .models import SUPPORTED_ACTION_TYPES, Function, PipelineDeclaration, Project, Schedule, Webhook
 from .topic_models import Topic, function_name_of, topic_name_of
 
 AWS_BUILD_IMAGE = "aws/codebuild/standard:7.0"
@@ -113,7 +113,7 @@ class _Template:
 def export_cloudformation(pipeline_declaration: Any, projects: dict | None = None, functions: dict | None = None,
                           schedules: list | None = None, repositories: dict | None = None,
                           topics: dict | None = None, custom_action_types: list | None = None,
-                          event_rules: list | None = None) -> str:
+                          event_rules: list | None = None, webhooks: dict | None = None) -> str:
     """A template of the pipeline, the projects and functions its actions name, and its schedules
     (those that target it), as YAML text. Resources the pipeline does not name are left out.
     Repositories become name parameters only: their folders are local (import maps them back)."""
@@ -175,6 +175,10 @@ def export_cloudformation(pipeline_declaration: Any, projects: dict | None = Non
             _schedule(template, index, schedule)
     for rule in (_model(EventRule, r) for r in event_rules or ()):
         _event_rule(template, rule, functions, declaration["name"])
+    for name, webhook in sorted((webhooks or {}).items()):
+        webhook = _model(Webhook, webhook)
+        if webhook.targetPipeline == declaration["name"]:
+            _webhook(template, name, webhook)
     document = {"AWSTemplateFormatVersion": "2010-09-09",
                 "Description": f"The pipeline {declaration['name']}, exported by pipemu",
                 "Parameters": template.parameters, "Resources": template.resources}
@@ -305,6 +309,24 @@ def _schedule(template: _Template, index: int, schedule: Schedule) -> None:
                       **state, "FlexibleTimeWindow": {"Mode": "OFF"}, "Target": {"Arn": arn, "RoleArn": role}}
         kind = "AWS::Scheduler::Schedule"
     template.resources[f"Schedule{index + 1}" if index else "Schedule"] = {"Type": kind, "Properties": properties}
+
+
+def _webhook(template: _Template, name: str, webhook: Webhook) -> None:
+    """An AWS::CodePipeline::Webhook of the pipeline. A SecretToken that is a dynamic reference
+    is kept as written; a plain one never goes into the template: a NoEcho parameter stands for it."""
+    configuration = {k: v for k, v in webhook.authenticationConfiguration.model_dump(exclude_none=True).items()}
+    token = configuration.get("SecretToken")
+    if token is not None and not token.startswith("{{resolve:"):
+        logical = _logical(name, "SecretToken")
+        template.parameters[logical] = {"Type": "String", "NoEcho": True,
+                                        "Description": f"the secret token of the webhook {name}"}
+        configuration["SecretToken"] = _ref(logical)
+    template.resources[_logical(name, "Webhook")] = {"Type": "AWS::CodePipeline::Webhook", "Properties": {
+        "Name": name, "TargetPipeline": _ref("Pipeline"), "TargetAction": webhook.targetAction,
+        "TargetPipelineVersion": _Short("!GetAtt", "Pipeline.Version"),
+        "Filters": [{"JsonPath": f.jsonPath, **({"MatchEquals": f.matchEquals} if f.matchEquals else {})}
+                    for f in webhook.filters],
+        "Authentication": webhook.authentication, "AuthenticationConfiguration": configuration}}
 
 
 def _names_pipeline(pattern: Any, pipeline: str) -> bool:

@@ -190,7 +190,7 @@ class _Translation:
         self.s, self.code_dir = stack, code_dir
         self.result = ImportResult([])
         self.sections: dict[str, dict] = {"repositories": {}, "buckets": {}, "projects": {}, "functions": {},
-                                          "alarms": {}, "topics": {}, "clusters": {}}
+                                          "alarms": {}, "topics": {}, "clusters": {}, "webhooks": {}}
         self.subscriptions: list[tuple[str, dict, tuple]] = []  # AWS::SNS::Subscription: (topic ARN, subscription, path)
         self.pipelines: list[dict] = []
         self.schedules: list[dict] = []
@@ -205,6 +205,7 @@ class _Translation:
                     "AWS::CloudWatch::Alarm": self.alarm, "AWS::SNS::Topic": self.topic,
                     "AWS::SNS::Subscription": self.subscription,
                     "AWS::CodePipeline::CustomActionType": self.custom_action_type,
+                    "AWS::CodePipeline::Webhook": self.webhook,
                     # ECS services: `clusters:` stand-ins for the ECS deploy action (cfn_ecs.py).
                     "AWS::ECS::Cluster": lambda *a: cfn_ecs.cluster(self, *a),
                     "AWS::ECS::Service": lambda *a: cfn_ecs.service(self, *a),
@@ -621,6 +622,32 @@ class _Translation:
             first = exc.errors(include_url=False)[0]
             raise self.s.error(path + _pascal(tuple(first["loc"])), first["msg"]) from None
         self.custom_types.append(declared)
+
+
+    def webhook(self, logical: str, props: dict, path: tuple, pipemu: dict) -> None:
+        """A webhook: its URL is the daemon's (service/webhooks.py). `TargetPipelineVersion` is
+        accepted (AWS requires it on old stacks; the webhook starts whatever version is current),
+        `RegisterWithThirdParty` said as having no local effect (there is no GitHub to call)."""
+        self.keys(props, path, ("Name", "TargetPipeline", "TargetAction", "Filters", "Authentication",
+                                "AuthenticationConfiguration"), ("TargetPipelineVersion",), ("RegisterWithThirdParty",))
+        name = self.s.physical_name(logical)
+        configuration = self.need(props, "AuthenticationConfiguration", path)
+        self.keys(configuration, path + ("AuthenticationConfiguration",), ("SecretToken", "AllowedIPRange"))
+        filters = []
+        for f, rule in enumerate(self.need(props, "Filters", path)):
+            at = path + ("Filters", f)
+            self.keys(rule, at, ("JsonPath", "MatchEquals"))
+            filters.append({"jsonPath": self.s.text(self.need(rule, "JsonPath", at), at + ("JsonPath",)),
+                            **({"matchEquals": self.s.text(rule["MatchEquals"], at + ("MatchEquals",))}
+                               if rule.get("MatchEquals") is not None else {})})
+        self.sections["webhooks"][name] = {
+            "targetPipeline": self.s.text(self.need(props, "TargetPipeline", path), path + ("TargetPipeline",)),
+            "targetAction": self.s.text(self.need(props, "TargetAction", path), path + ("TargetAction",)),
+            "filters": filters,
+            "authentication": self.s.text(self.need(props, "Authentication", path), path + ("Authentication",)),
+            "authenticationConfiguration": {key: self.s.text(value, path + ("AuthenticationConfiguration", key))
+                                            for key, value in configuration.items() if value is not None},
+        }
 
 
 # What a metric alarm evaluates, and what it does on a change: accepted (AWS needs them), not

@@ -18,11 +18,8 @@ GITHUB_V1 = ("Source", "ThirdParty", "GitHub")
 def not_carried_out(pipeline: PipelineDeclaration) -> list[Problem]:
     """(path relative to the pipeline, message) of each field pipemu accepts but does not carry out."""
     found: list[Problem] = []
-    for t, trigger in enumerate(pipeline.triggers or ()):
-        at: Loc = ("triggers", t, "gitConfiguration")
-        git = trigger.gitConfiguration  # push filters are carried out (emulator/daemon/git_watch.py)
-        if git.pullRequest:
-            found.append((at + ("pullRequest",), "pull-request triggers are not carried out yet"))
+    # Triggers' push filters are carried out (emulator/daemon/git_watch.py), and their
+    # pullRequest filters by `pipemu pr` (emulator/daemon/pull_requests.py).
     for s, stage in enumerate(pipeline.stages):
         # Stage conditions, their rules, automatic retry and rollback are carried out
         # (emulator/engine/conditions.py, emulator/rules/); SKIP beside other rules is named.

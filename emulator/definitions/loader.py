@@ -94,6 +94,7 @@ class LoadedFolder:
     secrets: dict[str, Secret] = field(default_factory=dict)
     parameters: dict[str, Parameter] = field(default_factory=dict)
     alarms: dict[str, Alarm] = field(default_factory=dict)
+    webhooks: dict[str, Any] = field(default_factory=dict)  # name -> models.Webhook (service/webhooks.py)
     # (file, schedule, the pipeline it targets: its own `pipeline`, or that of its file)
     schedules: list[tuple[Path, Schedule, str | None]] = field(default_factory=list)
     topics: dict[str, Topic] = field(default_factory=dict)

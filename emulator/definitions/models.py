@@ -591,6 +591,28 @@ class Schedule(AwsModel):
         return value.strip()
 
 
+class WebhookFilterRule(AwsModel):
+    jsonPath: _text(r"[\s\S]*", 1, 150)  # type: ignore[valid-type]
+    matchEquals: _text(r"[\s\S]*", 1, 150) | None = None  # type: ignore[valid-type]
+
+
+class WebhookAuthConfiguration(AwsModel):
+    AllowedIPRange: _text(r"[\s\S]*", 1, 100) | None = None  # type: ignore[valid-type]
+    # As written: a value, or a `{{resolve:secretsmanager:...}}` reference to a `secrets:` stand-in.
+    SecretToken: _text(r"[\s\S]*", 1, 200) | None = None  # type: ignore[valid-type]
+
+
+class Webhook(AwsModel):
+    """A webhook (PutWebhook's WebhookDefinition without its name, which is the key), as
+    `AWS::CodePipeline::Webhook` declares one: its URL starts `targetPipeline`."""
+
+    targetPipeline: PipelineName  # type: ignore[valid-type]
+    targetAction: ActionName  # type: ignore[valid-type]
+    filters: _sized(WebhookFilterRule, 0, 5)
+    authentication: Literal["GITHUB_HMAC", "IP", "UNAUTHENTICATED"]
+    authenticationConfiguration: WebhookAuthConfiguration = WebhookAuthConfiguration()
+
+
 class DefinitionFile(AwsModel):
     """One file of the pipelines folder: a pipeline, resource sections, or both."""
 
@@ -604,6 +626,7 @@ class DefinitionFile(AwsModel):
     secrets: dict[SecretName, Secret] = {}  # type: ignore[valid-type]
     parameters: dict[ParameterName, Parameter] = {}  # type: ignore[valid-type]
     alarms: dict[AlarmName, Alarm] = {}  # type: ignore[valid-type]
+    webhooks: dict[PipelineName, Webhook] = {}  # type: ignore[valid-type]  # WebhookName: PipelineName's pattern
     schedules: list[Schedule] = []
     topics: dict[TopicName, Topic] = {}  # type: ignore[valid-type]  # SNS topics (topic_models.py)
     customActionTypes: list[CustomActionType] = []  # stand-ins for the account's (custom_types.py)
@@ -632,6 +655,7 @@ RESOURCE_KINDS = {
     "parameters": "parameter",
     "alarms": "alarm",
     "topics": "topic",
+    "webhooks": "webhook",
 }
 
 

@@ -20,6 +20,7 @@ class RunAction:
     configuration: tuple[tuple[str, str], ...]  # variables resolved
     inputs: tuple[ArtifactOutput, ...]
     source_revision: str | None = None  # source actions: the commit asked for at start
+    source_branch: str | None = None  # source actions: the branch a trigger chose (a pull request's)
     job_id: str | None = None  # Lambda invokes: the job the function reports on
     continuation_token: str | None = None  # a job invoked again after a continuation
     expires_at: float | None = None  # jobs: report ActionTimedOut then unless the job ended

@@ -34,6 +34,9 @@ class ExecutionStarted:
     source_revisions: tuple[tuple[str, str], ...] = ()  # (source action name, commit id)
     variables: tuple[tuple[str, str], ...] = ()  # overrides of pipeline-level variables
     client_request_token: str | None = None
+    # (source action name, branch) where a trigger chose another branch than the configured one
+    # (a pull request's source branch). Last and defaulted: events stored before it still read.
+    source_branches: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,7 @@ class Execution:
     execution_type: str = "STANDARD"  # ROLLBACK: runs one stage again with an earlier execution's work
     rollback_target: str | None = None  # rollbackMetadata.rollbackTargetPipelineExecutionId
     rollback_stage: str | None = None  # the stage a ROLLBACK execution runs
+    source_branches: dict[str, str] = field(default_factory=dict)  # source action -> branch a trigger chose
 
 
 @dataclass

@@ -78,7 +78,8 @@ def _git(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> A
     """CodeCommit, CodeStarSourceConnection and GitHub (version 1, deprecated by AWS): the
     repository stand-in and branch their configuration names (`git_source`)."""
     repository, branch, _ = git_source(command.action.provider, dict(command.configuration))
-    return _git_source(runner, command, repository, branch)
+    # A pull request's execution takes its source branch, not the configured one (as AWS).
+    return _git_source(runner, command, repository, command.source_branch or branch)
 
 
 def not_emulated(runner: ActionRunner, command: RunAction, cancel: threading.Event) -> ActionOutput:

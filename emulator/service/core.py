@@ -392,14 +392,17 @@ class ServiceCore:
                 continue
         return tuple(revisions.items())
 
-    def start_by_trigger(self, pipeline: str, trigger_type: str, detail: str, revisions: dict[str, str]) -> str | None:
-        """A commit or a schedule starts `pipeline` (None if it is gone by now)."""
+    def start_by_trigger(self, pipeline: str, trigger_type: str, detail: str, revisions: dict[str, str],
+                         branches: dict[str, str] | None = None) -> str | None:
+        """A commit, a schedule, a pull request or a webhook starts `pipeline` (None if it is gone
+        by now). `branches`: source action -> the branch to read instead of the configured one."""
         with self.lock:
             if pipeline not in self.engine.pipelines:
                 return None
             execution_id = self._new_id()
             self.apply(ExecutionStarted(pipeline, execution_id, trigger_type, detail[:1024],
-                                        source_revisions=self.pinned_sources(pipeline, tuple(revisions.items()))))
+                                        source_revisions=self.pinned_sources(pipeline, tuple(revisions.items())),
+                                        source_branches=tuple((branches or {}).items())))
             return execution_id
 
     def _remove_idle_locked(self) -> None:

@@ -23,9 +23,10 @@ from .action_types import ActionTypeOperations
 from .worker_jobs import WorkerJobOperations
 from .revisions import RevisionOperations
 from .pipelines import PipelineOperations
+from .webhooks import WebhookOperations
 
 
-class CodePipeline(DeployTargetOperations, ControlOperations, ConditionOperations, PipelineOperations, JobOperations,
+class CodePipeline(WebhookOperations, DeployTargetOperations, ControlOperations, ConditionOperations, PipelineOperations, JobOperations,
                    WorkerJobOperations, ActionTypeOperations, RevisionOperations, ServiceCore):
     def _pipeline(self, name: str):
         pipeline = self.engine.pipelines.get(name)

@@ -226,7 +226,7 @@ const caught = async (command) => {
     pipelineExecutionId: out.started.pipelineExecutionId }));
   out.notFound = await caught(new cp.GetPipelineCommand({ name: "no-such-pipeline" }));
   out.invalid = await caught(new cp.GetPipelineCommand({ name: "has spaces" }));
-  out.unsupported = await caught(new cp.ListWebhooksCommand({}));
+  out.noJob = await caught(new cp.GetJobDetailsCommand({ jobId: "11111111-2222-3333-4444-555555555555" }));
   await client.send(new cp.DeletePipelineCommand({ name: input.pipeline.name }));
   for (const value of Object.values(out)) if (value && typeof value === "object") delete value.$metadata;
   out.wire = wire;
@@ -287,8 +287,7 @@ def test_the_js_sdk_v3_over_cbor(daemon, js_sdk):
                                "message": "Account '123456789012' does not have a pipeline with name 'no-such-pipeline'"}
     assert out["invalid"]["name"] == "ValidationException" and out["invalid"]["modeled"] is True
     assert "name" in out["invalid"]["message"]
-    assert (out["unsupported"]["name"], out["unsupported"]["status"]) == ("UnknownOperationException", 404)
-    assert "ListWebhooks" in out["unsupported"]["message"]
+    assert (out["noJob"]["name"], out["noJob"]["status"], out["noJob"]["modeled"]) == ("JobNotFoundException", 400, True)
 
 
 def test_a_js_sdk_v3_job_worker(daemon, js_sdk):

@@ -169,7 +169,9 @@ def test_tags(article_daemon):
     assert client.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "a", "value": "one"}, {"key": "b", "value": "2"}]
     client.untag_resource(resourceArn=arn, tagKeys=["a"])
     assert client.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "b", "value": "2"}]
-    with pytest.raises(client.exceptions.InvalidArnException):  # a CodePipeline ARN, not a pipeline's
+    with pytest.raises(client.exceptions.InvalidArnException):  # a CodePipeline ARN, neither a pipeline's nor a webhook's
+        client.list_tags_for_resource(resourceArn="arn:aws:codepipeline:us-east-1:123456789012:actiontype:Custom/Build/Jenkins/1")
+    with pytest.raises(client.exceptions.ResourceNotFoundException):  # a webhook's (tests/api/test_webhooks.py), not there
         client.list_tags_for_resource(resourceArn="arn:aws:codepipeline:us-east-1:123456789012:webhook:hook")
     with pytest.raises(client.exceptions.ClientError) as raised:  # not even CodePipeline's
         client.list_tags_for_resource(resourceArn="arn:aws:s3:::bucket")

@@ -221,3 +221,21 @@ PATHS = {"branches": {"includes": ["main"]}, "filePaths": {"includes": ["src/**"
 ])
 def test_push_matches(filters, ref, files, expected):
     assert push_matches(filters, ref, files) is expected
+
+
+@pytest.mark.parametrize("filters, event, destination, changed, why", [
+    ({"events": ["OPEN"], "branches": {"includes": ["main"]}}, "OPEN", "main", None, None),
+    ({}, "CLOSED", "anything", None, None),  # no events: all three
+    ({"events": ["OPEN", "UPDATED"]}, "CLOSED", "main", None, "event CLOSED is not one of OPEN, UPDATED"),
+    ({"branches": {"includes": ["release/**"]}}, "OPEN", "release/2024/q4", None, None),
+    ({"branches": {"includes": ["release/*"]}}, "OPEN", "release/2024/q4", None, "destination branch release/2024/q4"),
+    ({"branches": {"includes": ["main"], "excludes": ["main"]}}, "OPEN", "main", None, "destination branch main"),
+    ({"filePaths": {"includes": ["src/**"], "excludes": ["**/*.md"]}}, "UPDATED", "main", ["src/a.py", "README.md"], None),
+    ({"filePaths": {"includes": ["src/**"], "excludes": ["**/*.md"]}}, "UPDATED", "main", ["src/NOTES.md"], "none of the changed files"),
+    ({"filePaths": {"includes": ["src/**"]}}, "UPDATED", "main", [], "none of the changed files (none)"),
+])
+def test_pull_request_filters(filters, event, destination, changed, why):
+    from emulator.daemon.git_watch import pull_request_mismatch
+
+    said = pull_request_mismatch(filters, event, destination, changed)
+    assert (said is None) if why is None else (said is not None and said.startswith(why)), said

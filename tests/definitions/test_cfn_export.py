@@ -151,3 +151,22 @@ def test_imported_fixtures_export_and_import_back(template, parameters, tmp_path
         (function,) = [r for r in load(text)["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
         assert function["Properties"]["Runtime"] == "nodejs22.x" and function["Metadata"] == {"pipemu": {"runtime": "nodejs18.x"}}
         assert "require('aws-sdk')" in function["Properties"]["Code"]["ZipFile"]
+
+
+def test_webhooks_export_lint_and_import_back(tmp_path):
+    from tests.api.test_webhooks import TEMPLATE
+
+    imported = import_template(TEMPLATE, stack_name="web-release").definition
+    pipeline = PipelineDeclaration.model_validate(imported["pipeline"])
+    plain = {**imported["webhooks"]["web-release-AppPipelineWebhook"], "authenticationConfiguration": {"SecretToken": "s3cr3t-token"}}
+    webhooks = {**imported["webhooks"], "plain-hook": plain, "other-hook": {**plain, "targetPipeline": "elsewhere"}}
+    text = export_cloudformation(pipeline, webhooks=webhooks)
+    (tmp_path / "t.yml").write_text(text)
+    cfn_lint(tmp_path / "t.yml")
+    assert "s3cr3t-token" not in text and "elsewhere" not in text  # a plain secret becomes a NoEcho parameter
+    template = load(text)
+    assert template["Parameters"]["PlainHookSecretToken"]["NoEcho"] is True
+    back = import_template(text, stack_name="again", parameters={"PlainHookSecretToken": "s3cr3t-token"},
+                           maps={"repo:octo-org/web-app": "repo"}).definition
+    assert back["webhooks"] == {"web-release-AppPipelineWebhook": imported["webhooks"]["web-release-AppPipelineWebhook"],
+                                "plain-hook": plain}

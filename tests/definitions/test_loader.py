@@ -204,7 +204,7 @@ def test_yaml_anchors_and_merge_keys_load():
     assert error.path == "x-unused" and (error.line, error.column) == (16, 1)
     merged = "base: &b {image: x}\nprojects:\n  b:\n    <<: *b\n    buildspec: spec.yml\n    bad: 1\n"
     assert [str(e) for e in load_text(merged, "m.yml").errors] == [
-        "m.yml:1:1: base: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, clusters, secrets, parameters, alarms, schedules, topics, customActionTypes, eventRules, metadata)",
+        "m.yml:1:1: base: unknown field (expected one of: pipeline, repositories, projects, functions, stacks, buckets, clusters, secrets, parameters, alarms, webhooks, schedules, topics, customActionTypes, eventRules, metadata)",
         "m.yml:6:5: projects.b.bad: unknown field (expected one of: image, buildspec, environmentVariables, privilegedMode, network, cache, keepFailed, simulate)",
     ]
 

@@ -92,7 +92,13 @@ def test_v2_push_filters(folder, tmp_path, service_repo):
         newest = executions(client, "filtered")[0]
         assert newest["trigger"]["triggerType"] == "WebhookV2"
         settle(client, "filtered")
-        assert executions(client, "filtered")[0]["sourceRevisions"][0]["revisionId"] == head
+        newest = executions(client, "filtered")[0]
+        assert newest["sourceRevisions"][0]["revisionId"] == head
+        # The branch pushed to, not the configured one (main), as AWS runs a filtered push.
+        details = client.list_action_executions(pipelineName="filtered", filter={
+            "pipelineExecutionId": newest["pipelineExecutionId"]})["actionExecutionDetails"]
+        source = next(d for d in details if d["actionName"] == "source")
+        assert source["output"]["outputVariables"]["BranchName"] == "release/1"
     finally:
         daemon.stop()
 

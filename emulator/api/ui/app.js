@@ -4,7 +4,10 @@
 // (CodePipeline's JSON 1.1, CloudWatch's JSON 1.0; SigV4-signed here when the daemon has
 // credentials) and pipemu's read-only endpoints
 // /pipemu/events (server-sent events: refetch when the state moves), /pipemu/logs (long-poll), signed alike,
-// and /health (definition errors). Nothing polls on a timer; nothing reloads the page.
+// and /health (definition errors). Nothing polls on a timer (the timeline's one-second tick only
+// redraws what is known); nothing reloads the page.
+
+import { alignedColumns, timeline } from "/ui/timeline.js";
 
 // The two JSON APIs the page calls: what each request carries, and the service it is signed for.
 const CODEPIPELINE = { target: "CodePipeline_20150709.", contentType: "application/x-amz-json-1.1", service: "codepipeline" };
@@ -450,16 +453,21 @@ function stageNames(state) {
   return state.stageStates.map((s) => s.stageName);
 }
 
-// The article's table for some pipelines sharing stage names: a row per pipeline (named, unless
-// it is the pipeline of the page).
+// The article's table for some pipelines: a row per pipeline (named, unless it is the pipeline of
+// the page), a column per stage name, so that same-named stages of a product's pipelines line up;
+// a pipeline without a column's stage has an empty cell there.
 function articleTable(names, named = true) {
-  const first = model.states.get(names[0]);
+  const columns = alignedColumns(names.map((name) => stageNames(model.states.get(name))));
+  const cellOf = (name, column) => {
+    const stage = model.states.get(name).stageStates.find((s) => s.stageName === column);
+    return stage ? stageCell(stage) : h("td", { class: "cell absent", "data-stage": column, "data-absent": "" });
+  };
   return h("table", { class: "article" },
     h("thead", {}, h("tr", {}, named ? h("th", { class: "name" }, "pipeline") : null,
-      stageNames(first).map((s) => h("th", {}, s)))),
+      columns.map((s) => h("th", { "data-stage": s }, s)))),
     h("tbody", {}, names.map((name) => h("tr", { "data-pipeline": name },
       named ? h("th", { class: "name" }, h("a", { href: `#/pipeline/${encodeURIComponent(name)}` }, name)) : null,
-      model.states.get(name).stageStates.map(stageCell)))));
+      columns.map((column) => cellOf(name, column))))));
 }
 
 function approvalCards(name, named = false) {
@@ -568,16 +576,11 @@ function renderOverview(view) {
   }
   const sections = [];
   for (const [product, names] of products) {
-    const shapes = new Map();  // pipelines with the same stages share a table
-    for (const name of names) {
-      const key = stageNames(model.states.get(name)).join("\u0000");
-      if (!shapes.has(key)) shapes.set(key, []);
-      shapes.get(key).push(name);
-    }
+    // One grid per product, its pipelines' stages aligned by name: the article's table read across services.
     const approvals = names.flatMap((name) => approvalCards(name, true));
     sections.push(h("section", { class: "product", "data-product": product },
       h("h2", {}, product),
-      [...shapes.values()].map((group) => articleTable(group)),
+      articleTable(names),
       approvals.length ? h("div", { class: "approvals" }, approvals) : null));
   }
   view.replaceChildren(...sections, alarmsPanel() || "", deliveriesPanel() || "");
@@ -653,8 +656,10 @@ function historyTable(name) {
       h("td", { class: "trigger" }, e.trigger ? e.trigger.triggerType : "", " ", rollbackBadge(e.pipelineExecutionId))))));
 }
 
-// One execution of the history: every action and rule it ran (retries too), each with its log.
-const executionView = { id: null };
+// One execution of the history: every action and rule it ran (retries too), each with its log, and
+// the timeline of its actions. While it runs, each change notice refetches it (renderPipeline) and a
+// one-second tick stretches the running bars from what is known: the tick asks the daemon nothing.
+const executionView = { id: null, pipeline: null, actions: [], running: false, asked: 0, tick: null };
 
 // Every page of a List...Executions operation for one execution.
 async function allRuns(operation, member, pipelineName, executionId) {
@@ -670,13 +675,17 @@ async function allRuns(operation, member, pipelineName, executionId) {
 }
 
 async function showExecution(pipelineName, executionId) {
+  const asked = ++executionView.asked;  // an older answer arriving late never overwrites a newer one
   executionView.id = executionId;
+  executionView.pipeline = pipelineName;
   document.querySelectorAll("table.history tr").forEach((row) => {
     row.classList.toggle("selected", row.dataset.execution === executionId);
   });
   let runs;
+  let actions;
   try {
-    const [actions, rules] = await Promise.all([
+    let rules;
+    [actions, rules] = await Promise.all([
       allRuns("ListActionExecutions", "actionExecutionDetails", pipelineName, executionId),
       allRuns("ListRuleExecutions", "ruleExecutionDetails", pipelineName, executionId)]);
     runs = [...actions.map((a) => ({ ...a, id: a.actionExecutionId, name: a.actionName, label: a.actionName })),
@@ -685,6 +694,10 @@ async function showExecution(pipelineName, executionId) {
     toast(error.message);
     return;
   }
+  if (asked !== executionView.asked || executionView.id !== executionId) return;
+  executionView.actions = actions;
+  executionView.running = runs.some((run) => run.status === "InProgress");
+  drawTimeline();
   runs.sort((a, b) => (a.startTime || 0) - (b.startTime || 0));
   $("execution").replaceChildren(h("h3", {}, "Execution ", revisionOf(executionId), rollbackBadge(executionId)),
     h("ul", { class: "actions" }, runs.map((run) => {
@@ -698,6 +711,31 @@ async function showExecution(pipelineName, executionId) {
   $("execution").hidden = false;
 }
 
+function drawTimeline() {
+  const panel = $("timeline-panel");
+  if (!panel || !executionView.id) {  // the page moved on: nothing to stretch any more
+    clearInterval(executionView.tick);
+    executionView.tick = null;
+    return;
+  }
+  const state = model.states.get(executionView.pipeline);
+  const open = (run) => followLog(run.actionExecutionId, `${run.stageName} · ${run.actionName}`);
+  panel.replaceChildren(h("h3", {}, "Timeline of execution ", revisionOf(executionView.id)),
+    timeline(executionView.actions, state ? stageNames(state) : [], Date.now() / 1000, open));
+  panel.hidden = false;
+  clearInterval(executionView.tick);
+  executionView.tick = executionView.running ? setInterval(drawTimeline, 1000) : null;
+}
+
+// A selected execution still running (or that ran at its last look) is fetched again on each change.
+function followExecution(name) {
+  if (executionView.id === null || executionView.pipeline !== name) return;
+  const summary = (model.history.get(name) || []).find((e) => e.pipelineExecutionId === executionView.id);
+  if (executionView.running || summary?.status === "InProgress" || summary?.status === "Stopping") {
+    showExecution(name, executionView.id);
+  }
+}
+
 // The page's frame for one pipeline is built once per visit (the log panel lives on through redraws).
 function pipelineFrame(view, name) {
   if (view.dataset.frame === name) return;
@@ -705,6 +743,8 @@ function pipelineFrame(view, name) {
   logView.stop();
   logView.reset();
   executionView.id = null;
+  clearInterval(executionView.tick);
+  executionView.running = false;
   view.replaceChildren(h("div", { class: "pipeline-head" },
     h("h2", { id: "pipeline-name" }, name),
     h("span", { id: "pipeline-meta", class: "meta" }),
@@ -719,7 +759,8 @@ function pipelineFrame(view, name) {
         h("div", { id: "approvals" })),
       logView.panel,
       h("section", { class: "panel" }, h("h3", {}, "History"), h("div", { id: "history" })),
-      h("section", { class: "panel", id: "execution", hidden: true }))));
+      h("section", { class: "panel", id: "execution", hidden: true }))),
+  h("section", { class: "panel timeline-panel", id: "timeline-panel", hidden: true }));
 }
 
 function renderPipeline(view, name) {
@@ -741,6 +782,7 @@ function renderPipeline(view, name) {
   else $("review-note").hidden = true;
   $("stages").replaceChildren(...state.stageStates.map((s, i) => stageCard(name, s, i === 0)));
   $("history").replaceChildren(historyTable(name));
+  followExecution(name);
 }
 
 // ---------------------------------------------------------------- logs, followed by long-poll
