@@ -128,49 +128,40 @@ class Daemon:
             if not token or (limit is not None and len(items) >= limit):
                 return items[:limit] if limit is not None else items
 
-    def _signed_get(self, path: str, headers: dict[str, str]) -> urllib.request.Request:
-        """A GET of one of pipemu's endpoints, SigV4-signed as the API's calls are (a daemon with
-        credentials answers nothing unsigned)."""
+    def _signed(self, method: str, path: str, headers: dict[str, str], data: bytes | None = None) -> urllib.request.Request:
+        """A request to one of pipemu's endpoints, SigV4-signed (body included) as the API's calls
+        are (a daemon with credentials answers nothing unsigned)."""
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
 
-        request = AWSRequest(method="GET", url=self.endpoint + path, headers=headers)
+        request = AWSRequest(method=method, url=self.endpoint + path, data=data, headers=headers)
         SigV4Auth(Credentials(*_credentials()), "codepipeline",
                   os.environ.get("AWS_DEFAULT_REGION") or "us-east-1").add_auth(request)
-        return urllib.request.Request(self.endpoint + path, headers=dict(request.headers.items()))
+        return urllib.request.Request(self.endpoint + path, data=data, method=method,
+                                      headers=dict(request.headers.items()))
+
+    def _signed_get(self, path: str, headers: dict[str, str]) -> urllib.request.Request:
+        return self._signed("GET", path, headers)
+
+    def _json(self, request: urllib.request.Request, timeout: float) -> dict:
+        """The JSON answer; an error body `{"__type", "message"}` becomes CliError."""
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            raise _http_error(error) from None
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            raise unreachable(self.endpoint, getattr(error, "reason", error)) from None
 
     def get(self, path: str, timeout: float = 10) -> dict:
-        """GET one of pipemu's JSON endpoints; an error body `{"__type", "message"}` becomes CliError."""
-        request = self._signed_get(path, {"Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:
-                return json.loads(answer.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            raise _http_error(error) from None
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            raise unreachable(self.endpoint, getattr(error, "reason", error)) from None
+        """GET one of pipemu's JSON endpoints."""
+        return self._json(self._signed_get(path, {"Accept": "application/json"}), timeout)
 
     def post(self, path: str, body: dict, timeout: float = 60) -> dict:
-        """POST JSON to one of pipemu's endpoints, SigV4-signed (body included) as the API's calls are."""
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
-
-        data = json.dumps(body).encode()
-        signed = AWSRequest(method="POST", url=self.endpoint + path, data=data,
-                            headers={"Content-Type": "application/json", "Accept": "application/json"})
-        SigV4Auth(Credentials(*_credentials()), "codepipeline",
-                  os.environ.get("AWS_DEFAULT_REGION") or "us-east-1").add_auth(signed)
-        request = urllib.request.Request(self.endpoint + path, data=data, method="POST",
-                                         headers=dict(signed.headers.items()))
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:
-                return json.loads(answer.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            raise _http_error(error) from None
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            raise unreachable(self.endpoint, getattr(error, "reason", error)) from None
+        """POST JSON to one of pipemu's endpoints."""
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        return self._json(self._signed("POST", path, headers, json.dumps(body).encode()), timeout)
 
     def health(self) -> dict:
         return self.get("/health")

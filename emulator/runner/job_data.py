@@ -56,3 +56,17 @@ def job_data(
 def lambda_event(job_id: str, data: dict) -> dict:
     """The event AWS invokes a CodePipeline Lambda with."""
     return {"CodePipeline.job": {"id": job_id, "accountId": ACCOUNT_ID, "data": data}}
+
+
+def action_job_data(command, region: str) -> dict:
+    """The JobData of the action a RunAction command runs (a Lambda invoke, in a container or in
+    process): its configuration, input artifacts, output artifacts and continuation token."""
+    return job_data(
+        region=region, pipeline=command.pipeline, execution_id=command.execution_id, stage=command.stage,
+        action=command.action.name, action_execution_id=command.action_execution_id,
+        action_type={"category": command.action.category, "owner": command.action.owner,
+                     "provider": command.action.provider, "version": command.action.version},
+        configuration=dict(command.configuration), inputs=[(a.name, a.location) for a in command.inputs],
+        outputs=list(command.action.output_artifacts), execution_outputs_prefix=f"artifacts/{command.execution_id}",
+        continuation_token=command.continuation_token,
+    )

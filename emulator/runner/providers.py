@@ -25,7 +25,7 @@ from .artifact_files import copy_folder
 from .build_runs import run_as_action
 from .codebuild import BuildJob
 from .failures import ActionFailure
-from .job_data import job_data, lambda_event
+from .job_data import action_job_data, lambda_event
 from .limits import ArtifactTooLarge, Budget
 from .source import SourceError, export_commit, resolve_commit
 
@@ -247,15 +247,7 @@ def _lambda(runner: ActionRunner, command: RunAction, cancel: threading.Event) -
     except FunctionNotFound:
         runner.resource("functions", name, "function")  # fails, saying where a stand-in goes
         raise
-    data = job_data(
-        region=runner.region, pipeline=command.pipeline, execution_id=command.execution_id, stage=command.stage,
-        action=command.action.name, action_execution_id=command.action_execution_id,
-        action_type={"category": command.action.category, "owner": command.action.owner,
-                     "provider": command.action.provider, "version": command.action.version},
-        configuration=config, inputs=[(a.name, a.location) for a in command.inputs],
-        outputs=list(command.action.output_artifacts), execution_outputs_prefix=f"artifacts/{command.execution_id}",
-        continuation_token=command.continuation_token,
-    )
+    data = action_job_data(command, runner.region)
     runner.mask(command, {**runner.aws_environment(), **function.environment})
     result = runner.lambdas.invoke(
         function, lambda_event(command.job_id, data), log_line=lambda line: runner.log(command, line),

@@ -33,7 +33,7 @@ from emulator.engine import RunAction
 from emulator.engine.events import ActionOutput, ArtifactOutput
 
 from .failures import ActionFailure
-from .job_data import job_data, lambda_event
+from .job_data import action_job_data, lambda_event
 
 if TYPE_CHECKING:
     from .actions import ActionRunner
@@ -133,15 +133,7 @@ def in_process(runner: ActionRunner, command: RunAction, cancel: threading.Event
         raise ActionFailure(f"{name}: simulate.inProcess runs Python functions only, not {function.runtime}")
     if not Path(function.code).is_dir():
         raise ActionFailure(f"{name}: its code folder {function.code} does not exist")
-    data = job_data(
-        region=runner.region, pipeline=command.pipeline, execution_id=command.execution_id, stage=command.stage,
-        action=command.action.name, action_execution_id=command.action_execution_id,
-        action_type={"category": command.action.category, "owner": command.action.owner,
-                     "provider": command.action.provider, "version": command.action.version},
-        configuration=config, inputs=[(a.name, a.location) for a in command.inputs],
-        outputs=list(command.action.output_artifacts), execution_outputs_prefix=f"artifacts/{command.execution_id}",
-        continuation_token=command.continuation_token,
-    )
+    data = action_job_data(command, runner.region)
     # The environment its container would get, with the daemon's endpoint as this machine reaches it.
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     environment |= runner.aws_environment() | {k: str(v) for k, v in function.environment.items()}
