@@ -28,7 +28,7 @@ from emulator.lambdas.functions import FunctionConfig
 from emulator.lambdas.service import Lambdas
 from emulator.topics import Topics
 
-from . import simulate, stacks
+from . import simulate, stacks, streaming
 from .containers import EngineUnavailable, engine_down, list_containers, remove_named, unavailable_message
 from .deploy_targets import DeployTargets
 from .failures import ActionFailure
@@ -297,8 +297,10 @@ class ActionRunner:
         try:
             for container in list_containers(self.client(), {"label": label}):
                 action_execution_id = container.labels.get(f"{LABEL_PREFIX}action-execution")
-                # Only action containers: deployed stacks outlive their actions by design.
-                if action_execution_id is not None and action_execution_id not in keep:
+                # Only action containers: deployed stacks outlive their actions by design. An
+                # image probe (runner/streaming.py) of this daemon's previous life is left over.
+                probe = streaming.PROBE_LABEL in container.labels
+                if probe or (action_execution_id is not None and action_execution_id not in keep):
                     container.remove(force=True)
                     removed.append(container.name)
             removed += self.lambdas.reap()  # warm environments of a daemon that did not stop

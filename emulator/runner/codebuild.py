@@ -141,6 +141,11 @@ def _ensure_image(client, image: str) -> str:
         raise _Failure(f"Image {image} is not available locally and could not be pulled: {exc}")
 
 
+def _daemon_label(labels: dict[str, str]) -> dict[str, str]:
+    """Only the daemon's label: for what outlives one action (its cache, an image probe)."""
+    return {k: v for k, v in labels.items() if k == "pipemu.daemon"}
+
+
 def _create(client, job: BuildJob, spec: Buildspec):
     """The build's container, and its inputs still to stream in (None: they went in with
     put_archive, for an image that cannot unpack them itself; see streaming.py). A name in use
@@ -151,10 +156,10 @@ def _create(client, job: BuildJob, spec: Buildspec):
         extra = {"privileged": True, "volumes": {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}}
     cached = _cached(job, spec)
     if cached:
-        client.volumes.create(job.cache_volume, labels={k: v for k, v in labels.items() if k == "pipemu.daemon"})
+        client.volumes.create(job.cache_volume, labels=_daemon_label(labels))
         extra.setdefault("volumes", {})[job.cache_volume] = {"bind": build_cache.CACHE_MOUNT, "mode": "rw"}
     command = [spec.shell, SCRIPT_PATH]
-    stream = streaming.can_stream(client, job.image, spec.shell)
+    stream = streaming.can_stream(client, job.image, spec.shell, _daemon_label(labels))
     if stream:
         command = streaming.command(spec.shell, command)
         extra.update(streaming.create_kwargs())

@@ -25,20 +25,23 @@ log = logging.getLogger(__name__)
 
 INCOMPLETE = 86  # the exit status of a container whose inputs did not arrive whole
 MARKER = "/.pipemu-inputs-whole"  # written once they did
+PROBE_LABEL = "pipemu.probe"
 _PROBE = 'command -v tar >/dev/null 2>&1 && [ "$(id -u)" = 0 ]'
 _probed: dict[tuple[str, str], bool] = {}  # (image, shell) -> can it unpack its own inputs
 _lock = threading.Lock()
 
 
-def can_stream(client, image: str, shell: str = "sh") -> bool:
+def can_stream(client, image: str, shell: str = "sh", labels: dict[str, str] | None = None) -> bool:
     """Whether containers of `image` can unpack a tar from stdin into / (probed once per image
-    and shell; an image not here yet cannot, until it is)."""
+    and shell; an image not here yet cannot, until it is). The probe carries `labels` (the
+    daemon's): a daemon killed while one runs leaves it behind, and its next start (or `pipemu
+    down`) finds it by them and removes it (ActionRunner.reap)."""
     with _lock:
         if (image, shell) in _probed:
             return _probed[(image, shell)]
     try:
         client.containers.run(image, [shell, "-c", _PROBE], entrypoint=[], remove=True, network_mode="none",
-                              labels={"pipemu.probe": "tar"})
+                              labels={**(labels or {}), PROBE_LABEL: "tar"})
         able = True
     except docker.errors.ImageNotFound:
         return False

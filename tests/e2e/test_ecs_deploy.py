@@ -33,7 +33,10 @@ def definition(repo, busybox_image, host_port) -> dict:
     return {
         "pipeline": {"name": "web-ecs", "pipelineType": "V2", "stages": [
             {"name": "Source", "actions": [action("Source", "Source", "CodeCommit", outputs=["SourceArtifact"],
-                                                  RepositoryName="web", BranchName="main")]},
+                                                  RepositoryName="web", BranchName="main",
+                                                  # the test starts each execution itself: a commit starting
+                                                  # one too would supersede it (a flake seen in CI)
+                                                  PollForSourceChanges="false")]},
             {"name": "Build", "actions": [action("Build", "Build", "CodeBuild", inputs=["SourceArtifact"],
                                                  outputs=["BuildArtifact"], ProjectName="web-image")]},
             {"name": "Production", "actions": [action("Deploy", "Deploy", "ECS", inputs=["BuildArtifact"],

@@ -106,3 +106,31 @@ def test_a_function_that_itself_exits_86_is_not_taken_for_cut_inputs(docker_clie
         assert not streaming.cut_short(container)  # its inputs were whole: a restart re-attaches
     finally:
         docker_client.containers.get(inv.name).remove(force=True)
+
+
+def test_a_probe_left_behind_is_removed_when_its_daemon_starts_again(docker_client, busybox_image, tmp_path):
+    """A daemon killed while it probed an image leaves the probe's container: the probe carries
+    the daemon's label, and the daemon's next start (ActionRunner.reap) removes it; another
+    daemon's probe stays."""
+    import uuid
+
+    from emulator.runner.actions import ActionRunner
+
+    ours, theirs = f"pipemu-test-{uuid.uuid4().hex[:8]}", f"pipemu-test-{uuid.uuid4().hex[:8]}"
+    streaming._probed.pop((busybox_image, "sh"), None)  # probe again, labelled
+    assert streaming.can_stream(docker_client, busybox_image, labels={"pipemu.daemon": ours})
+    left = {daemon: docker_client.containers.create(busybox_image, ["true"], labels={
+        "pipemu.daemon": daemon, streaming.PROBE_LABEL: "tar"}).id for daemon in (ours, theirs)}
+    try:
+        runner = ActionRunner(tmp_path / "state", resources=lambda: None, write_log=lambda _id, line: None,
+                              daemon_id=ours)
+        runner.reap(keep=set())
+        remaining = {c["Id"] for c in docker_client.api.containers(all=True, filters={"label": streaming.PROBE_LABEL})}
+        assert left[ours] not in remaining
+        assert left[theirs] in remaining
+    finally:
+        for container in left.values():
+            try:
+                docker_client.api.remove_container(container, force=True)
+            except Exception:
+                pass
