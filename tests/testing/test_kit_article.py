@@ -122,19 +122,25 @@ def test_a_declared_failure_fails_the_stage(pipemu_daemon):
     assert failed["output"]["executionResult"]["errorDetails"]["message"] == "integration tests failed"
 
 
-SIMULATED_LAMBDA = """
+def v2_pipeline(name: str) -> str:
+    """The start of a V2 pipeline on the repository `app`, up to its Source stage: the stages a
+    test adds follow, then the file's other sections."""
+    return f"""
 pipeline:
-  name: notify
-  roleArn: arn:aws:iam::123456789012:role/notify
+  name: {name}
+  roleArn: arn:aws:iam::123456789012:role/{name}
   pipelineType: V2
   stages:
     - name: Source
       actions:
         - name: source
-          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
-          configuration: {RepositoryName: app, BranchName: main}
-          outputArtifacts: [{name: SourceOutput}]
-    - name: Release
+          actionTypeId: {{category: Source, owner: AWS, provider: CodeCommit, version: "1"}}
+          configuration: {{RepositoryName: app, BranchName: main}}
+          outputArtifacts: [{{name: SourceOutput}}]
+"""
+
+
+SIMULATED_LAMBDA = v2_pipeline("notify") + """    - name: Release
       actions:
         - name: pick
           actionTypeId: {category: Invoke, owner: AWS, provider: Lambda, version: "1"}
@@ -185,19 +191,7 @@ def test_pipemu_serve_simulate(tmp_path):
             daemon.stop()
 
 
-RULED = """
-pipeline:
-  name: ruled
-  roleArn: arn:aws:iam::123456789012:role/ruled
-  pipelineType: V2
-  stages:
-    - name: Source
-      actions:
-        - name: source
-          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
-          configuration: {RepositoryName: app, BranchName: main}
-          outputArtifacts: [{name: SourceOutput}]
-    - name: Prod
+RULED = v2_pipeline("ruled") + """    - name: Prod
       beforeEntry:
         conditions:
           - result: FAIL
@@ -247,19 +241,7 @@ def test_container_rules_are_simulated_as_their_actions_are(pipemu_daemon):
     assert containers_created(daemon_id, started) == []
 
 
-GATED = """
-pipeline:
-  name: gated
-  roleArn: arn:aws:iam::123456789012:role/gated
-  pipelineType: V2
-  stages:
-    - name: Source
-      actions:
-        - name: source
-          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
-          configuration: {RepositoryName: app, BranchName: main}
-          outputArtifacts: [{name: SourceOutput}]
-    - name: Prod
+GATED = v2_pipeline("gated") + """    - name: Prod
       beforeEntry:
         conditions:
           - result: FAIL
