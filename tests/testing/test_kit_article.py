@@ -69,10 +69,11 @@ projects:
 """
 
 
-def containers_created(daemon_id: str, since: float) -> list[str]:
-    """Every container Docker created for this daemon since `since` (removed ones too)."""
+def containers_created(kit, since: float) -> list[str]:
+    """Every container Docker created for the kit's daemon since `since` (removed ones too)."""
     import docker
 
+    daemon_id = (kit.daemon.state / "daemon-id").read_text().strip()
     client = docker.from_env()
     events = client.events(since=int(since) - 1, until=int(time.time()) + 1, decode=True,
                            filters={"type": "container", "event": "create", "label": f"pipemu.daemon={daemon_id}"})
@@ -104,8 +105,7 @@ def test_the_article_in_simulated_mode(pipemu_daemon):
         PIPELINE, "Building", "build", "c3")
     assert kit.daemon.health()["simulated"] is True
     assert "simulated mode (--simulate)" in kit.daemon.log()
-    daemon_id = (kit.daemon.state / "daemon-id").read_text().strip()
-    assert containers_created(daemon_id, started) == []
+    assert containers_created(kit, started) == []
 
 
 def test_a_declared_failure_fails_the_stage(pipemu_daemon):
@@ -137,6 +137,19 @@ pipeline:
           actionTypeId: {{category: Source, owner: AWS, provider: CodeCommit, version: "1"}}
           configuration: {{RepositoryName: app, BranchName: main}}
           outputArtifacts: [{{name: SourceOutput}}]
+"""
+
+
+# Prod's deploy action (after its conditions), then the file's repository and project sections.
+PROD_DEPLOY = """      actions:
+        - name: deploy
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration: {ProjectName: app-deploy}
+          inputArtifacts: [{name: SourceOutput}]
+repositories:
+  app: {path: repos/app}
+projects:
+  app-deploy: {image: alpine:3.20}
 """
 
 
@@ -208,16 +221,7 @@ RULED = v2_pipeline("ruled") + """    - name: Prod
                 ruleTypeId: {category: Rule, owner: AWS, provider: CodeBuild, version: "1"}
                 configuration: {ProjectName: lint}
                 inputArtifacts: [{name: SourceOutput}]
-      actions:
-        - name: deploy
-          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
-          configuration: {ProjectName: app-deploy}
-          inputArtifacts: [{name: SourceOutput}]
-repositories:
-  app: {path: repos/app}
-projects:
-  app-deploy: {image: alpine:3.20}
-  lint: {image: alpine:3.20LINT}
+""" + PROD_DEPLOY + """  lint: {image: alpine:3.20LINT}
 """
 
 
@@ -237,8 +241,7 @@ def test_container_rules_are_simulated_as_their_actions_are(pipemu_daemon):
     assert by_name["Lint"]["status"] == "Failed"
     assert by_name["Lint"]["output"]["executionResult"]["errorDetails"]["message"] == "lint found 3 errors"
     assert "[pipemu] simulated: AWS/Commands (Compute)" in kit.daemon.action_log(by_name["Smoke"]["ruleExecutionId"])
-    daemon_id = (kit.daemon.state / "daemon-id").read_text().strip()
-    assert containers_created(daemon_id, started) == []
+    assert containers_created(kit, started) == []
 
 
 GATED = v2_pipeline("gated") + """    - name: Prod
@@ -249,16 +252,7 @@ GATED = v2_pipeline("gated") + """    - name: Prod
               - name: ChangeFreeze
                 ruleTypeId: {category: Rule, owner: AWS, provider: LambdaInvoke, version: "1"}
                 configuration: {FunctionName: freeze-gate, UserParameters: "december"}
-      actions:
-        - name: deploy
-          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
-          configuration: {ProjectName: app-deploy}
-          inputArtifacts: [{name: SourceOutput}]
-repositories:
-  app: {path: repos/app}
-projects:
-  app-deploy: {image: alpine:3.20}
-functions:
+""" + PROD_DEPLOY + """functions:
   freeze-gate:
     runtime: python3.12
     handler: gate.handler
@@ -298,5 +292,4 @@ def test_a_lambda_invoke_rule_runs_its_function_in_process(pipemu_daemon, tmp_pa
     assert (run["ruleName"], run["status"]) == ("ChangeFreeze", "Failed")
     assert run["output"]["executionResult"]["errorDetails"]["message"] == "change freeze in december"
     assert "runs in-process, not in a container" in kit.daemon.action_log(run["ruleExecutionId"])
-    daemon_id = (kit.daemon.state / "daemon-id").read_text().strip()
-    assert containers_created(daemon_id, started) == []
+    assert containers_created(kit, started) == []
