@@ -20,8 +20,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 FOLDER = Path(__file__).resolve().parent / "ui"
-FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-         "app.css": "text/css; charset=utf-8", "timeline.js": "text/javascript; charset=utf-8"}
+JS = "text/javascript; charset=utf-8"
+FILES = {"index.html": "text/html; charset=utf-8", "app.css": "text/css; charset=utf-8",
+         # the page's modules: app.js (state, routes) imports the others
+         "app.js": JS, "aws.js": JS, "dom.js": JS, "logs.js": JS, "conditions.js": JS, "timeline.js": JS}
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
                                "base-uri 'none'; form-action 'none'",

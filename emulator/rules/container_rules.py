@@ -2,10 +2,13 @@
 artifacts) and `Commands` (the rule's commands, as the Commands action runs them). Each runs as
 the action of its kind would, under the rule execution's id: the same container naming (a
 restarted daemon re-attaches to it), secrets and masking, and its log kept under that id (the
-dashboard's log panel and /pipemu/logs show it)."""
+dashboard's log panel and /pipemu/logs show it). In a simulated daemon (`pipemu serve --simulate`)
+or for a project that declares `simulate:`, a rule is simulated as its action would be: no
+container, the declared outcome as its verdict."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Callable
 
@@ -28,14 +31,19 @@ def as_action(command: RunRule, category: str, provider: str) -> RunAction:
 
 
 def _run(runner, action: RunAction, cancel: threading.Event, what: str) -> Verdict:
+    from emulator.runner import simulate
     from emulator.runner.providers import PROVIDERS
 
     provider = PROVIDERS[(action.action.category, action.action.provider)]
+    spec = simulate.spec_for(runner, action)
+    if spec is not None:
+        provider = functools.partial(simulate.run, spec=spec)
     try:
         output = provider(runner, action, cancel)
     except ActionFailure as failure:
         return failed(runner.masked(action, str(failure)), external_execution_id=failure.external_id)
-    return passed(f"{what} succeeded", external_execution_id=output.external_execution_id if output else None)
+    said = " (simulated by pipemu: no container started)" if spec is not None else ""
+    return passed(f"{what} succeeded{said}", external_execution_id=output.external_execution_id if output else None)
 
 
 def codebuild(runner, command: RunRule, cancel: threading.Event, log: Callable[[str], None]) -> Verdict:

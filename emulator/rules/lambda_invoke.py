@@ -12,9 +12,11 @@ from typing import Callable
 from emulator.engine.commands import RunRule
 from emulator.lambdas.service import FunctionNotFound
 from emulator.runner.job_data import job_data, lambda_event
+from emulator.runner import simulate
+from emulator.runner.failures import ActionFailure
 from emulator.runner.providers import container_name
 
-from . import Verdict, failed
+from . import Verdict, failed, passed
 from .container_rules import as_action
 
 
@@ -32,6 +34,9 @@ def job(region: str, command: RunRule) -> dict:
 
 def start(runner, command: RunRule, cancel: threading.Event, log: Callable[[str], None]) -> Verdict | None:
     name = dict(command.configuration).get("FunctionName", "")
+    spec = simulate.spec_for(runner, as_action(command, "Invoke", "Lambda"))  # the function's own only
+    if spec is not None:
+        return _simulated(runner, command, cancel, spec)
     try:
         function = runner.lambdas.find(name)
     except FunctionNotFound:
@@ -45,3 +50,18 @@ def start(runner, command: RunRule, cancel: threading.Event, log: Callable[[str]
     if not result.succeeded:
         return failed(f"{name}: {result.error_type}: {result.error_message}")
     return None  # the function reports through PutJobSuccessResult / PutJobFailureResult
+
+
+def _simulated(runner, command: RunRule, cancel: threading.Event, spec) -> Verdict | None:
+    """The function's `simulate:` as its Lambda action would honour it: the declared outcome, or its
+    handler run in-process with this rule's job (it then answers through PutJob*Result, as ever)."""
+    action = as_action(command, "Invoke", "Lambda")
+    try:
+        if spec.inProcess:
+            simulate.in_process(runner, action, cancel, spec, job=(command.rule_execution_id,
+                                                                   job(runner.region, command)))
+            return None
+        output = simulate.run(runner, action, cancel, spec)
+    except ActionFailure as failure:
+        return failed(runner.masked(action, str(failure)), external_execution_id=failure.external_id)
+    return passed(output.summary, external_execution_id=output.external_execution_id)

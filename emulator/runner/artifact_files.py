@@ -15,6 +15,7 @@ import os
 import stat
 import tarfile
 from pathlib import Path, PurePosixPath
+from typing import Iterator
 
 from .containers import root_owned
 
@@ -75,6 +76,23 @@ def input_member(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return root_owned(info)
 
 
+def walk(source: Path) -> Iterator[tuple[PurePosixPath, os.DirEntry, int]]:
+    """Every entry under the folder `source` as (its relative path, its DirEntry, its lstat mode),
+    each folder before what it holds, names sorted: a fixed order, so a digest over it is stable.
+    Links are yielded as links, never followed (a link to a folder is not entered)."""
+    todo = [PurePosixPath()]
+    while todo:
+        rel = todo.pop()
+        with os.scandir(source / rel) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        for entry in entries:
+            path = rel / entry.name
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISDIR(mode):
+                todo.append(path)
+            yield path, entry, mode
+
+
 def copy_folder(source: Path, dest: Path, budget, digest) -> list[str]:
     """Copy the folder `source` into `dest` (made if missing): folders, files, and links as the
     links they are (never followed, wherever they lead). A FIFO, a device or a socket is not
@@ -82,25 +100,18 @@ def copy_folder(source: Path, dest: Path, budget, digest) -> list[str]:
     (limits.Budget) counts each file's size before its bytes are read; `digest` (a hashlib
     object) gets each file's path and bytes, and each link's path and target, in a fixed order."""
     skipped: list[str] = []
-    todo = [PurePosixPath()]
-    while todo:
-        rel = todo.pop()
-        (dest / rel).mkdir(parents=True, exist_ok=True)
-        with os.scandir(source / rel) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
-        for entry in entries:
-            path = rel / entry.name
-            mode = entry.stat(follow_symlinks=False).st_mode
-            if stat.S_ISLNK(mode):
-                target = os.readlink(entry.path)
-                os.symlink(target, dest / path)
-                digest.update(f"{path}\0{target}\0".encode())
-            elif stat.S_ISDIR(mode):
-                todo.append(path)
-            elif stat.S_ISREG(mode):
-                _copy_file(entry.path, dest / path, str(path), budget, digest, skipped)
-            else:
-                skipped.append(str(path))
+    dest.mkdir(parents=True, exist_ok=True)
+    for path, entry, mode in walk(source):
+        if stat.S_ISLNK(mode):
+            target = os.readlink(entry.path)
+            os.symlink(target, dest / path)
+            digest.update(f"{path}\0{target}\0".encode())
+        elif stat.S_ISDIR(mode):
+            (dest / path).mkdir(exist_ok=True)
+        elif stat.S_ISREG(mode):
+            _copy_file(entry.path, dest / path, str(path), budget, digest, skipped)
+        else:
+            skipped.append(str(path))
     return skipped
 
 

@@ -506,22 +506,17 @@ def _container_stack(runner: ActionRunner, command: RunAction, config: dict, can
     template_artifact = config.get("TemplatePath", "").split("::")[0]
     inputs = {a.name: runner.state_dir / a.location for a in command.inputs}
     artifact = inputs.get(template_artifact) or next(iter(inputs.values()), None)
-    health = stack.healthCheck
     environment = {**runner.aws_environment(), **stack.environment, **{k: str(v) for k, v in overrides.items()}}
     runner.mask(command, environment)
-    job = stacks.StackJob(
+    job = stacks.declared_job(
+        stack,
         stack=name,
         network=network,
         daemon_id=runner.daemon_id,
         image=stack.image,
         dockerfile=stack.dockerfile,
         artifact=artifact,
-        command=stack.command,
         environment=environment,
-        port=stack.port,
-        host_port=stack.hostPort,
-        health=stacks.HealthSpec(health.command, health.path, health.interval, health.retries, health.startPeriod)
-        if health else None,
         workdir=stack.workdir,
         labels=runner.labels(command),
         timeout_seconds=float(command.action.timeout_in_minutes or 10) * 60,

@@ -124,10 +124,10 @@ def _roll_out(runner, command, cancel, record, target, service, image, wanted, t
     record.end(step, "Succeeded", f"{wanted}: {image}")
 
     network = service.network or command.stage
-    health = service.healthCheck
     environment = {**runner.aws_environment(), **service.environment}
     runner.mask(command, environment)
-    job = stacks.StackJob(
+    job = stacks.declared_job(
+        service,
         stack=f"ecs.{cluster_name}.{service_name}",
         alias=service_name,
         network=network,
@@ -135,12 +135,7 @@ def _roll_out(runner, command, cancel, record, target, service, image, wanted, t
         image=image,
         dockerfile=None,
         artifact=None,
-        command=service.command,
         environment=environment,
-        port=service.port,
-        host_port=service.hostPort,
-        health=stacks.HealthSpec(health.command, health.path, health.interval, health.retries, health.startPeriod)
-        if health else None,
         labels={**runner.labels(command), "pipemu.ecs-cluster": cluster_name, "pipemu.ecs-service": service_name},
         timeout_seconds=timeout,
     )

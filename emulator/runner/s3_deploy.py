@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from emulator.engine import RunAction
 from emulator.engine.events import ActionOutput
 
+from . import artifact_files
 from .failures import ActionFailure
 
 if TYPE_CHECKING:
@@ -78,26 +79,19 @@ def _write(source: str, target: Path) -> None:
 def _extract(artifact: Path, root: Path, prefix: tuple[str, ...], where: str, log) -> int:
     """Write the artifact's files under `prefix`; the number of files written."""
     written = 0
-    todo = [PurePosixPath()]
-    while todo:
-        rel = todo.pop()
-        with os.scandir(artifact / rel) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
-        for entry in entries:
-            path = rel / entry.name
-            mode = entry.stat(follow_symlinks=False).st_mode
-            if stat.S_ISDIR(mode):
-                todo.append(path)
-            elif stat.S_ISREG(mode):
-                folder = _folder(root, prefix + path.parent.parts, where)
-                target = folder / path.name
-                if target.is_dir() and not target.is_symlink():
-                    raise ActionFailure(f"{where}: {'/'.join(prefix + path.parts)} is a folder in the bucket's folder")
-                _write(entry.path, target)
-                written += 1
-            else:
-                kind = "a link" if stat.S_ISLNK(mode) else "not a file"
-                log(f"[pipemu] {path} is {kind}: not written to the bucket")
+    for path, entry, mode in artifact_files.walk(artifact):
+        if stat.S_ISDIR(mode):
+            continue  # a bucket has no folders: each file's key makes its own
+        if stat.S_ISREG(mode):
+            folder = _folder(root, prefix + path.parent.parts, where)
+            target = folder / path.name
+            if target.is_dir() and not target.is_symlink():
+                raise ActionFailure(f"{where}: {'/'.join(prefix + path.parts)} is a folder in the bucket's folder")
+            _write(entry.path, target)
+            written += 1
+        else:
+            kind = "a link" if stat.S_ISLNK(mode) else "not a file"
+            log(f"[pipemu] {path} is {kind}: not written to the bucket")
     return written
 
 

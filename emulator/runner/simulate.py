@@ -9,7 +9,9 @@ outcome: its output variables, and output artifacts that are copies of its first
 (empty without one), so later actions find files where they expect them.
 
 Source actions are never simulated (a local git export is fast and real), nor are approvals, the
-engine or the API. Lambda invokes stay real even in a simulated daemon ("the Lambdas under test
+engine or the API. Stage conditions' rules that would start a container (CodeBuild, Commands) are
+simulated as their actions are (rules/container_rules.py), and a LambdaInvoke rule honours its
+function's own `simulate:` (rules/lambda_invoke.py). Lambda invokes stay real even in a simulated daemon ("the Lambdas under test
 stay real"); a Python function's `simulate: {inProcess: true}` runs its handler for real without
 Docker, in a Python subprocess of the daemon's machine given the environment its container would
 get (the daemon's endpoint and keys): a subprocess, not a thread, because that environment is
@@ -124,8 +126,10 @@ except Exception as error:
 """
 
 
-def in_process(runner: ActionRunner, command: RunAction, cancel: threading.Event, spec: Simulate) -> None:
-    """The function's handler run for real with AWS's event, outside Docker (see the module's doc)."""
+def in_process(runner: ActionRunner, command: RunAction, cancel: threading.Event, spec: Simulate,
+               job: tuple[str, dict] | None = None) -> None:
+    """The function's handler run for real with AWS's event, outside Docker (see the module's doc).
+    `job` is the (id, data) it is given, when not the action's own (a LambdaInvoke rule's)."""
     config = dict(command.configuration)
     name = config.get("FunctionName", "")
     function = runner.resource("functions", name, "function")
@@ -133,7 +137,7 @@ def in_process(runner: ActionRunner, command: RunAction, cancel: threading.Event
         raise ActionFailure(f"{name}: simulate.inProcess runs Python functions only, not {function.runtime}")
     if not Path(function.code).is_dir():
         raise ActionFailure(f"{name}: its code folder {function.code} does not exist")
-    data = action_job_data(command, runner.region)
+    job_id, data = job or (command.job_id or command.action_execution_id, action_job_data(command, runner.region))
     # The environment its container would get, with the daemon's endpoint as this machine reaches it.
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     environment |= runner.aws_environment() | {k: str(v) for k, v in function.environment.items()}
@@ -146,10 +150,10 @@ def in_process(runner: ActionRunner, command: RunAction, cancel: threading.Event
     runner.log(command, f"[pipemu] simulated: {name} ({function.handler}) runs in-process, not in a container")
     process = subprocess.Popen(
         [sys.executable, "-c", _BOOTSTRAP, str(function.code), function.handler, str(function.timeout), name,
-         command.job_id or command.action_execution_id, str(function.memorySize)],
+         job_id, str(function.memorySize)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,
         cwd=str(function.code))
-    process.stdin.write(json.dumps(lambda_event(command.job_id, data)))
+    process.stdin.write(json.dumps(lambda_event(job_id, data)))
     process.stdin.close()
     timed_out = threading.Event()
     stopper = threading.Thread(target=_stop_when, args=(process, cancel, function.timeout, timed_out), daemon=True)

@@ -87,6 +87,15 @@ class StackJob:
     alias: str | None = None
 
 
+def declared_job(declared, **fields) -> StackJob:
+    """The StackJob of a declared stack or ECS service stand-in (both say `command`, `port`,
+    `hostPort` and `healthCheck` alike); `fields` give the rest (name, network, image, ...)."""
+    health = declared.healthCheck
+    return StackJob(command=declared.command, port=declared.port, host_port=declared.hostPort,
+                    health=HealthSpec(health.command, health.path, health.interval, health.retries,
+                                      health.startPeriod) if health else None, **fields)
+
+
 @dataclass(frozen=True)
 class DeployResult:
     succeeded: bool

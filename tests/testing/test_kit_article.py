@@ -69,10 +69,11 @@ projects:
 """
 
 
-def containers_created(daemon_id: str, since: float) -> list[str]:
-    """Every container Docker created for this daemon since `since` (removed ones too)."""
+def containers_created(kit, since: float) -> list[str]:
+    """Every container Docker created for the kit's daemon since `since` (removed ones too)."""
     import docker
 
+    daemon_id = (kit.daemon.state / "daemon-id").read_text().strip()
     client = docker.from_env()
     events = client.events(since=int(since) - 1, until=int(time.time()) + 1, decode=True,
                            filters={"type": "container", "event": "create", "label": f"pipemu.daemon={daemon_id}"})
@@ -104,8 +105,7 @@ def test_the_article_in_simulated_mode(pipemu_daemon):
         PIPELINE, "Building", "build", "c3")
     assert kit.daemon.health()["simulated"] is True
     assert "simulated mode (--simulate)" in kit.daemon.log()
-    daemon_id = (kit.daemon.state / "daemon-id").read_text().strip()
-    assert containers_created(daemon_id, started) == []
+    assert containers_created(kit, started) == []
 
 
 def test_a_declared_failure_fails_the_stage(pipemu_daemon):
@@ -122,19 +122,38 @@ def test_a_declared_failure_fails_the_stage(pipemu_daemon):
     assert failed["output"]["executionResult"]["errorDetails"]["message"] == "integration tests failed"
 
 
-SIMULATED_LAMBDA = """
+def v2_pipeline(name: str) -> str:
+    """The start of a V2 pipeline on the repository `app`, up to its Source stage: the stages a
+    test adds follow, then the file's other sections."""
+    return f"""
 pipeline:
-  name: notify
-  roleArn: arn:aws:iam::123456789012:role/notify
+  name: {name}
+  roleArn: arn:aws:iam::123456789012:role/{name}
   pipelineType: V2
   stages:
     - name: Source
       actions:
         - name: source
-          actionTypeId: {category: Source, owner: AWS, provider: CodeCommit, version: "1"}
-          configuration: {RepositoryName: app, BranchName: main}
-          outputArtifacts: [{name: SourceOutput}]
-    - name: Release
+          actionTypeId: {{category: Source, owner: AWS, provider: CodeCommit, version: "1"}}
+          configuration: {{RepositoryName: app, BranchName: main}}
+          outputArtifacts: [{{name: SourceOutput}}]
+"""
+
+
+# Prod's deploy action (after its conditions), then the file's repository and project sections.
+PROD_DEPLOY = """      actions:
+        - name: deploy
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration: {ProjectName: app-deploy}
+          inputArtifacts: [{name: SourceOutput}]
+repositories:
+  app: {path: repos/app}
+projects:
+  app-deploy: {image: alpine:3.20}
+"""
+
+
+SIMULATED_LAMBDA = v2_pipeline("notify") + """    - name: Release
       actions:
         - name: pick
           actionTypeId: {category: Invoke, owner: AWS, provider: Lambda, version: "1"}
@@ -183,3 +202,94 @@ def test_pipemu_serve_simulate(tmp_path):
             assert daemon.health()["simulated"] is simulated
         finally:
             daemon.stop()
+
+
+RULED = v2_pipeline("ruled") + """    - name: Prod
+      beforeEntry:
+        conditions:
+          - result: FAIL
+            rules:
+              - name: Smoke
+                ruleTypeId: {category: Rule, owner: AWS, provider: Commands, version: "1"}
+                commands: ["./smoke-test.sh"]
+                inputArtifacts: [{name: SourceOutput}]
+      onSuccess:
+        conditions:
+          - result: FAIL
+            rules:
+              - name: Lint
+                ruleTypeId: {category: Rule, owner: AWS, provider: CodeBuild, version: "1"}
+                configuration: {ProjectName: lint}
+                inputArtifacts: [{name: SourceOutput}]
+""" + PROD_DEPLOY + """  lint: {image: alpine:3.20LINT}
+"""
+
+
+@pytest.mark.docker
+def test_container_rules_are_simulated_as_their_actions_are(pipemu_daemon):
+    """A Commands rule and a CodeBuild rule in a simulated daemon start no container; a project's
+    own `simulate:` decides its CodeBuild rule's verdict (here: the lint fails, so does the stage)."""
+    started = time.time()
+    kit = pipemu_daemon({"ruled.yml": RULED.replace("alpine:3.20LINT}", "alpine:3.20,"
+                                                    " simulate: {outcome: Failed, message: lint found 3 errors}}")})
+    kit.commit("app", "r1")
+    kit.assert_table("ruled", ["r1 ✓", "r1 ✗"])
+    runs = kit.client().list_rule_executions(pipelineName="ruled")["ruleExecutionDetails"]
+    by_name = {run["ruleName"]: run for run in runs}
+    assert by_name["Smoke"]["status"] == "Succeeded"
+    assert "simulated by pipemu" in by_name["Smoke"]["output"]["executionResult"]["externalExecutionSummary"]
+    assert by_name["Lint"]["status"] == "Failed"
+    assert by_name["Lint"]["output"]["executionResult"]["errorDetails"]["message"] == "lint found 3 errors"
+    assert "[pipemu] simulated: AWS/Commands (Compute)" in kit.daemon.action_log(by_name["Smoke"]["ruleExecutionId"])
+    assert containers_created(kit, started) == []
+
+
+GATED = v2_pipeline("gated") + """    - name: Prod
+      beforeEntry:
+        conditions:
+          - result: FAIL
+            rules:
+              - name: ChangeFreeze
+                ruleTypeId: {category: Rule, owner: AWS, provider: LambdaInvoke, version: "1"}
+                configuration: {FunctionName: freeze-gate, UserParameters: "december"}
+""" + PROD_DEPLOY + """functions:
+  freeze-gate:
+    runtime: python3.12
+    handler: gate.handler
+    code: functions/gate
+    simulate: {inProcess: true}
+"""
+
+# The gate as a release engineer writes it for AWS: the rule's job, answered through the API.
+GATE = '''
+import boto3
+
+codepipeline = boto3.client("codepipeline")
+
+
+def handler(event, context):
+    job = event["CodePipeline.job"]
+    season = job["data"]["actionConfiguration"]["configuration"]["UserParameters"]
+    if season == "december":
+        codepipeline.put_job_failure_result(jobId=job["id"], failureDetails={
+            "type": "JobFailed", "message": f"change freeze in {season}"})
+    else:
+        codepipeline.put_job_success_result(jobId=job["id"])
+'''
+
+
+@pytest.mark.docker
+def test_a_lambda_invoke_rule_runs_its_function_in_process(pipemu_daemon, tmp_path):
+    started = time.time()
+    folder = tmp_path / "definitions"
+    (folder / "functions" / "gate").mkdir(parents=True)
+    (folder / "functions" / "gate" / "gate.py").write_text(GATE)
+    (folder / "gated.yml").write_text(GATED)
+    kit = pipemu_daemon(folder)
+    kit.commit("app", "g1")
+    kit.assert_table("gated", ["g1 ✓", "g1 ✗"])
+    run = kit.client().list_rule_executions(pipelineName="gated")["ruleExecutionDetails"][0]
+    assert (run["ruleName"], run["status"]) == ("ChangeFreeze", "Failed")
+    assert run["output"]["executionResult"]["errorDetails"]["message"] == "change freeze in december"
+    assert "runs in-process, not in a container" in kit.daemon.action_log(run["ruleExecutionId"])
+    assert containers_created(kit, started) == []

@@ -8,234 +8,13 @@
 // redraws what is known); nothing reloads the page.
 
 import { alignedColumns, timeline } from "/ui/timeline.js";
+import { $, firstLine, h, shortSha, statusMark, toast, when } from "/ui/dom.js";
+import { conditionBlock, conditionNotes, conditionsOf, retryBadge } from "/ui/conditions.js";
+import { followLog, logView } from "/ui/logs.js";
+import { allAlarms, allPipelines, askCredentials, call, CLOUDWATCH, getJson, savedCredentials, signedGet } from "/ui/aws.js";
 
-// The two JSON APIs the page calls: what each request carries, and the service it is signed for.
-const CODEPIPELINE = { target: "CodePipeline_20150709.", contentType: "application/x-amz-json-1.1", service: "codepipeline" };
-const CLOUDWATCH = { target: "GraniteServiceVersion20100801.", contentType: "application/x-amz-json-1.0", service: "monitoring" };
 const ALARM_STATES = ["OK", "ALARM"];  // what a user flips an alarm to here (the CLI also sets INSUFFICIENT_DATA)
-const SYMBOLS = { InProgress: "◯", Succeeded: "✓", Failed: "✗", Superseded: "superseded", Stopped: "stopped",
-  Stopping: "stopping", Cancelled: "cancelled", Abandoned: "abandoned", Skipped: "skipped", Errored: "✗",
-  Overridden: "⤼" };
-const AUTH_ERRORS = new Set(["MissingAuthenticationTokenException", "UnrecognizedClientException",
-  "InvalidSignatureException", "IncompleteSignatureException"]);
-// A stage's conditions: GetPipelineState's member for each, and how the page names them.
-const CONDITIONS = [
-  { member: "beforeEntryConditionState", type: "BEFORE_ENTRY", name: "entry", held: "held at entry" },
-  { member: "onSuccessConditionState", type: "ON_SUCCESS", name: "success", held: "held on success" },
-  { member: "onFailureConditionState", type: "ON_FAILURE", name: "failure", held: "held on failure" },
-];
 const HISTORY_SIZE = 25;
-const LOG_WAIT_SECONDS = 25;
-
-// ---------------------------------------------------------------- DOM, by hand (text, never HTML)
-
-function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") el.className = value;
-    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else el.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child !== null && child !== undefined && child !== false) el.append(child instanceof Node ? child : String(child));
-  }
-  return el;
-}
-
-const $ = (id) => document.getElementById(id);
-const shortSha = (id) => (id || "").slice(0, 7);
-const firstLine = (text, max = 40) => {
-  const line = (text || "").split("\n")[0];
-  return line.length > max ? line.slice(0, max - 1) + "…" : line;
-};
-
-function when(epochSeconds) {
-  if (epochSeconds === undefined || epochSeconds === null) return "";
-  const date = new Date(epochSeconds * 1000);
-  const today = date.toDateString() === new Date().toDateString();
-  return today ? date.toLocaleTimeString() : date.toLocaleString();
-}
-
-function toast(message, kind = "error") {
-  const note = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, message,
-    h("button", { class: "quiet", type: "button", "aria-label": "dismiss", onclick: () => note.remove() }, "×"));
-  $("toasts").append(note);
-  if (kind !== "error") setTimeout(() => note.remove(), 4000);  // good news fades; errors stay until dismissed
-}
-
-// ---------------------------------------------------------------- SigV4 in the browser (Web Crypto)
-
-const encoder = new TextEncoder();
-const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
-
-async function sha256Hex(text) {
-  return hex(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-}
-
-async function hmac(key, text) {
-  const raw = typeof key === "string" ? encoder.encode(key) : key;
-  const cryptoKey = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return crypto.subtle.sign("HMAC", cryptoKey, encoder.encode(text));
-}
-
-// The Authorization and X-Amz-Date headers for a request with these (lower-case) headers and body,
-// as botocore's SigV4Auth computes them: the daemon recomputes the signature with it. `path` may
-// carry a query, kept as written and its pairs sorted (botocore's canonical query string).
-async function signV4(method, path, headers, body, { accessKey, secretKey, region }, service = "codepipeline") {
-  if (!globalThis.crypto?.subtle) {
-    throw new ApiError("SigningUnavailable",
-      "This browser signs only on a secure page (https, localhost or 127.0.0.1): open the dashboard there");
-  }
-  const amzDate = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");  // 20260101T120000Z
-  const day = amzDate.slice(0, 8);
-  const [uri, query = ""] = path.split("?", 2);
-  const canonicalQuery = query ? query.split("&").map((pair) => {
-    const at = pair.indexOf("=");
-    return at < 0 ? [pair, ""] : [pair.slice(0, at), pair.slice(at + 1)];
-  }).sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`).join("&") : "";
-  const signed = { ...headers, host: location.host, "x-amz-date": amzDate };
-  const names = Object.keys(signed).sort();
-  const canonicalHeaders = names.map((n) => `${n}:${String(signed[n]).trim().replace(/\s+/g, " ")}\n`).join("");
-  const signedHeaders = names.join(";");
-  const canonicalRequest = [method, uri, canonicalQuery, canonicalHeaders, signedHeaders, await sha256Hex(body)].join("\n");
-  const scope = `${day}/${region}/${service}/aws4_request`;
-  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, await sha256Hex(canonicalRequest)].join("\n");
-  let key = await hmac(`AWS4${secretKey}`, day);
-  for (const part of [region, service, "aws4_request"]) key = await hmac(key, part);
-  const signature = hex(await hmac(key, stringToSign));
-  return {
-    "x-amz-date": amzDate,
-    authorization: `AWS4-HMAC-SHA256 Credential=${accessKey}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
-  };
-}
-
-// ---------------------------------------------------------------- credentials (asked when needed)
-
-const CREDENTIALS = "pipemu.credentials";  // sessionStorage: gone with the tab
-const REGION = "pipemu.region";             // localStorage: a setting, not a secret
-
-function savedCredentials() {
-  try {
-    return JSON.parse(sessionStorage.getItem(CREDENTIALS) || "null");
-  } catch {
-    return null;
-  }
-}
-
-let asking = null;  // one dialog for every request that needs it
-
-function askCredentials(problem) {
-  if (!asking) {
-    asking = new Promise((resolve) => {
-      const dialog = $("credentials");
-      const form = $("credentials-form");
-      const error = $("credentials-error");
-      const saved = savedCredentials();
-      form.accessKey.value = saved?.accessKey || "";
-      form.secretKey.value = "";
-      form.region.value = saved?.region || localStorage.getItem(REGION) || "us-east-1";
-      error.hidden = !problem;
-      error.textContent = problem || "";
-      form.onsubmit = (event) => {
-        event.preventDefault();
-        const credentials = { accessKey: form.accessKey.value.trim(), secretKey: form.secretKey.value,
-          region: form.region.value.trim() || "us-east-1" };
-        sessionStorage.setItem(CREDENTIALS, JSON.stringify(credentials));
-        localStorage.setItem(REGION, credentials.region);
-        $("credentials-button").hidden = false;
-        dialog.close();
-        asking = null;
-        resolve();
-      };
-      dialog.oncancel = (event) => event.preventDefault();  // the daemon answers nothing without them
-      dialog.showModal();
-      (form.accessKey.value ? form.secretKey : form.accessKey).focus();
-    });
-  }
-  return asking;
-}
-
-// ---------------------------------------------------------------- the daemon's APIs
-
-class ApiError extends Error {
-  constructor(type, message) {
-    super(`${type}: ${message}`);
-    this.type = type;
-  }
-}
-
-// AWS's JSON APIs (CodePipeline by default, or `api` CLOUDWATCH). Every state-changing request
-// goes this way: POST / with the custom X-Amz-Target header, which a cross-site form cannot send
-// (and the daemon refuses a foreign Origin): CloudWatch's alarms too, though the daemon also takes
-// its query protocol's forms.
-async function call(operation, body = {}, api = CODEPIPELINE) {
-  for (;;) {
-    const text = JSON.stringify(body);
-    const headers = { "content-type": api.contentType, "x-amz-target": api.target + operation };
-    const credentials = savedCredentials();
-    const signature = credentials ? await signV4("POST", "/", headers, text, credentials, api.service) : {};
-    const response = await fetch("/", { method: "POST", headers: { ...headers, ...signature }, body: text,
-      cache: "no-store", credentials: "same-origin" });
-    const answer = await response.json().catch(() => ({}));
-    if (response.ok) return answer;
-    const type = answer.__type || `HTTP ${response.status}`;
-    if (AUTH_ERRORS.has(type)) {
-      // The daemon has credentials: ask for them (again, if these were refused), then retry.
-      await askCredentials(type === "MissingAuthenticationTokenException" && !credentials ? "" : answer.message);
-      continue;
-    }
-    throw new ApiError(type, answer.message || response.statusText);
-  }
-}
-
-// pipemu's own endpoints (/health, /pipemu/logs, /pipemu/events) are read-only GETs, signed like
-// the API when credentials were given (a daemon with credentials answers nothing unsigned); a
-// cross-site page cannot read their answers (no CORS).
-async function signedGet(path, options = {}) {
-  for (;;) {
-    const credentials = savedCredentials();
-    const signature = credentials ? await signV4("GET", path, {}, "", credentials) : {};
-    const response = await fetch(path, { cache: "no-store", ...options, headers: signature });
-    if (response.ok) return response;
-    const answer = await response.clone().json().catch(() => ({}));
-    if (AUTH_ERRORS.has(answer.__type)) {
-      await askCredentials(answer.__type === "MissingAuthenticationTokenException" && !credentials ? "" : answer.message);
-      continue;
-    }
-    return response;
-  }
-}
-
-async function getJson(path, options = {}) {
-  const response = await signedGet(path, options);
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(answer.__type || `HTTP ${response.status}`, answer.message || path);
-  return answer;
-}
-
-async function allPipelines() {
-  const pipelines = [];
-  let nextToken;
-  do {
-    const page = await call("ListPipelines", nextToken ? { nextToken } : {});
-    pipelines.push(...page.pipelines);
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return pipelines.sort((a, b) => a.name.localeCompare(b.name));
-}
-
-async function allAlarms() {
-  const alarms = [];
-  let NextToken;
-  do {
-    const page = await call("DescribeAlarms", NextToken ? { NextToken } : {}, CLOUDWATCH);
-    alarms.push(...(page.MetricAlarms || []));
-    NextToken = page.NextToken;
-  } while (NextToken);
-  return alarms;
-}
 
 // ---------------------------------------------------------------- what the page knows
 
@@ -328,86 +107,12 @@ function revisionOf(executionId) {
     revision.summary ? h("span", { class: "message" }, firstLine(revision.summary, 28)) : null);
 }
 
-function statusMark(status) {
-  return h("span", { class: `mark s-${status}`, title: status }, SYMBOLS[status] || status);
-}
-
 // "rollback → 1a2b3c4" beside an execution of type ROLLBACK (its target's short id), else nothing.
 function rollbackBadge(executionId) {
   const target = model.revisions.get(executionId)?.rollbackTarget;
   if (target === null || target === undefined) return null;
   return h("span", { class: "badge rollback", title: target ? `rolled back to execution ${target}` : "rollback" },
     "rollback", target ? ` → ${shortSha(target)}` : "");
-}
-
-// ---------------------------------------------------------------- stage conditions and retries
-
-// The conditions the stage's latest execution judged, each with its rules in declared order.
-function conditionsOf(stage) {
-  return CONDITIONS.filter((c) => stage[c.member]).map((c) => {
-    const { latestExecution, conditionStates } = stage[c.member];
-    return { ...c, status: latestExecution?.status || "none", summary: latestExecution?.summary,
-      rules: conditionStates?.[0]?.ruleStates || [] };
-  });
-}
-
-// "◯ held at entry: rule ReleaseWindow InProgress", "✗ entry condition Failed: rule X: its message",
-// "✓ success condition Succeeded", "⤼ entry condition Overridden by ...": the rule it waits for or
-// failed on, if any.
-function conditionHeadline(condition) {
-  const held = condition.status === "InProgress";
-  const rule = condition.rules.find((r) => r.latestExecution?.status === (held ? "InProgress" : "Failed"));
-  const mark = [statusMark(condition.status), " "];
-  if (!rule) {
-    const summary = condition.summary || "";
-    return [mark, held ? condition.held : `${condition.name} condition `,
-      held ? (summary ? `: ${firstLine(summary, 80)}` : null)
-        : summary.startsWith(condition.status) ? firstLine(summary, 80)
-          : [condition.status, summary ? `: ${firstLine(summary, 80)}` : null]];
-  }
-  const latest = rule.latestExecution;
-  const detail = latest.errorDetails?.message || (held ? latest.status : latest.summary);
-  return [mark, held ? condition.held : `${condition.name} condition ${condition.status}`,
-    ": rule ", h("strong", {}, rule.ruleName), detail ? `${held ? " " : ": "}${firstLine(detail, 80)}` : null];
-}
-
-function ruleRow(stage, rule) {
-  const latest = rule.latestExecution;
-  const id = latest?.ruleExecutionId;
-  const open = () => id && followLog(id, `${stage.stageName} · rule ${rule.ruleName}`);
-  return h("li", { class: `action rule s-${latest ? latest.status : "none"}${id && id === logView.id ? " selected" : ""}`,
-    "data-rule": rule.ruleName, "data-action-execution": id, "data-status": latest ? latest.status : "",
-    tabindex: id ? "0" : null, title: id ? "show the rule's log" : "not run yet", onclick: open,
-    onkeydown: (event) => { if (event.key === "Enter") open(); } },
-  h("span", { class: "action-name" }, `rule ${rule.ruleName}`),
-  latest ? statusMark(latest.status) : h("span", { class: "mark s-none" }, "not run"),
-  latest?.errorDetails ? h("span", { class: "action-error" }, firstLine(latest.errorDetails.message, 80))
-    : latest?.summary ? h("span", { class: "action-summary" }, firstLine(latest.summary, 60)) : null,
-  latest ? h("span", { class: "action-time" }, when(latest.lastStatusChange)) : null);
-}
-
-// On the stage block: one condition, its headline and each rule (click: its log).
-function conditionBlock(stage, condition) {
-  return h("div", { class: `condition s-${condition.status}`, "data-condition": condition.type,
-    "data-status": condition.status },
-  h("div", { class: "condition-head" }, conditionHeadline(condition)),
-  h("ul", { class: "actions rules" }, condition.rules.map((rule) => ruleRow(stage, rule))));
-}
-
-// In the article's cell: only a condition that holds the stage or failed it.
-function conditionNotes(stage) {
-  return conditionsOf(stage).filter((c) => c.status === "InProgress" || c.status === "Failed")
-    .map((c) => h("div", { class: `condition-note s-${c.status}`, "data-condition": c.type }, conditionHeadline(c)));
-}
-
-// "auto retry 1": the stage's retryStageMetadata, briefly.
-function retryBadge(stage) {
-  const retry = stage.retryStageMetadata;
-  if (!retry) return null;
-  const attempts = [retry.autoStageRetryAttempt ? `auto retry ${retry.autoStageRetryAttempt}` : null,
-    retry.manualStageRetryAttempt ? `manual retry ${retry.manualStageRetryAttempt}` : null].filter(Boolean);
-  return attempts.length ? h("span", { class: "badge retry-meta", title: `latest: ${retry.latestRetryTrigger || ""}` },
-    `↻ ${attempts.join(", ")}`) : null;
 }
 
 function waitingOf(stage) {
@@ -785,67 +490,6 @@ function renderPipeline(view, name) {
   followExecution(name);
 }
 
-// ---------------------------------------------------------------- logs, followed by long-poll
-
-const logView = {
-  id: null,
-  abort: null,
-  lines: h("pre", { class: "log-lines", id: "log-lines" }),
-  title: h("span", { id: "log-title" }, "Log"),
-  status: h("span", { id: "log-status", class: "mark" }),
-  panel: null,
-  stop() {
-    if (this.abort) this.abort.abort();
-    this.abort = null;
-  },
-  reset() {
-    this.id = null;
-    this.title.textContent = "Log";
-    this.status.textContent = "";
-    this.status.className = "mark";
-    this.lines.replaceChildren(h("span", { class: "hint" }, "Click an action to see its log."));
-  },
-};
-logView.panel = h("section", { class: "panel log", id: "log" }, h("h3", {}, logView.title, " ", logView.status), logView.lines);
-logView.reset();
-
-async function followLog(actionExecutionId, title) {
-  logView.stop();
-  const abort = new AbortController();
-  logView.abort = abort;
-  logView.id = actionExecutionId;
-  logView.title.textContent = title;
-  logView.lines.replaceChildren();
-  document.querySelectorAll(".action").forEach((el) => {
-    el.classList.toggle("selected", el.dataset.actionExecution === actionExecutionId);
-  });
-  let after = 0;
-  let wait = 0;  // the first answer at once; then the daemon holds each request until a line arrives
-  try {
-    for (;;) {
-      const answer = await getJson(`/pipemu/logs/${encodeURIComponent(actionExecutionId)}?after=${after}&wait=${wait}`,
-        { signal: abort.signal });
-      const pane = logView.lines;
-      const atBottom = pane.scrollHeight - pane.scrollTop - pane.clientHeight < 40;
-      for (const line of answer.lines) {
-        pane.append(h("span", { class: "log-line", "data-seq": line.seq },
-          h("span", { class: "log-at" }, new Date(line.at * 1000).toLocaleTimeString()), " ", line.text, "\n"));
-        after = line.seq;
-      }
-      if (atBottom) pane.scrollTop = pane.scrollHeight;
-      logView.status.textContent = answer.status === "InProgress" ? "◯ following" : `${SYMBOLS[answer.status] || ""} ${answer.status}`;
-      logView.status.className = `mark s-${answer.status}`;
-      if (answer.status !== "InProgress") {
-        if (!pane.childElementCount) pane.append(h("span", { class: "hint" }, "(no output)"));
-        return;
-      }
-      wait = LOG_WAIT_SECONDS;
-    }
-  } catch (error) {
-    if (error.name !== "AbortError") toast(`log: ${error.message}`);
-  }
-}
-
 // ---------------------------------------------------------------- routes, drawing, live updates
 
 // #/pipeline/NAME, or an approval's review link (an approval notification's approvalReviewLink,
@@ -885,6 +529,7 @@ function showReview(name, review) {
 }
 
 function renderErrors() {
+  $("simulated").hidden = !model.health.simulated;  // nobody should take a simulated run for a real one
   const errors = model.health.definitionErrors || [];
   const box = $("definition-errors");
   box.hidden = !errors.length;

@@ -9,19 +9,7 @@
 // alignedColumns(lists): the stage names of several pipelines merged into one column order, so
 // that same-named stages of a product's pipelines sit in one column of the overview's grid.
 
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null) continue;
-    if (key === "class") node.className = value;
-    else if (key === "onclick") node.addEventListener("click", value);
-    else node.setAttribute(key, value);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
+import { h } from "/ui/dom.js";
 
 // 0.4 s, 12 s, 3 min 05 s: a duration as a reader says it.
 export function duration(seconds) {
@@ -44,7 +32,7 @@ function tickStep(span) {
 
 export function timeline(runs, stageOrder, now, open = null) {
   const timed = runs.filter((run) => run.startTime);
-  if (!timed.length) return el("p", { class: "empty timeline-empty" }, "No action has started yet.");
+  if (!timed.length) return h("p", { class: "empty timeline-empty" }, "No action has started yet.");
   const start = Math.min(...timed.map((run) => run.startTime));
   const end = Math.max(...timed.map((run) => endOf(run, now)));
   const span = Math.max(end - start, 0.001);
@@ -52,17 +40,17 @@ export function timeline(runs, stageOrder, now, open = null) {
   const step = tickStep(span);
   const ticks = [];
   for (let at = 0; at <= span; at += step) {
-    const tick = el("span", { class: "timeline-tick" }, duration(at));
+    const tick = h("span", { class: "timeline-tick" }, duration(at));
     tick.style.left = percent(at);  // CSSOM, not a style attribute: the page's CSP allows no inline style
     ticks.push(tick);
   }
   const stages = [...new Set([...stageOrder, ...timed.map((run) => run.stageName)])]
     .filter((name) => timed.some((run) => run.stageName === name));
-  return el("section", { class: "timeline", "data-span": span.toFixed(3) },
-    el("div", { class: "timeline-row timeline-axis" }, el("span", { class: "timeline-label" }),
-      el("div", { class: "timeline-track" }, ticks)),
-    stages.map((stage) => el("div", { class: "timeline-stage", "data-stage": stage },
-      el("div", { class: "timeline-stage-name" }, stage),
+  return h("section", { class: "timeline", "data-span": span.toFixed(3) },
+    h("div", { class: "timeline-row timeline-axis" }, h("span", { class: "timeline-label" }),
+      h("div", { class: "timeline-track" }, ticks)),
+    stages.map((stage) => h("div", { class: "timeline-stage", "data-stage": stage },
+      h("div", { class: "timeline-stage-name" }, stage),
       timed.filter((run) => run.stageName === stage)
         .sort((a, b) => a.startTime - b.startTime)
         .map((run) => bar(run, start, now, percent, open)))));
@@ -71,17 +59,17 @@ export function timeline(runs, stageOrder, now, open = null) {
 function bar(run, start, now, percent, open) {
   const seconds = endOf(run, now) - run.startTime;
   const label = run.rule ? `rule ${run.actionName || run.ruleName}` : run.actionName;
-  const shape = el("div", { class: `timeline-bar s-${run.status}`, "data-status": run.status,
+  const shape = h("div", { class: `timeline-bar s-${run.status}`, "data-status": run.status,
     "data-start": (run.startTime - start).toFixed(3), "data-duration": seconds.toFixed(3),
     title: `${label}: ${run.status}, started ${new Date(run.startTime * 1000).toLocaleTimeString()}, ` +
       `${duration(seconds)}${run.status === "InProgress" ? " so far" : ""}` });
   shape.style.left = percent(run.startTime - start);
   shape.style.width = percent(seconds);
-  return el("div", { class: "timeline-row", "data-action": label, "data-action-execution": run.actionExecutionId,
+  return h("div", { class: "timeline-row", "data-action": label, "data-action-execution": run.actionExecutionId,
     onclick: open ? () => open(run) : null },
-  el("span", { class: "timeline-label" }, label),
-  el("div", { class: "timeline-track" }, shape),
-  el("span", { class: "timeline-duration" }, duration(seconds)));
+  h("span", { class: "timeline-label" }, label),
+  h("div", { class: "timeline-track" }, shape),
+  h("span", { class: "timeline-duration" }, duration(seconds)));
 }
 
 // Each pipeline's stages keep their order; a stage name not seen yet goes just before the next
