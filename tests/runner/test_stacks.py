@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import urllib.request
@@ -14,6 +13,7 @@ import pytest
 from emulator.runner import stacks
 from emulator.runner.stacks import HealthSpec, StackJob, delete, deploy, network_name, stack_containers
 from emulator.runner.containers import list_containers
+from tests.support.daemon import free_port  # a port of this xdist worker's own range
 
 pytestmark = pytest.mark.docker
 
@@ -72,12 +72,6 @@ class Env:
 
     def containers(self) -> list:
         return stack_containers(self.client, self.daemon, "svc")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def host_get(port: int) -> str:
