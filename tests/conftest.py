@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 
 import pytest
 
@@ -92,7 +93,33 @@ def api_protocol(request):
         yield protocol
 
 
+SERIAL_MARKERS = ("serial", "engine_restart")
+
+
+def _serial(item) -> bool:
+    return any(item.get_closest_marker(name) is not None for name in SERIAL_MARKERS)
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The engine-restart test stops and starts dockerd: it runs after every other test (a stable
-    sort keeps the rest in their order)."""
+    sort keeps the rest in their order).
+
+    Tests marked `serial` or `engine_restart` never share the machine with other tests:
+    scripts/test.sh runs the suite in two steps, PIPEMU_TEST_STEP=parallel (`pytest -n N`, every
+    other test) then PIPEMU_TEST_STEP=serial (those alone, one at a time); each step keeps only
+    its own tests whatever `-m` the user's arguments add. A plain `pytest -n N` (a pytest-xdist
+    worker, outside scripts/test.sh) skips them, saying where they run."""
+    step = os.environ.get("PIPEMU_TEST_STEP", "")
+    if step in ("parallel", "serial"):
+        keep = [item for item in items if _serial(item) == (step == "serial")]
+        dropped = [item for item in items if _serial(item) != (step == "serial")]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+    elif os.environ.get("PYTEST_XDIST_WORKER"):
+        skip = pytest.mark.skip(reason="runs alone (marked serial or engine_restart): scripts/test.sh's "
+                                       "serial step, or pytest -m 'serial or engine_restart' without -n")
+        for item in items:
+            if _serial(item):
+                item.add_marker(skip)
     items.sort(key=lambda item: item.get_closest_marker("engine_restart") is not None)

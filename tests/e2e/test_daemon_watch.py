@@ -47,6 +47,9 @@ def folder(tmp_path, service_repo):
     return pipelines
 
 
+# serial: "within a second" is the product's claim, measured; on a machine shared with parallel
+# tests the daemon's watcher may wait for a CPU longer than that, so it is measured alone.
+@pytest.mark.serial
 def test_a_commit_starts_its_pipeline_within_a_second(folder, tmp_path, service_repo):
     (folder / "watched.yml").write_text(yaml.safe_dump({"pipeline": approval_only("watched")}))
     daemon = Daemon(folder, tmp_path / "state").start()
