@@ -79,7 +79,9 @@ def test_a_commit_is_reported_once_with_old_and_new_ids(repo, watcher, commits):
     start = time.monotonic()
     new = commit(repo, "second.txt")
     commits.wait_for(1)
-    assert time.monotonic() - start < 1.0
+    # Seen at once (no polling): the time covers the test's own `git add` and `git commit`
+    # processes too, so 3 s (was 1) for a machine loaded by parallel test workers.
+    assert time.monotonic() - start < 3.0
     assert commits.settle() == [(str(repo), "refs/heads/main", old, new)]
 
 

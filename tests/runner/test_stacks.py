@@ -84,7 +84,9 @@ def test_deploy_serves_the_artifact_by_stack_name(env):
     t0 = time.monotonic()
     result = deploy(env.client, env.job(), log)
     assert result.succeeded, result.message + "\n" + log.text
-    assert time.monotonic() - t0 < 10
+    # A guess of how fast a deploy is (network, container, health checks, probe containers): 20 s
+    # (was 10) while parallel test workers load the engine.
+    assert time.monotonic() - t0 < 20
     assert result.outputs["ServiceUrl"] == "http://svc:8080"
     assert env.fetch("http://svc:8080/index.html") == "v1\n"
     [c] = env.containers()
@@ -189,7 +191,9 @@ def test_cancel_removes_the_new_container(env):
     t0 = time.monotonic()
     result = deploy(env.client, slow, Log(), cancel)
     assert not result.succeeded and result.message == "Deploy stopped"
-    assert time.monotonic() - t0 < 5
+    # Stopped at the cancel (1 s), not after 1000 health retries (200 s): 15 s (was 5) leaves room
+    # for removing the container on an engine loaded by parallel test workers.
+    assert time.monotonic() - t0 < 15
     assert len(env.containers()) == 1
     assert env.fetch("http://svc:8080/index.html") == "v1\n"
 
