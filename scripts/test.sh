@@ -27,8 +27,13 @@ parallel=()
 [ "$WORKERS" -gt 0 ] && parallel=(-n "$WORKERS" --dist loadfile)
 
 status=0
-PIPEMU_TEST_STEP=parallel .venv/bin/python -m pytest "${parallel[@]}" -m "not serial and not engine_restart" "$@" \
+PIPEMU_TEST_STEP=parallel .venv/bin/python -m pytest ${parallel[@]+"${parallel[@]}"} -m "not serial and not engine_restart" "$@" \
   || status=$?
+# 2 and above: interrupted, a usage or collection error, an internal error: the serial step (in CI
+# it restarts the engine) does not run after that.
+if [ "$status" -ge 2 ] && [ "$status" -ne 5 ]; then
+  exit "$status"
+fi
 serial_status=0
 # `-n 0` after the user's arguments: this step never runs on workers, whatever they asked for.
 PIPEMU_TEST_STEP=serial .venv/bin/python -m pytest -m "serial or engine_restart" "$@" -n 0 || serial_status=$?

@@ -117,6 +117,10 @@ def pytest_collection_modifyitems(session, config, items):
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
     elif os.environ.get("PYTEST_XDIST_WORKER"):
+        if os.environ.get("CI") == "true" and any(_serial(item) for item in items):
+            # CI skips nothing: run them in scripts/test.sh's serial step instead.
+            raise pytest.UsageError("tests marked serial or engine_restart never run on pytest-xdist workers, and CI "
+                                    "skips nothing: run scripts/test.sh (its serial step runs them alone)")
         skip = pytest.mark.skip(reason="runs alone (marked serial or engine_restart): scripts/test.sh's "
                                        "serial step, or pytest -m 'serial or engine_restart' without -n")
         for item in items:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,8 +25,11 @@ PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 # range of its own, below the kernel's ephemeral range (32768-60999 by default, where port 0 and
 # Docker's own host ports land): a port one worker was given (and its daemon has not bound yet)
 # is never handed to another worker, nor handed again by this one before the range wraps.
+# Each range starts at a random offset: two test runs on one machine (two checkouts, or a user's
+# suite beside ours) give their gw0 the same range, and would otherwise both hand out its first
+# ports before either daemon binds one.
 _WORKER_PORTS_BASE, _WORKER_PORTS_SPAN, _WORKER_PORTS_SLOTS = 20000, 500, 24
-_next_offset = 0
+_next_offset = random.randrange(_WORKER_PORTS_SPAN)
 
 
 def _worker_index() -> int | None:
