@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 
 import pytest
 
@@ -92,7 +93,45 @@ def api_protocol(request):
         yield protocol
 
 
+SERIAL_MARKERS = ("serial", "engine_restart")
+ALONE = ("runs alone (marked serial or engine_restart): scripts/test.sh's serial step, or pytest -m "
+         "'serial or engine_restart' without -n")
+_REFUSED = pytest.StashKey[str]()
+
+
+@pytest.fixture(autouse=True)
+def _not_on_a_worker(request):
+    """A serial test collected on a pytest-xdist worker under CI=true fails (ALONE says why)."""
+    reason = request.node.stash.get(_REFUSED, None)
+    if reason:
+        pytest.fail(reason)
+
+
+def _serial(item) -> bool:
+    return any(item.get_closest_marker(name) is not None for name in SERIAL_MARKERS)
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The engine-restart test stops and starts dockerd: it runs after every other test (a stable
-    sort keeps the rest in their order)."""
+    sort keeps the rest in their order).
+
+    Tests marked `serial` or `engine_restart` never share the machine with other tests:
+    scripts/test.sh runs the suite in two steps, PIPEMU_TEST_STEP=parallel (`pytest -n N`, every
+    other test) then PIPEMU_TEST_STEP=serial (those alone, one at a time); each step keeps only
+    its own tests whatever `-m` the user's arguments add. A plain `pytest -n N` (a pytest-xdist
+    worker, outside scripts/test.sh) skips them, saying where they run."""
+    step = os.environ.get("PIPEMU_TEST_STEP", "")
+    if step in ("parallel", "serial"):
+        keep = [item for item in items if _serial(item) == (step == "serial")]
+        dropped = [item for item in items if _serial(item) != (step == "serial")]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+    elif os.environ.get("PYTEST_XDIST_WORKER"):
+        for item in items:
+            if _serial(item):
+                if os.environ.get("CI") == "true":  # CI skips nothing: the test fails, saying why
+                    item.stash[_REFUSED] = ALONE
+                else:
+                    item.add_marker(pytest.mark.skip(reason=ALONE))
     items.sort(key=lambda item: item.get_closest_marker("engine_restart") is not None)

@@ -259,9 +259,20 @@ def _rootfs_tarball(log: Callable[[str], None]) -> Path:
 
 
 def ensure_base_image(client, log: Callable[[str], None] = print) -> str:
-    """The imported debootstrap image (BASE_TAG) both runtime images are layered on."""
+    """The imported debootstrap image (BASE_TAG) both runtime images are layered on.
+
+    Made under a lock of its own (lambda-base.lock; ensure_runtime_image holds lambda-images.lock
+    when it calls this, always in that order): the sample's images, scripts/build-image.sh and
+    parallel test workers call it directly, and two processes would otherwise both debootstrap."""
     if image_exists(client, BASE_TAG):
         return BASE_TAG
+    with _lock(log, "lambda-base.lock"):
+        if image_exists(client, BASE_TAG):  # made by another process meanwhile
+            return BASE_TAG
+        return _import_base_image(client, log)
+
+
+def _import_base_image(client, log: Callable[[str], None]) -> str:
     tarball = _rootfs_tarball(log)
     repo, _, tag = BASE_TAG.rpartition(":")
     log(f"[pipemu] importing {tarball.name} as {BASE_TAG}")
@@ -330,14 +341,17 @@ def _build(client, tag: str, dockerfile: str, files: dict[str, Path],
             raise RuntimeError(f"docker build of {tag} failed: {exc}") from None
 
 
-def _lock(log: Callable[[str], None]):
+def _lock(log: Callable[[str], None], name: str = "lambda-images.lock"):
+    """An exclusive flock on `name` in the cache folder, held while the returned file is open.
+    Not reentrant (a second open of the same file in this process would wait for ever): each
+    name is taken once on a path."""
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    fh = open(folder / "lambda-images.lock", "w")
+    fh = open(folder / name, "w")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        log("[pipemu] another process is building Lambda images: waiting")
+        log(f"[pipemu] another process is building Lambda images ({name}): waiting")
         fcntl.flock(fh, fcntl.LOCK_EX)
     return fh
 

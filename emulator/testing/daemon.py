@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,7 +21,43 @@ from emulator.runner.containers import list_containers
 PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
 
+# Under pytest-xdist (PYTEST_XDIST_WORKER=gw0, gw1, ...) each worker takes its ports from a
+# range of its own, below the kernel's ephemeral range (32768-60999 by default, where port 0 and
+# Docker's own host ports land): a port one worker was given (and its daemon has not bound yet)
+# is never handed to another worker, nor handed again by this one before the range wraps.
+# Each range starts at a random offset: two test runs on one machine (two checkouts, or a user's
+# suite beside ours) give their gw0 the same range, and would otherwise both hand out its first
+# ports before either daemon binds one.
+_WORKER_PORTS_BASE, _WORKER_PORTS_SPAN, _WORKER_PORTS_SLOTS = 20000, 500, 24
+_next_offset = random.randrange(_WORKER_PORTS_SPAN)
+
+
+def _worker_index() -> int | None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else None
+
+
+def _bindable(port: int) -> bool:
+    """Nothing listens on `port`, on any address (Docker publishes on 0.0.0.0)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
+    """A TCP port nothing listens on now, for a daemon or a published port to bind soon after."""
+    global _next_offset
+    worker = _worker_index()
+    if worker is not None:
+        base = _WORKER_PORTS_BASE + (worker % _WORKER_PORTS_SLOTS) * _WORKER_PORTS_SPAN
+        for _ in range(_WORKER_PORTS_SPAN):
+            port = base + _next_offset
+            _next_offset = (_next_offset + 1) % _WORKER_PORTS_SPAN
+            if _bindable(port):
+                return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

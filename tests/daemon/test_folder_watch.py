@@ -22,8 +22,10 @@ class Calls:
             self.count += 1
             self.changed.notify_all()
 
-    def wait_for(self, count: int, timeout: float = 1.0) -> float:
-        """Seconds it took until `count` calls; fails after `timeout`."""
+    def wait_for(self, count: int, timeout: float = 5.0) -> float:
+        """Seconds it took until `count` calls; fails after `timeout` (5 s, was 1: it returns at the
+        call, and only a machine loaded by parallel test workers waits longer; the claim of a
+        call within a second is measured alone, by the serial test below)."""
         start = time.monotonic()
         with self.changed:
             assert self.changed.wait_for(lambda: self.count >= count, timeout), f"{self.count} calls after {timeout}s"
@@ -73,6 +75,9 @@ def add_json(folder: Path):
     (folder / "c.json").write_text('{"pipeline": {"name": "c"}}')
 
 
+# serial: "within a second" (0.2 s of debounce) is the claim, measured; measured alone, as a
+# machine shared with parallel test workers may keep the watcher's thread waiting for a CPU.
+@pytest.mark.serial
 @pytest.mark.parametrize("change", [edit, add, remove, rename_over, add_json])
 def test_each_change_gives_one_call_within_a_second(watched, change):
     folder, calls = watched

@@ -44,7 +44,8 @@ class Commits:
             self.calls.append(call)
             self.changed.notify_all()
 
-    def wait_for(self, count: int, timeout: float = 1.0) -> None:
+    def wait_for(self, count: int, timeout: float = 5.0) -> None:
+        # 5 s (was 1): returns at the call; only a machine loaded by parallel test workers waits longer.
         with self.changed:
             assert self.changed.wait_for(lambda: len(self.calls) >= count, timeout), f"calls: {self.calls}"
 
@@ -79,7 +80,9 @@ def test_a_commit_is_reported_once_with_old_and_new_ids(repo, watcher, commits):
     start = time.monotonic()
     new = commit(repo, "second.txt")
     commits.wait_for(1)
-    assert time.monotonic() - start < 1.0
+    # Seen at once (no polling): the time covers the test's own `git add` and `git commit`
+    # processes too, so 3 s (was 1) for a machine loaded by parallel test workers.
+    assert time.monotonic() - start < 3.0
     assert commits.settle() == [(str(repo), "refs/heads/main", old, new)]
 
 

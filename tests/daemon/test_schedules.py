@@ -230,4 +230,6 @@ def test_stop_wakes_an_idle_thread_at_once():
     scheduler.start()
     started = datetime.now()
     scheduler.stop()
-    assert datetime.now() - started < timedelta(seconds=1)
+    # At once rather than at the next new year; 5 s (was 1) leaves room for a machine loaded by
+    # parallel test workers.
+    assert datetime.now() - started < timedelta(seconds=5)

@@ -47,6 +47,9 @@ def folder(tmp_path, service_repo):
     return pipelines
 
 
+# serial: "within a second" is the product's claim, measured; on a machine shared with parallel
+# tests the daemon's watcher may wait for a CPU longer than that, so it is measured alone.
+@pytest.mark.serial
 def test_a_commit_starts_its_pipeline_within_a_second(folder, tmp_path, service_repo):
     (folder / "watched.yml").write_text(yaml.safe_dump({"pipeline": approval_only("watched")}))
     daemon = Daemon(folder, tmp_path / "state").start()
@@ -114,16 +117,16 @@ def test_edits_reload_broken_files_keep_the_last_good_version(folder, tmp_path):
         changed["stages"].append({"name": "Later", "actions": [{"name": "approve", "actionTypeId": {
             "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}}]})
         path.write_text(yaml.safe_dump({"pipeline": changed}))
-        wait_for(lambda: client.get_pipeline(name="edited")["pipeline"]["version"] == 2, timeout=2)
+        wait_for(lambda: client.get_pipeline(name="edited")["pipeline"]["version"] == 2, timeout=10)
 
         broken = yaml.safe_dump({"pipeline": changed}).replace("name: Later", "name: Later\n    runOrder: 0")
         path.write_text(broken)
-        errors = wait_for(lambda: daemon.health()["definitionErrors"], timeout=2)
+        errors = wait_for(lambda: daemon.health()["definitionErrors"], timeout=10)
         assert any(e.startswith(f"{path}:") and ": pipeline.stages[2]" in e for e in errors), errors
         assert client.get_pipeline(name="edited")["pipeline"]["version"] == 2  # the last good one serves
 
         path.write_text(yaml.safe_dump({"pipeline": approval_only("edited", PollForSourceChanges="false")}))
-        wait_for(lambda: client.get_pipeline(name="edited")["pipeline"]["version"] == 3, timeout=2)
+        wait_for(lambda: client.get_pipeline(name="edited")["pipeline"]["version"] == 3, timeout=10)
         assert daemon.health()["definitionErrors"] == []
     finally:
         daemon.stop()
@@ -144,7 +147,7 @@ def test_a_removed_file_removes_its_pipeline_once_idle(folder, tmp_path):
         client.put_approval_result(pipelineName="gone", stageName="Gate", actionName="approve",
                                    result={"summary": "bye", "status": "Approved"},
                                    token=gate["actionStates"][0]["latestExecution"]["token"])
-        wait_for(lambda: client.list_pipelines()["pipelines"] == [], timeout=2)
+        wait_for(lambda: client.list_pipelines()["pipelines"] == [], timeout=10)
         assert execution
     finally:
         daemon.stop()

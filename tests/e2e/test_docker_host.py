@@ -20,7 +20,10 @@ from tests.support.environment import engine_tests_allowed, unavailable
 from tests.support.daemon import Daemon, commit
 from emulator.runner.containers import list_containers
 
-pytestmark = pytest.mark.docker
+# serial: a second dockerd on this machine's network namespace (a bridge of its own, a subnet
+# picked from the routes of the moment, its own containerd) is started and stopped while the
+# first engine serves: with other tests' networks coming and going meanwhile, it runs alone.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 PIPELINE = "remote-pipeline"
 
 

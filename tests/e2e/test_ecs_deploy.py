@@ -6,6 +6,7 @@ is listed by ListDeployActionExecutionTargets, held against botocore's model by 
 from __future__ import annotations
 
 import urllib.request
+import uuid
 
 import pytest
 import yaml
@@ -16,7 +17,8 @@ from tests.support.daemon import Daemon, commit, free_port
 
 pytestmark = pytest.mark.docker
 
-IMAGE = "pipemu-test-ecs/web"
+# Its own name per run: parallel workers (pytest-xdist) must not share (or remove) each other's tags.
+IMAGE = f"pipemu-test-ecs/web-{uuid.uuid4().hex[:8]}"
 BUILD = {"version": 0.2, "phases": {"build": {"commands": [
     "echo Writing image definitions file...",
     "printf '[{\"name\":\"web\",\"imageUri\":\"%s\"}]' \"$(cat image-tag.txt)\" > imagedefinitions.json"]}},

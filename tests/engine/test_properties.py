@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.engine import EngineError, ExecutionStopRequested, StageRetryRequested, StageTransitionChanged
@@ -49,7 +49,9 @@ def check_invariants(harness: Harness, mode: str, started: list[str]) -> None:
             assert placed.get(execution_id) == 1, f"{execution_id} placed {placed.get(execution_id)} times"
 
 
-@settings(max_examples=300, deadline=None)
+# too_slow suppressed: Hypothesis's health check times the generation of the first examples,
+# which a machine shared with parallel test workers can slow past its fixed limit.
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mode=st.sampled_from(MODES), script=moves)
 def test_invariants_hold_for_any_stream(mode, script):
     harness = Harness(article_declaration(mode=mode), auto_run=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 
 import pytest
 
@@ -21,7 +22,7 @@ APP = "def handler(event, context):\n    return {'from': 'image', 'event': event
 @pytest.fixture(scope="module")
 def image(docker_client):
     base = ensure_runtime_image(docker_client, "python3.12")
-    tag = "pipemu-test/image-function:1"
+    tag = f"pipemu-test/image-function:{uuid.uuid4().hex[:8]}"  # removed after: never a shared tag
     context = io.BytesIO()
     import tarfile
 
@@ -39,7 +40,7 @@ def image(docker_client):
 
 def service(docker_client, functions: list[FunctionConfig]) -> Lambdas:
     return Lambdas(client=lambda: docker_client, declared=lambda: {}, deployed=lambda: functions,
-                   environment=lambda: {}, region="us-east-1", daemon_id="pipemu-test-images")
+                   environment=lambda: {}, region="us-east-1", daemon_id=f"pipemu-test-images-{uuid.uuid4().hex[:8]}")
 
 
 def test_an_image_function_runs_its_cmd_warm_and_once(docker_client, image):

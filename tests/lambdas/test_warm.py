@@ -9,6 +9,7 @@ import http.client
 import json
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -69,7 +70,7 @@ def lambdas(tmp_path, docker_client, images, monkeypatch):
     }
     service = Lambdas(client=lambda: docker_client, declared=lambda: declared, deployed=lambda: [],
                       environment=lambda: {"AWS_REGION": "us-east-1"}, region="us-east-1",
-                      daemon_id=f"pipemu-test-{tmp_path.name[-12:]}")
+                      daemon_id=f"pipemu-test-{uuid.uuid4().hex[:12]}")
     service.declared = declared
     yield service
     service.close()
@@ -174,7 +175,7 @@ def test_an_engine_elsewhere_gets_a_container_per_invocation(tmp_path, docker_cl
     (tmp_path / "py" / "app.py").write_text(PYTHON)
     declared = {"py": Function(runtime="python3.12", handler="app.handler", code=tmp_path / "py", timeout=30)}
     service = Lambdas(client=lambda: docker_client, declared=lambda: declared, deployed=lambda: [],
-                      environment=lambda: {}, region="us-east-1", daemon_id="pipemu-test-remote")
+                      environment=lambda: {}, region="us-east-1", daemon_id=f"pipemu-test-remote-{uuid.uuid4().hex[:8]}")
     try:
         assert not service.warm
         for _ in range(2):
@@ -182,4 +183,4 @@ def test_an_engine_elsewhere_gets_a_container_per_invocation(tmp_path, docker_cl
         assert service.pool.count("py") == 0
     finally:
         service.close()
-    assert list_containers(docker_client, {"label": "pipemu.daemon=pipemu-test-remote"}) == []
+    assert list_containers(docker_client, {"label": f"pipemu.daemon={service.daemon_id}"}) == []

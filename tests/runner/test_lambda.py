@@ -151,6 +151,9 @@ def test_offline_the_local_image_runs_and_the_log_says_which_version(docker_clie
     assert "[pipemu] python3.12 runs on pipemu/lambda-python3:latest: Python 3.11 (the image built offline)" in log
 
 
+# serial: AWS's tag exists engine-wide while it runs, so any other test's python3.12 function
+# would run on "AWS's" image (and fail to start once the tag is removed): it runs alone.
+@pytest.mark.serial
 def test_aws_image_is_used_when_it_is_here(docker_client, python_image, monkeypatch):
     """An image under AWS's name (pulled, or `docker load`ed by the user) is used as is; here it
     is our own image tagged so, as no registry is reachable to pull AWS's."""

@@ -5,6 +5,7 @@ a container whose inputs never arrived whole is run afresh, not re-attached to."
 from __future__ import annotations
 
 import io
+import uuid
 
 import pytest
 
@@ -23,7 +24,7 @@ def no_tar_image(docker_client):
     from emulator.runner.lambda_images import ensure_runtime_image
 
     base = ensure_runtime_image(docker_client, "python3.12")
-    tag = "pipemu-test/debian-without-tar:1"
+    tag = f"pipemu-test/debian-without-tar:{uuid.uuid4().hex[:8]}"  # removed after: never a shared tag
     dockerfile = f"FROM {base}\nRUN [\"rm\", \"-f\", \"/usr/bin/tar\"]\n"
     docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
     yield tag
