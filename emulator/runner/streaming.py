@@ -39,15 +39,27 @@ def can_stream(client, image: str, shell: str = "sh", labels: dict[str, str] | N
     with _lock:
         if (image, shell) in _probed:
             return _probed[(image, shell)]
+    # Made, started, awaited and removed here rather than with containers.run(remove=True): that
+    # leaves the container behind when it cannot start (an image without `shell`: exit 127).
+    probe = None
     try:
-        client.containers.run(image, [shell, "-c", _PROBE], entrypoint=[], remove=True, network_mode="none",
-                              labels={**(labels or {}), PROBE_LABEL: "tar"})
-        able = True
+        probe = client.containers.create(image, [shell, "-c", _PROBE], entrypoint=[], network_mode="none",
+                                         labels={**(labels or {}), PROBE_LABEL: "tar"})
+        probe.start()
+        able = probe.wait()["StatusCode"] == 0
+        if not able:
+            log.info("image %s unpacks no tar itself (no tar, or not root): its inputs go in with put_archive", image)
     except docker.errors.ImageNotFound:
         return False
-    except docker.errors.DockerException as exc:  # no tar, not root, or no such shell
-        log.info("image %s unpacks no tar itself (%s): its inputs go in with put_archive", image, exc)
+    except docker.errors.DockerException as exc:  # no such shell
+        log.info("image %s cannot run %s (%s): its inputs go in with put_archive", image, shell, exc)
         able = False
+    finally:
+        if probe is not None:
+            try:
+                probe.remove(force=True)
+            except docker.errors.DockerException:
+                pass  # gone already; or the engine went away (a restarted daemon's reap removes it)
     with _lock:
         _probed[(image, shell)] = able
     return able

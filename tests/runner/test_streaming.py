@@ -135,3 +135,14 @@ def test_a_probe_left_behind_is_removed_when_its_daemon_starts_again(docker_clie
                 docker_client.api.remove_container(container, force=True)
             except Exception:
                 pass
+
+
+def test_a_probe_that_cannot_start_leaves_nothing(docker_client, busybox_image):
+    """A shell the image lacks (busybox has no bash): the probe's container cannot start, the
+    answer is put_archive, and the container is removed all the same."""
+    import uuid
+
+    daemon = f"pipemu-test-{uuid.uuid4().hex[:8]}"
+    streaming._probed.pop((busybox_image, "/bin/bash"), None)
+    assert not streaming.can_stream(docker_client, busybox_image, "/bin/bash", labels={"pipemu.daemon": daemon})
+    assert docker_client.api.containers(all=True, filters={"label": f"pipemu.daemon={daemon}"}) == []
