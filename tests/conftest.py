@@ -130,7 +130,7 @@ def pytest_collection_modifyitems(session, config, items):
     elif os.environ.get("PYTEST_XDIST_WORKER"):
         for item in items:
             if _serial(item):
-                if os.environ.get("CI") == "true":  # CI skips nothing: the test fails, saying why
+                if os.environ.get("CI", "").lower() == "true":  # CI skips nothing: the test fails, saying why
                     item.stash[_REFUSED] = ALONE
                 else:
                     item.add_marker(pytest.mark.skip(reason=ALONE))

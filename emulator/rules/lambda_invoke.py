@@ -11,9 +11,9 @@ from typing import Callable
 
 from emulator.engine.commands import RunRule
 from emulator.lambdas.service import FunctionNotFound
-from emulator.runner.job_data import job_data, lambda_event
 from emulator.runner import simulate
 from emulator.runner.failures import ActionFailure
+from emulator.runner.job_data import job_data, lambda_event
 from emulator.runner.providers import container_name
 
 from . import Verdict, failed, passed
@@ -34,9 +34,10 @@ def job(region: str, command: RunRule) -> dict:
 
 def start(runner, command: RunRule, cancel: threading.Event, log: Callable[[str], None]) -> Verdict | None:
     name = dict(command.configuration).get("FunctionName", "")
-    spec = simulate.spec_for(runner, as_action(command, "Invoke", "Lambda"))  # the function's own only
+    action = as_action(command, "Invoke", "Lambda")
+    spec = simulate.spec_for(runner, action)  # the function's own only
     if spec is not None:
-        return _simulated(runner, command, cancel, spec)
+        return _simulated(runner, command, action, cancel, spec)
     try:
         function = runner.lambdas.find(name)
     except FunctionNotFound:
@@ -45,17 +46,16 @@ def start(runner, command: RunRule, cancel: threading.Event, log: Callable[[str]
     result = runner.lambdas.invoke(
         function, lambda_event(command.rule_execution_id, job(runner.region, command)), log_line=log,
         request_id=command.rule_execution_id, container=container_name(command.rule_execution_id),
-        labels=runner.labels(as_action(command, "Invoke", "Lambda")), network=runner.network_for(command.stage),
+        labels=runner.labels(action), network=runner.network_for(command.stage),
         cancel=cancel, keep_container=True)
     if not result.succeeded:
         return failed(f"{name}: {result.error_type}: {result.error_message}")
     return None  # the function reports through PutJobSuccessResult / PutJobFailureResult
 
 
-def _simulated(runner, command: RunRule, cancel: threading.Event, spec) -> Verdict | None:
+def _simulated(runner, command: RunRule, action, cancel: threading.Event, spec) -> Verdict | None:
     """The function's `simulate:` as its Lambda action would honour it: the declared outcome, or its
     handler run in-process with this rule's job (it then answers through PutJob*Result, as ever)."""
-    action = as_action(command, "Invoke", "Lambda")
     try:
         if spec.inProcess:
             simulate.in_process(runner, action, cancel, spec, job=(command.rule_execution_id,

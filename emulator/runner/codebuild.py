@@ -27,8 +27,8 @@ from .secrets import SecretError
 from .artifact_files import OutsideArtifact, input_member, inside
 from .build_outputs import MAX_STATE_FILE, OutputError, read_state, write_artifacts  # noqa: F401 (MAX_STATE_FILE: tests)
 from .limits import ArtifactTooLarge
-from .containers import (EngineUnavailable, ENGINE_DOWN, create, existing, follow, remove, root_owned, started_at,
-                         unavailable_message)
+from .containers import (EngineUnavailable, ENGINE_DOWN, create, daemon_label, existing, follow, remove, root_owned,
+                         started_at, unavailable_message)
 from .buildspec import Buildspec, BuildspecError, parse_buildspec, render_script
 
 SRC_DIR = "/codebuild/output/src"
@@ -141,11 +141,6 @@ def _ensure_image(client, image: str) -> str:
         raise _Failure(f"Image {image} is not available locally and could not be pulled: {exc}")
 
 
-def _daemon_label(labels: dict[str, str]) -> dict[str, str]:
-    """Only the daemon's label: for what outlives one action (its cache, an image probe)."""
-    return {k: v for k, v in labels.items() if k == "pipemu.daemon"}
-
-
 def _create(client, job: BuildJob, spec: Buildspec):
     """The build's container, and its inputs still to stream in (None: they went in with
     put_archive, for an image that cannot unpack them itself; see streaming.py). A name in use
@@ -156,10 +151,10 @@ def _create(client, job: BuildJob, spec: Buildspec):
         extra = {"privileged": True, "volumes": {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}}
     cached = _cached(job, spec)
     if cached:
-        client.volumes.create(job.cache_volume, labels=_daemon_label(labels))
+        client.volumes.create(job.cache_volume, labels=daemon_label(labels))
         extra.setdefault("volumes", {})[job.cache_volume] = {"bind": build_cache.CACHE_MOUNT, "mode": "rw"}
     command = [spec.shell, SCRIPT_PATH]
-    stream = streaming.can_stream(client, job.image, spec.shell, _daemon_label(labels))
+    stream = streaming.can_stream(client, job.image, spec.shell, labels)
     if stream:
         command = streaming.command(spec.shell, command)
         extra.update(streaming.create_kwargs())

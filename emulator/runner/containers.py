@@ -269,6 +269,12 @@ def existing(client, name: str):
         return None
 
 
+def daemon_label(labels: dict[str, str]) -> dict[str, str]:
+    """Only the daemon's label of an action's labels: for what outlives the action (a build
+    cache's volume, an image probe), found later by the daemon, never by the action."""
+    return {k: v for k, v in labels.items() if k == "pipemu.daemon"}
+
+
 def list_containers(client, filters: dict | None = None) -> list:
     """Every container matching `filters` (stopped ones too), as `containers.list(all=True)`
     without its race: that lists, then inspects each, and raises NotFound when one is removed in

@@ -156,7 +156,7 @@ def _create(client, inv: Invocation):
     kwargs = {}
     if inv.network:
         kwargs["network"] = inv.network
-    stream = streaming.can_stream(client, inv.image, labels={k: v for k, v in labels.items() if k == "pipemu.daemon"})
+    stream = streaming.can_stream(client, inv.image, labels=labels)
     if stream:
         command = streaming.command("sh", command)
         kwargs.update(streaming.create_kwargs())

@@ -11,8 +11,8 @@ outcome: its output variables, and output artifacts that are copies of its first
 Source actions are never simulated (a local git export is fast and real), nor are approvals, the
 engine or the API. Stage conditions' rules that would start a container (CodeBuild, Commands) are
 simulated as their actions are (rules/container_rules.py), and a LambdaInvoke rule honours its
-function's own `simulate:` (rules/lambda_invoke.py). Lambda invokes stay real even in a simulated daemon ("the Lambdas under test
-stay real"); a Python function's `simulate: {inProcess: true}` runs its handler for real without
+function's own `simulate:` (rules/lambda_invoke.py). Lambda invokes stay real even in a
+simulated daemon ("the Lambdas under test stay real"); a Python function's `simulate: {inProcess: true}` runs its handler for real without
 Docker, in a Python subprocess of the daemon's machine given the environment its container would
 get (the daemon's endpoint and keys): a subprocess, not a thread, because that environment is
 process-wide and the handler's module-level boto3 clients read it at import.

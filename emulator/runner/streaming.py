@@ -21,6 +21,8 @@ import threading
 
 import docker.errors
 
+from .containers import daemon_label
+
 log = logging.getLogger(__name__)
 
 INCOMPLETE = 86  # the exit status of a container whose inputs did not arrive whole
@@ -33,8 +35,8 @@ _lock = threading.Lock()
 
 def can_stream(client, image: str, shell: str = "sh", labels: dict[str, str] | None = None) -> bool:
     """Whether containers of `image` can unpack a tar from stdin into / (probed once per image
-    and shell; an image not here yet cannot, until it is). The probe carries `labels` (the
-    daemon's): a daemon killed while one runs leaves it behind, and its next start (or `pipemu
+    and shell; an image not here yet cannot, until it is). The probe carries the daemon's label of
+    `labels` (the action's): a daemon killed while one runs leaves it behind, and its next start (or `pipemu
     down`) finds it by them and removes it (ActionRunner.reap)."""
     with _lock:
         if (image, shell) in _probed:
@@ -44,7 +46,7 @@ def can_stream(client, image: str, shell: str = "sh", labels: dict[str, str] | N
     probe = None
     try:
         probe = client.containers.create(image, [shell, "-c", _PROBE], entrypoint=[], network_mode="none",
-                                         labels={**(labels or {}), PROBE_LABEL: "tar"})
+                                         labels={**daemon_label(labels or {}), PROBE_LABEL: "tar"})
         probe.start()
         able = probe.wait()["StatusCode"] == 0
         if not able:
